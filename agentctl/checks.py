@@ -1,0 +1,92 @@
+"""`agentctl agents validate`: every problem of the workspace at once (SPEC §2).
+
+Agents, agentctl.yaml, handoff schemas, cron expressions and the references
+between them (tiers, schemas, pipeline agents) — each problem names its file,
+line and field.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentctl.errors import Problem
+from agentctl.workspace import CONFIG_NAME, Workspace
+
+
+def check_schema_file(ws: Workspace, name: str) -> list[Problem]:
+    from jsonschema import Draft202012Validator, SchemaError
+
+    path = ws.schemas_dir / f"{name}.json"
+    display = ws.rel(path)
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        return [Problem(f"not valid JSON: {exc}", file=display)]
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return [Problem(f"not a valid JSON Schema: {exc.message}", file=display,
+                        field="/".join(map(str, exc.absolute_path)) or None)]
+    return []
+
+
+def check_cron(ws: Workspace, jobs: list[Any], agents: dict[str, Any]) -> list[Problem]:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from croniter import croniter
+
+    problems = []
+    for i, job in enumerate(jobs):
+        where = f"cron.{i}"
+        if not croniter.is_valid(job.schedule) or len(job.schedule.split()) != 5:
+            problems.append(Problem(f"invalid 5-field cron expression {job.schedule!r}", file=CONFIG_NAME,
+                                    field=f"{where}.schedule"))
+        try:
+            ZoneInfo(job.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(Problem(f"unknown time zone {job.tz!r}", file=CONFIG_NAME, field=f"{where}.tz"))
+        if job.agent and job.agent not in agents:
+            problems.append(Problem(f"unknown agent {job.agent!r}", file=CONFIG_NAME, field=f"{where}.agent"))
+    names = [j.name for j in jobs]
+    for dup in {n for n in names if names.count(n) > 1}:
+        problems.append(Problem(f"duplicate cron job name {dup!r}", file=CONFIG_NAME, field="cron"))
+    return problems
+
+
+def validate_workspace(ws: Workspace) -> list[Problem]:
+    cfg, problems = ws.load_config_problems()
+    loaded = ws.load_agents()
+    problems += loaded.problems
+    schemas = set(ws.schema_names())
+    for name in sorted(schemas):
+        problems += check_schema_file(ws, name)
+    if cfg is None:
+        return problems
+    for agent in loaded.agents.values():
+        file = f"agents/{agent.name}.yaml"
+        if agent.tier and agent.tier not in cfg.tiers:
+            problems.append(Problem(f"unknown tier {agent.tier!r} (defined: {', '.join(cfg.tiers) or 'none'})",
+                                    file=file, field="tier"))
+        for key in ("consumes", "produces"):
+            value = getattr(agent, key)
+            if value and value not in schemas:
+                problems.append(Problem(f"unknown schema {value!r} (no schemas/{value}.json)", file=file, field=key))
+        if agent.prompt_file and not (ws.root / agent.prompt_file).is_file():
+            problems.append(Problem(f"prompt file {agent.prompt_file!r} not found", file=file, field="prompt_file"))
+    for i, stage in enumerate(cfg.pipeline):
+        if stage.agent not in loaded.agents:
+            problems.append(Problem(f"unknown agent {stage.agent!r}", file=CONFIG_NAME, field=f"pipeline.{i}.agent"))
+        for key in ("consumes", "produces"):
+            value = getattr(stage, key)
+            if value and value not in schemas:
+                problems.append(Problem(f"unknown schema {value!r}", file=CONFIG_NAME, field=f"pipeline.{i}.{key}"))
+    for name, tier in cfg.tiers.items():
+        for j, fb in enumerate(tier.fallback):
+            if fb.provider == "openai" and not fb.base_url and tier.base_url and fb.model.startswith("grok"):
+                problems.append(Problem("fallback on a custom endpoint needs its own base_url", file=CONFIG_NAME,
+                                        field=f"tiers.{name}.fallback.{j}"))
+    if cfg.learning and cfg.learning not in cfg.tiers:
+        problems.append(Problem(f"unknown tier {cfg.learning!r}", file=CONFIG_NAME, field="learning"))
+    problems += check_cron(ws, cfg.cron, loaded.agents)
+    return problems

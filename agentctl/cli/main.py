@@ -1,0 +1,112 @@
+"""The `agentctl` entry point: global options, sub-command groups, exit-code mapping."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from agentctl import __version__
+from agentctl.cli.common import AppState
+
+
+# typer ≥ 0.29 vendors click; find its ClickException whichever click it uses
+_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class AgentctlGroup(TyperGroup):
+    """Turns agentctl errors into one or two lines on stderr and their exit code (SPEC §10)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from agentctl.errors import AgentctlError
+
+        try:
+            return super().invoke(ctx)
+        except AgentctlError as exc:
+            from agentctl.redact import redact
+
+            typer.echo(f"agentctl: {redact(exc.render())}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, _CLICK_EXCEPTION, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            typer.echo("agentctl: interrupted", err=True)
+            raise typer.Exit(130) from None
+        except Exception as exc:  # a bug: short message, traceback only on request
+            if os.environ.get("AGENTCTL_DEBUG") == "1":
+                import traceback
+
+                traceback.print_exc()
+            else:
+                from agentctl.redact import redact
+
+                typer.echo(
+                    f"agentctl: internal error: {type(exc).__name__}: {redact(str(exc))[:300]}\n"
+                    "  this is a bug; rerun with AGENTCTL_DEBUG=1 for the traceback",
+                    err=True,
+                )
+            raise typer.Exit(70) from None
+
+
+app = typer.Typer(
+    cls=AgentctlGroup,
+    name="agentctl",
+    help="Run a fleet of AI agents in production from a plain folder.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"agentctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    workspace: Annotated[str | None, typer.Option("--workspace", "-w", help="Workspace folder (else $AGENTCTL_WORKSPACE, else the nearest folder up with agentctl.yaml).", show_default=False)] = None,
+    lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for a state lock before exiting 75.")] = 10.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more (also under cron).")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    from agentctl.store.files import set_lock_timeout
+
+    set_lock_timeout(lock_timeout)
+    ctx.obj = AppState(workspace_opt=workspace, verbose=verbose)
+
+
+def _register() -> None:
+    from agentctl.cli import agents, init, tasks
+
+    for module in (tasks, agents, init):
+        module.register(app)
+    for name in ("handoff", "run", "ops", "cron", "report", "learning", "demo"):
+        try:
+            module = __import__(f"agentctl.cli.{name}", fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"agentctl.cli.{name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    if os.environ.get("NO_COLOR"):
+        os.environ.setdefault("TERM", "dumb")
+    try:
+        app(prog_name="agentctl")
+    except SystemExit:
+        raise
+    sys.exit(0)

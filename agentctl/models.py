@@ -1,0 +1,131 @@
+"""Pydantic models of the state files: tasks.json, events, run records (SPEC §3, §5).
+
+Field names are camelCase because they are the wire format people read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+REGISTRY_VERSION = 1
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+Status = Literal["todo", "in_progress", "blocked", "review", "rejected", "done", "failed", "cancelled"]
+STATUSES: tuple[str, ...] = ("todo", "in_progress", "blocked", "review", "rejected", "done", "failed", "cancelled")
+FINISHED: frozenset[str] = frozenset({"done", "cancelled"})
+
+RunStatus = Literal["success", "failure", "rejected", "selftest_failed", "skipped", "duplicate"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class RejectionError(_Model):
+    path: str
+    message: str
+
+
+class Rejection(_Model):
+    """A structured rejection of a handoff, sent back to the producing agent."""
+
+    at: str
+    stage: str | None = None
+    by: str | None = None
+    """The agent (or gate) that rejected."""
+    missing: list[str] = Field(default_factory=list)
+    errors: list[RejectionError] = Field(default_factory=list)
+    summary: str | None = None
+
+
+class RuleResult(_Model):
+    name: str
+    ok: bool
+    exitCode: int | None = None
+    durationS: float = 0.0
+    outputTail: str = ""
+
+
+class SelfTestReport(_Model):
+    at: str
+    ok: bool
+    results: list[RuleResult] = Field(default_factory=list)
+
+
+class Task(_Model):
+    taskId: str = Field(pattern=TASK_ID_PATTERN)
+    title: str
+    agent: str | None = None
+    product: str | None = None
+    phase: str | None = None
+    status: Status = "todo"
+    blockedBy: str | None = None
+    blockedOn: list[str] = Field(default_factory=list)
+    """Ids of tasks this one waits on because it is blocked (from `task block --on`)."""
+    dependsOn: list[str] = Field(default_factory=list)
+    pr: str | None = None
+    checks: dict[str, Any] = Field(default_factory=lambda: {"codeReview": None, "qa": None})
+    claimedBy: str | None = None
+    input: str | None = None
+    output: str | None = None
+    rejections: list[Rejection] = Field(default_factory=list)
+    selfTest: SelfTestReport | None = None
+    attempts: int = 0
+    gate: str | None = None
+    """`pending` while a human gate waits, then `approved` / `killed`."""
+    notes: str | None = None
+    createdAt: str
+    updatedAt: str
+
+
+class RegistryFile(_Model):
+    version: int = REGISTRY_VERSION
+    nextSeq: int = 1
+    tasks: list[Task] = Field(default_factory=list)
+
+    @field_validator("version")
+    @classmethod
+    def _known(cls, v: int) -> int:
+        if v > REGISTRY_VERSION:
+            raise ValueError(f"format version {v} is newer than this agentctl understands ({REGISTRY_VERSION})")
+        return v
+
+
+class RunError(_Model):
+    type: str
+    message: str
+
+
+class RunRecord(_Model):
+    """One line of logs/runs/YYYY-MM-DD.jsonl."""
+
+    runId: str
+    startedAt: str
+    endedAt: str
+    agent: str | None
+    team: str | None = None
+    role: str | None = None
+    taskId: str | None = None
+    job: str | None = None
+    trigger: Literal["manual", "cron", "pipeline"] = "manual"
+    tier: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    fallbackFrom: str | None = None
+    status: RunStatus
+    error: RunError | None = None
+    tokensIn: int = 0
+    tokensOut: int = 0
+    cacheReadTokens: int = 0
+    cacheWriteTokens: int = 0
+    costUsd: float | None = None
+    durationS: float = 0.0
+    idempotencyKey: str | None = None
+    output: str | None = None
+    """Path (relative to the workspace) of the artifact written, if any."""
+    selfTest: dict[str, Any] | None = None
+    """Summary of self-test results: {ok, failed: [names]}."""
+    rejection: dict[str, Any] | None = None
+    """Summary of the schema rejection: {missing: [...], errors: n}."""

@@ -1,0 +1,193 @@
+"""Locks, durable atomic writes and single-write appends (filelock's recipe).
+
+- a sidecar ``.lock`` per state file, acquired with a timeout (exit 75 when busy);
+  ``.lock`` files are never deleted;
+- rewrite = temp file in the same folder, write, fsync, ``os.replace``, fsync the
+  folder: a reader or a crash sees the previous or the next state, never half;
+- append = one ``write()`` of one complete line on an ``O_APPEND`` descriptor, so
+  concurrent writers never interleave; a torn last line (a crash mid-write) is
+  closed with a newline before the next append, and readers skip and count it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from agentctl.errors import StateError, TryLater
+
+DEFAULT_LOCK_TIMEOUT = 10.0
+_lock_timeout = DEFAULT_LOCK_TIMEOUT
+
+
+def set_lock_timeout(seconds: float) -> None:
+    """Set once by the CLI from ``--lock-timeout``."""
+    global _lock_timeout
+    _lock_timeout = seconds
+
+
+@contextlib.contextmanager
+def locked(path: Path, timeout: float | None = None) -> Iterator[None]:
+    """Hold the exclusive lock of ``path`` (its sidecar ``path.lock``)."""
+    from filelock import FileLock, Timeout
+
+    wait = _lock_timeout if timeout is None else timeout
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path) + ".lock", timeout=wait)
+    try:
+        lock.acquire(poll_interval=0.002)
+    except Timeout:
+        raise TryLater(f"{path.name}: lock busy for {wait:g}s ({path}.lock); try again later") from None
+    except OSError as exc:
+        raise StateError(f"{path}.lock: cannot lock ({exc.strerror})") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` durably; on any error the old file stays."""
+    folder = path.parent
+    tmp: str | None = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        tmp = None
+        _fsync_dir(folder)
+    except OSError as exc:
+        reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise StateError(f"{path}: write failed ({reason}); the previous state is intact") from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def dumps_line(obj: Any) -> bytes:
+    """One JSON object as one line (compact, UTF-8, newline-terminated)."""
+    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode("utf-8")
+
+
+def append_line(path: Path, line: bytes) -> None:
+    """Append one complete line with a single write(); start a fresh line after a torn one."""
+    if not line.endswith(b"\n"):
+        line += b"\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line
+            written = os.write(fd, line)
+            if written != len(line):
+                raise OSError(errno.EIO, "short write")
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise StateError(f"{path}: append failed ({reason})") from None
+
+
+def append_json(path: Path, obj: Any) -> None:
+    append_line(path, dumps_line(obj))
+
+
+class JsonlReader:
+    """Iterate the objects of JSONL files, skipping (and counting) torn or corrupt lines."""
+
+    def __init__(self) -> None:
+        self.skipped = 0
+
+    def read(self, path: Path) -> Iterator[dict[str, Any]]:
+        try:
+            fh = path.open("rb")
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StateError(f"{path}: unreadable ({exc.strerror})") from None
+        with fh:
+            for raw in fh:
+                if not raw.strip():
+                    continue
+                try:
+                    obj = json.loads(raw)
+                except ValueError:
+                    self.skipped += 1
+                    continue
+                if isinstance(obj, dict):
+                    yield obj
+                else:
+                    self.skipped += 1
+
+
+def read_bytes(path: Path) -> bytes | None:
+    """The file's bytes, None when it does not exist; unreadable → StateError (74)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"{path}: unreadable ({exc.strerror})") from None
+
+
+class JsonState:
+    """A small versioned JSON state file under its own lock (breakers, ledger)."""
+
+    VERSION = 1
+
+    def __init__(self, path: Path, kind: str):
+        self.path = path
+        self.kind = kind
+
+    def read(self) -> dict[str, Any]:
+        raw = read_bytes(self.path)
+        if raw is None or not raw.strip():
+            return {"version": self.VERSION, self.kind: {}}
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise StateError(f"{self.path}: corrupt JSON ({exc}); fix or move it away — it was not changed") from None
+        if not isinstance(data, dict) or not isinstance(data.get(self.kind, {}), dict):
+            raise StateError(f"{self.path}: not an agentctl {self.kind} file; it was not changed")
+        version = data.get("version", 1)
+        if not isinstance(version, int) or version > self.VERSION:
+            raise StateError(f"{self.path}: format version {version} is newer than this agentctl understands")
+        data.setdefault(self.kind, {})
+        return data
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[dict[str, Any]]:
+        """Lock, re-read, let the caller mutate ``data[kind]``, write atomically."""
+        with locked(self.path):
+            data = self.read()
+            yield data
+            atomic_write(self.path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())

@@ -1,0 +1,132 @@
+"""Strict YAML reading: ``safe_load`` semantics, plus what PyYAML lets slip.
+
+- a duplicate key is an error naming both lines (PyYAML silently keeps the last);
+- YAML 1.1 surprises are not coerced: only ``true``/``false`` are booleans and
+  bare dates stay strings, so ``NO`` in a boolean field or ``1.10`` in a string
+  field fails schema validation instead of turning into ``False`` / ``1.1``;
+- alias bombs and oversized files are refused with a stated limit;
+- every value's line is kept (1-based) so schema errors can name it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentctl.errors import ConfigError, Problem
+
+MAX_YAML_BYTES = 1_000_000
+MAX_ALIASES = 100
+
+try:  # the C loader is several times faster; fall back to pure Python
+    _Base = yaml.CSafeLoader  # type: ignore[attr-defined]
+except AttributeError:  # pragma: no cover
+    _Base = yaml.SafeLoader  # type: ignore[misc]
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2-like booleans and no implicit timestamps."""
+
+
+_StrictLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+Path_ = tuple[str | int, ...]
+
+
+def _check_aliases(node: yaml.Node, seen: set[int], count: list[int], file: str) -> None:
+    if id(node) in seen:
+        count[0] += 1
+        if count[0] > MAX_ALIASES:
+            raise ConfigError(f"{file}: more than {MAX_ALIASES} alias references (alias bomb?); refused")
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            _check_aliases(k, seen, count, file)
+            _check_aliases(v, seen, count, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for v in node.value:
+            _check_aliases(v, seen, count, file)
+
+
+def _lines(node: yaml.Node, path: Path_, out: dict[Path_, int], problems: list[Problem], file: str) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        first: dict[object, int] = {}
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else str(k.value)
+            line = k.start_mark.line + 1
+            if key in first:
+                problems.append(Problem(
+                    f"duplicate key {key!r} (first at line {first[key]}, again at line {line})",
+                    file=file, line=line, field=".".join(map(str, path + (key,))),
+                ))
+            else:
+                first[key] = line
+            _lines(v, path + (key,), out, problems, file)
+            out[path + (key,)] = line
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _lines(v, path + (i,), out, problems, file)
+
+
+def load_yaml_text(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
+    """Parse YAML text strictly. Returns (data, {path: line}). Raises ConfigError."""
+    if len(text.encode("utf-8", "replace")) > MAX_YAML_BYTES:
+        raise ConfigError(f"{file}: larger than {MAX_YAML_BYTES} bytes; refused")
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        _check_aliases(node, set(), [0], file)
+        lines: dict[Path_, int] = {}
+        problems: list[Problem] = []
+        _lines(node, (), lines, problems, file)
+        if problems:
+            raise ConfigError(f"{file}: duplicate keys", problems)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(
+            f"{file}: invalid YAML", [Problem(str(exc.problem or exc).strip(), file=file, line=line)]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: invalid YAML", [Problem(str(exc), file=file)]) from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def load_yaml_file(path: Path, display: str | None = None) -> tuple[Any, dict[Path_, int]]:
+    file = display or str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError(f"{file}: larger than {MAX_YAML_BYTES} bytes; refused")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read ({exc.strerror})") from None
+    return load_yaml_text(text, file)
+
+
+def line_for(lines: dict[Path_, int], loc: tuple[str | int, ...]) -> int | None:
+    """The line of the deepest known prefix of a pydantic error location."""
+    loc = tuple(loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return lines.get(())
