@@ -20,7 +20,7 @@ RunStatus = Literal["success", "failure", "rejected", "selftest_failed", "skippe
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, defer_build=True)
 
 
 class RejectionError(_Model):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from agentctl.config import AgentDef, BreakerPolicy, SelfTestRule, Tier, WorkspaceConfig, default_breaker
 from agentctl.errors import ConfigError, Problem
-from agentctl.yamlstrict import load_yaml_file, line_for
+from agentctl.yamlstrict import line_for, load_yaml_file
 
 CONFIG_NAME = "agentctl.yaml"
 INIT_HINT = "create one with `agentctl init [DIR]` (or `agentctl demo`), or pass --workspace PATH"

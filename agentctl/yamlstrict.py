@@ -19,7 +19,7 @@ import yaml
 from agentctl.errors import ConfigError, Problem
 
 MAX_YAML_BYTES = 1_000_000
-MAX_ALIASES = 100
+MAX_EXPANDED_NODES = 100_000
 
 try:  # the C loader is several times faster; fall back to pure Python
     _Base = yaml.CSafeLoader  # type: ignore[attr-defined]
@@ -27,7 +27,7 @@ except AttributeError:  # pragma: no cover
     _Base = yaml.SafeLoader  # type: ignore[misc]
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(_Base):  # type: ignore[misc,valid-type]
     """SafeLoader with YAML 1.2-like booleans and no implicit timestamps."""
 
 
@@ -42,24 +42,34 @@ _StrictLoader.add_implicit_resolver(
 Path_ = tuple[str | int, ...]
 
 
-def _check_aliases(node: yaml.Node, seen: set[int], count: list[int], file: str) -> None:
-    if id(node) in seen:
-        count[0] += 1
-        if count[0] > MAX_ALIASES:
-            raise ConfigError(f"{file}: more than {MAX_ALIASES} alias references (alias bomb?); refused")
-        return
-    seen.add(id(node))
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Nodes in the tree once aliases are expanded (memoised: linear in the document)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # a recursive alias counts once instead of looping
     if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            _check_aliases(k, seen, count, file)
-            _check_aliases(v, seen, count, file)
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
     elif isinstance(node, yaml.SequenceNode):
-        for v in node.value:
-            _check_aliases(v, seen, count, file)
+        size = 1 + sum(_expanded_size(v, memo) for v in node.value)
+    else:
+        size = 1
+    memo[key] = size
+    return size
 
 
-def _lines(node: yaml.Node, path: Path_, out: dict[Path_, int], problems: list[Problem], file: str) -> None:
+def _check_aliases(root: yaml.Node, file: str) -> None:
+    if _expanded_size(root, {}) > MAX_EXPANDED_NODES:
+        raise ConfigError(f"{file}: expands to more than {MAX_EXPANDED_NODES} values through aliases "
+                          "(alias bomb?); refused")
+
+
+def _lines(node: yaml.Node, path: Path_, out: dict[Path_, int], problems: list[Problem], file: str,
+           ancestors: frozenset[int] = frozenset()) -> None:
     out[path] = node.start_mark.line + 1
+    if id(node) in ancestors:  # a recursive alias: its lines are already known
+        return
+    ancestors = ancestors | {id(node)}
     if isinstance(node, yaml.MappingNode):
         first: dict[object, int] = {}
         for k, v in node.value:
@@ -72,11 +82,11 @@ def _lines(node: yaml.Node, path: Path_, out: dict[Path_, int], problems: list[P
                 ))
             else:
                 first[key] = line
-            _lines(v, path + (key,), out, problems, file)
+            _lines(v, path + (key,), out, problems, file, ancestors)
             out[path + (key,)] = line
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
-            _lines(v, path + (i,), out, problems, file)
+            _lines(v, path + (i,), out, problems, file, ancestors)
 
 
 def load_yaml_text(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
@@ -88,7 +98,7 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
         node = loader.get_single_node()
         if node is None:
             return None, {}
-        _check_aliases(node, set(), [0], file)
+        _check_aliases(node, file)
         lines: dict[Path_, int] = {}
         problems: list[Problem] = []
         _lines(node, (), lines, problems, file)
@@ -98,9 +108,10 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise ConfigError(
-            f"{file}: invalid YAML", [Problem(str(exc.problem or exc).strip(), file=file, line=line)]
-        ) from None
+        message = str(exc.problem or exc).strip()
+        if exc.context and exc.context_mark:
+            message += f" ({exc.context} started at line {exc.context_mark.line + 1})"
+        raise ConfigError(f"{file}: invalid YAML", [Problem(message, file=file, line=line)]) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: invalid YAML", [Problem(str(exc), file=file)]) from None
     finally:

@@ -12,7 +12,6 @@ from typer.core import TyperGroup
 from agentctl import __version__
 from agentctl.cli.common import AppState
 
-
 # typer ≥ 0.29 vendors click; find its ClickException whichever click it uses
 _CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from pydantic import ValidationError
 
 from agentctl.errors import StateError
@@ -57,8 +58,13 @@ class FileRegistry:
         raw = read_bytes(self.path)
         if raw is None:
             return RegistryFile()
-        try:
-            return RegistryFile.model_validate_json(raw)
+        try:  # msgspec parses ~4x faster than pydantic's JSON mode; pydantic still validates
+            return RegistryFile.model_validate(msgspec.json.decode(raw))
+        except msgspec.DecodeError as exc:
+            raise StateError(
+                f"{self.path}: unreadable registry (invalid JSON: {exc}); it was not changed — "
+                "fix it or restore it from git"
+            ) from None
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])

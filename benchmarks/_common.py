@@ -1,0 +1,46 @@
+"""Shared helpers for the benchmarks: timing of commands and a workspace with N tasks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def agentctl_argv() -> list[str]:
+    exe = shutil.which("agentctl")
+    return [exe] if exe else [sys.executable, "-m", "agentctl"]
+
+
+def median_wall(argv: list[str], runs: int, env: dict[str, str] | None = None, cwd: Path | None = None) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env={**os.environ, **(env or {})}, cwd=cwd)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def make_workspace(root: Path, n_tasks: int) -> Path:
+    from agentctl.models import RegistryFile, Task
+    from agentctl.templates import init_workspace
+    from agentctl.timeutil import iso
+
+    if root.exists():
+        shutil.rmtree(root)
+    init_workspace(root, "minimal", force=False)
+    now = iso(datetime.now(UTC))
+    statuses = ["todo", "in_progress", "blocked", "review", "done"]
+    tasks = [Task(taskId=f"T-{i}", title=f"Task number {i} with a realistic title", agent=f"agent-{i % 31}",
+                  product="AlphaNet", phase="code", status=statuses[i % 5],  # type: ignore[arg-type]
+                  blockedBy="waiting" if i % 5 == 2 else None, createdAt=now, updatedAt=now)
+             for i in range(1, n_tasks + 1)]
+    doc = RegistryFile(nextSeq=n_tasks + 1, tasks=tasks)
+    (root / "tasks.json").write_text(doc.model_dump_json(indent=1) + "\n")
+    return root

@@ -1,0 +1,109 @@
+"""Registry read-modify-write cost and contention (PERFORMANCE.md "Registry").
+
+- one update at 1,000 tasks vs the durable atomic-write floor (temp + fsync + replace
+  + fsync dir of the same bytes) measured in the same run;
+- P processes × U updates each (half on one shared task, half on their own):
+  updates/s, p50/p99 latency, lost updates — and a no-lock control that shows
+  what the lock prevents.
+
+    python benchmarks/registry_concurrency.py [--procs 8] [--updates 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import make_workspace  # noqa: E402
+
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def _worker(root: str, idx: int, updates: int, nolock: bool, barrier, out) -> None:
+    from agentctl.store import files, registry
+    from agentctl.tasks import Update, update_task
+    from agentctl.workspace import Workspace
+
+    if nolock:
+        registry.locked = lambda *a, **k: contextlib.nullcontext()  # type: ignore[assignment]
+        files.locked = registry.locked  # type: ignore[assignment]
+    ws = Workspace(Path(root))
+    lat = []
+    barrier.wait()
+    for j in range(updates):
+        task = "T-1" if j % 2 == 0 else f"T-{idx + 2}"
+        t0 = time.perf_counter()
+        update_task(ws, task, Update(checks=[f"p{idx}_{j}=1"]), f"a{idx}", NOW)
+        lat.append(time.perf_counter() - t0)
+    out.put(lat)
+
+
+def contention(root: Path, procs: int, updates: int, nolock: bool = False) -> dict[str, float]:
+    barrier, out = mp.Barrier(procs), mp.Queue()
+    ps = [mp.Process(target=_worker, args=(str(root), i, updates, nolock, barrier, out)) for i in range(procs)]
+    t0 = time.perf_counter()
+    for p in ps:
+        p.start()
+    lats = [x for _ in ps for x in out.get()]
+    for p in ps:
+        p.join()
+    wall = time.perf_counter() - t0
+    doc = json.loads((root / "tasks.json").read_text())
+    keys = sum(len([k for k in t["checks"] if k.startswith("p")]) for t in doc["tasks"])
+    lats.sort()
+    return {"updates": procs * updates, "wall_s": wall, "rate": procs * updates / wall,
+            "p50_ms": statistics.median(lats) * 1000, "p99_ms": lats[int(len(lats) * 0.99) - 1] * 1000,
+            "lost": procs * updates - keys}
+
+
+def rmw_vs_floor(root: Path, n: int = 50) -> tuple[float, float]:
+    from agentctl.store.files import atomic_write
+    from agentctl.tasks import Update, update_task
+    from agentctl.workspace import Workspace
+
+    ws = Workspace(root)
+    data = (root / "tasks.json").read_bytes()
+    floor, rmw = [], []
+    for i in range(n):
+        t0 = time.perf_counter()
+        atomic_write(root / "floor.json", data)
+        floor.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        update_task(ws, "T-500", Update(sets=[f"notes={i}"]), "bench", NOW)
+        rmw.append(time.perf_counter() - t0)
+    return statistics.median(rmw), statistics.median(floor)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--procs", type=int, default=8)
+    ap.add_argument("--updates", type=int, default=40)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = make_workspace(Path(tmp) / "ws", 1000)
+        rmw, floor = rmw_vs_floor(root)
+        print(f"1,000 tasks: one update {rmw * 1000:.1f} ms vs durable-write floor {floor * 1000:.1f} ms "
+              f"= {rmw / floor:.2f}x (target <= 1.5x)")
+        rows = []
+        for label, procs, nolock in (("1 process", 1, False), (f"{args.procs} processes", args.procs, False),
+                                     (f"{args.procs} processes, NO LOCK (control)", args.procs, True)):
+            root = make_workspace(Path(tmp) / "ws", 1000)
+            rows.append((label, contention(root, procs, args.updates if procs > 1 else args.updates * 2, nolock)))
+        single = rows[0][1]["rate"]
+        print(f"{'run':38} {'updates':>8} {'upd/s':>8} {'x 1 proc':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>8} {'lost':>6}")
+        for label, r in rows:
+            print(f"{label:38} {r['updates']:8d} {r['rate']:8.1f} {r['rate'] / single:8.2f} {r['p50_ms']:8.1f} "
+                  f"{r['p99_ms']:8.1f} {r['p99_ms'] / r['p50_ms']:8.1f} {r['lost']:6d}")
+
+
+if __name__ == "__main__":
+    main()
