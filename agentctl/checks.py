@@ -54,6 +54,29 @@ def check_cron(ws: Workspace, jobs: list[Any], agents: dict[str, Any]) -> list[P
     return problems
 
 
+def check_rules(rules: list[Any], file: str, where: str) -> list[Problem]:
+    """Self-test check paths and regexes are checked now, not discovered at run time."""
+    import re
+
+    from agentctl.jsonpath import parse
+
+    problems = []
+    for i, rule in enumerate(rules):
+        if rule.check is None:
+            continue
+        field = f"{where}.{i}.check"
+        try:
+            parse(rule.check.path)
+        except ValueError as exc:
+            problems.append(Problem(f"bad path: {exc}", file=file, field=f"{field}.path"))
+        if rule.check.matches is not None:
+            try:
+                re.compile(rule.check.matches)
+            except re.error as exc:
+                problems.append(Problem(f"bad regular expression: {exc}", file=file, field=f"{field}.matches"))
+    return problems
+
+
 def validate_workspace(ws: Workspace) -> list[Problem]:
     cfg, problems = ws.load_config_problems()
     loaded = ws.load_agents()
@@ -72,8 +95,11 @@ def validate_workspace(ws: Workspace) -> list[Problem]:
             value = getattr(agent, key)
             if value and value not in schemas:
                 problems.append(Problem(f"unknown schema {value!r} (no schemas/{value}.json)", file=file, field=key))
+        problems += check_rules(agent.self_tests, file, "self_tests")
         if agent.prompt_file and not (ws.root / agent.prompt_file).is_file():
             problems.append(Problem(f"prompt file {agent.prompt_file!r} not found", file=file, field="prompt_file"))
+    for role, policy in cfg.roles.items():
+        problems += check_rules(policy.self_tests, CONFIG_NAME, f"roles.{role}.self_tests")
     for i, stage in enumerate(cfg.pipeline):
         if stage.agent not in loaded.agents:
             problems.append(Problem(f"unknown agent {stage.agent!r}", file=CONFIG_NAME, field=f"pipeline.{i}.agent"))

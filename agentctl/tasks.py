@@ -259,6 +259,15 @@ def blocked_report(ws: Workspace, product: str | None = None) -> list[dict[str, 
             if t.status == "blocked" and (product is None or t.product == product)]
 
 
+def _open_breakers(ws: Workspace, now: datetime) -> list[str]:
+    """Open or half-open breakers for the board; a missing or unreadable state shows nothing."""
+    if not (ws.root / "state" / "breakers.json").exists():
+        return []
+    from agentctl.breaker import open_breakers
+
+    return open_breakers(ws, now)
+
+
 def board(ws: Workspace, now: datetime, product: str | None = None) -> dict[str, Any]:
     tasks = [t for t in ws.storage.registry.load().tasks if product is None or t.product == product]
     counts = Counter(t.status for t in tasks)
@@ -277,6 +286,7 @@ def board(ws: Workspace, now: datetime, product: str | None = None) -> dict[str,
         "blocked": [brief(t) for t in tasks if t.status == "blocked"],
         "rejected": [brief(t) for t in tasks if t.status == "rejected"],
         "awaitingHuman": [brief(t) for t in tasks if t.status == "review"],
+        "breakers": _open_breakers(ws, now),
     }
 
 

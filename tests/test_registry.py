@@ -138,3 +138,13 @@ def test_no_workspace_exit_78(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     res = Cli(None)("status")
     assert res.exit_code == 78 and "agentctl init" in res.stderr
+
+
+def test_board_shows_open_breakers(cli: Cli, minimal_ws) -> None:
+    from conftest import write_agent
+
+    write_agent(minimal_ws, "jack", "name: jack\nrole: code\ntier: standard\n")
+    assert cli("status", "--json").json()["breakers"] == []
+    assert cli("breaker", "trip", "jack").exit_code == 0
+    assert cli("status", "--json").json()["breakers"] == ["jack"]
+    assert "Open breakers: jack" in cli("status").stdout

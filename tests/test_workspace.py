@@ -128,3 +128,13 @@ def test_schema_export_generates_editor_schemas(cli: Cli, tmp_path: Path) -> Non
     assert agent_schema["additionalProperties"] is False
     assert "runtime" in agent_schema["properties"]
     assert agent_schema["properties"]["role"]["description"].startswith("Selects")
+
+
+def test_validate_checks_self_test_paths_and_regexes(cli: Cli, minimal_ws: Path) -> None:
+    write_agent(minimal_ws, "qa", "name: qa\ntier: standard\nself_tests:\n"
+                "  - {name: p, check: {path: 'bugs[', exists: true}}\n"
+                "  - {name: r, check: {path: cta, matches: '(unclosed'}}\n")
+    res = cli("agents", "validate", "--json")
+    assert res.exit_code == 78
+    fields = {p["field"] for p in res.json()["problems"]}
+    assert fields == {"self_tests.0.check.path", "self_tests.1.check.matches"}
