@@ -1,21 +1,737 @@
-"""Handoff contracts: JSON Schema validation of artifacts (SPEC §6). STUB — the validation work
-replaces the body (compiled validators, FormatChecker, no remote $ref).
+"""Handoff contracts (SPEC §6): JSON Schema draft 2020-12 validation of artifacts.
+
+Owns finding a contract (``schemas/<name>.json``), compiling it once per file
+version into a ``Contract`` (a jsonschema validator with a format checker and a
+registry that resolves only local schemas), and turning validation errors into
+problems ``{path, message, missing}`` with JSONPath-like paths (``$.a.b[0]``) plus
+a one-line summary for rejections ("missing responsive breakpoints for screens
+< 768px").
+
+- ``format`` is enforced (jsonschema ignores it unless given a FormatChecker).
+- A remote ``$ref`` is never fetched: the registry's retrieve function knows only
+  the schema files beside the contract (by ``$id`` or file name) and refuses
+  anything else; every ``$ref`` is resolved when the contract is compiled, so a
+  bad one is a ConfigError (78) naming the schema file whatever the artifact.
+- Speed: valid artifacts are the common case, so a contract answers ``is_valid``
+  first (through ``compile_fast``, an exact closure compiler for the keywords
+  the studio contracts use; any other keyword keeps jsonschema's ``is_valid``) and asks jsonschema for the detailed errors only when the
+  artifact is invalid.
+- Start-up: jsonschema is imported inside functions, through ``load_jsonschema``,
+  which keeps the optional ``rfc3987_syntax`` (≈0.7 s to import, needed only for
+  the ``iri`` formats) out of the import and registers those formats lazily.
 
 INTERFACE (stable, used by the runner and handoff):
-    validate_artifact(ws, schema_name, data) -> list[dict]   # [{path, message, missing: [...]}]; [] when valid
+    validate_artifact(ws, schema_name, data) -> list[dict]   # [{path, message, missing}]; [] when valid
+    check_artifact(ws, schema_name, data) -> Verdict         # problems + summary + missing names
+    compiled_validator(path) -> Contract                     # cached per (file, mtime)
+    parse_artifact(raw) -> (data, Verdict | None)            # None when the bytes are JSON
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from agentctl.errors import ConfigError, Problem
 from agentctl.workspace import Workspace
+
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+LOCAL_ID_PREFIX = "agentctl:schemas/"
+_SCHEMA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VALUE_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+
+
+# --- results ---------------------------------------------------------------------
+
+@dataclass
+class Verdict:
+    """The outcome of checking one artifact against one contract."""
+
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    """Every problem: ``{path, message, missing}``."""
+    missing: list[str] = field(default_factory=list)
+    """What is missing, as paths from the root (``responsiveBreakpoints``, ``build.status``)."""
+    summary: str = ""
+    """One line for people and agents: ``missing responsive breakpoints``."""
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+VALID = Verdict()
+
+
+@dataclass
+class _Found:
+    path: str
+    message: str
+    missing: list[str]
+    full_missing: list[str]
+    phrase: str
+    is_missing: bool
+
+
+# --- importing jsonschema cheaply ----------------------------------------------------
+
+def load_jsonschema() -> Any:
+    """``import jsonschema`` without paying ≈0.7 s for rfc3987_syntax at start-up."""
+    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # makes jsonschema skip it
+        try:
+            import jsonschema  # noqa: F401
+        finally:
+            if sys.modules.get("rfc3987_syntax", 0) is None:
+                del sys.modules["rfc3987_syntax"]
+    import jsonschema
+
+    return jsonschema
+
+
+_FORMAT_CHECKER: Any = None
+
+
+def format_checker() -> Any:
+    """Draft 2020-12's FORMAT_CHECKER, plus ``iri``/``iri-reference`` loaded on first use."""
+    global _FORMAT_CHECKER
+    if _FORMAT_CHECKER is not None:
+        return _FORMAT_CHECKER
+    js = load_jsonschema()
+    base = js.Draft202012Validator.FORMAT_CHECKER
+    if "iri" in base.checkers or importlib.util.find_spec("rfc3987_syntax") is None:
+        _FORMAT_CHECKER = base
+        return base
+    checker = js.FormatChecker(formats=())
+    checker.checkers = dict(base.checkers)
+    for fmt in ("iri", "iri-reference"):
+        checker.checks(fmt, raises=ValueError)(_lazy_iri(fmt))
+    _FORMAT_CHECKER = checker
+    return checker
+
+
+def _lazy_iri(rule: str) -> Callable[[object], bool]:
+    def check(instance: object) -> bool:
+        if not isinstance(instance, str):
+            return True
+        from rfc3987_syntax import is_valid_syntax
+
+        return bool(is_valid_syntax(rule, instance))
+
+    return check
+
+
+# --- finding and compiling contracts ---------------------------------------------------
+
+@dataclass
+class Contract:
+    """A schema compiled once: ``check`` is what callers use."""
+
+    name: str
+    path: Path
+    display: str
+    schema: dict[str, Any]
+    validator: Any
+    fast: Callable[[Any], bool] | None = None
+
+    def is_valid(self, data: Any) -> bool:
+        try:
+            if self.fast is not None:
+                return self.fast(data)
+            return bool(self.validator.is_valid(data))
+        except RecursionError:
+            return bool(self.validator.is_valid(data))
+        except Exception as exc:
+            raise _as_config_error(exc, self.display) from None
+
+    def check(self, data: Any) -> Verdict:
+        """``is_valid`` first; the detailed (slower) errors only for an invalid artifact."""
+        if self.is_valid(data):
+            return VALID
+        try:
+            errors = list(self.validator.iter_errors(data))
+        except Exception as exc:
+            raise _as_config_error(exc, self.display) from None
+        return _verdict(errors) if errors else VALID
+
+
+def _as_config_error(exc: Exception, display: str) -> Exception:
+    from referencing.exceptions import Unresolvable
+
+    if isinstance(exc, Unresolvable):
+        return _unresolvable(display, getattr(exc, "ref", str(exc)), None, exc)
+    return exc
+
+
+def _unresolvable(display: str, ref: str, where: str | None, exc: BaseException) -> ConfigError:
+    cause = exc.__cause__ or exc.__context__
+    remote = isinstance(cause, RemoteRefRefused) or (re.match(r"^[a-z][a-z0-9+.-]*://", ref) is not None)
+    why = ("a remote schema, and agentctl never fetches one" if remote else "not found among the local schemas")
+    return ConfigError(
+        f"{display}: cannot resolve $ref {ref!r}: {why}",
+        [Problem(f"$ref {ref!r} does not resolve", file=display, field=where)],
+        hint="put a copy of the referenced schema in schemas/ and refer to it by its $id or file name",
+    )
+
+
+class RemoteRefRefused(LookupError):
+    """Raised by the registry's retrieve function for anything that is not a local schema."""
+
+
+def schema_path(ws: Workspace, name: str) -> Path:
+    """``schemas/<name>.json`` of the workspace; an unknown name is a ConfigError (78)."""
+    path = ws.schemas_dir / f"{name}.json"
+    if not _SCHEMA_NAME.match(name) or not path.is_file():
+        known = ", ".join(ws.schema_names()) or "none"
+        raise ConfigError(f"unknown schema {name!r}: no schemas/{name}.json (known: {known})")
+    return path
+
+
+_CACHE: dict[Path, tuple[tuple[Any, ...], Contract]] = {}
+
+
+def _signature(path: Path) -> tuple[Any, ...]:
+    """The contract's file version and its neighbours' (a local $ref may point at them)."""
+    try:
+        own = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read schema ({exc.strerror})") from None
+    try:
+        with os.scandir(path.parent) as entries:
+            others = sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size)
+                            for e in entries if e.name.endswith(".json") and e.is_file())
+    except OSError:
+        others = []
+    return (own.st_mtime_ns, own.st_size, tuple(others))
+
+
+def compiled_validator(path: Path, display: str | None = None) -> Contract:
+    """The contract in ``path``, compiled once per version of the file (and of its folder)."""
+    path = Path(path).resolve()
+    sig = _signature(path)
+    hit = _CACHE.get(path)
+    if hit is not None and hit[0] == sig:
+        return hit[1]
+    contract = _compile(path, display or f"{path.parent.name}/{path.name}")
+    _CACHE[path] = (sig, contract)
+    return contract
+
+
+def _read_schema(path: Path, display: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{display}: cannot read schema ({exc.strerror})") from None
+    except ValueError as exc:
+        raise ConfigError(f"{display}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{display}: a JSON Schema file must hold an object, got {type(data).__name__}")
+    declared = data.get("$schema")
+    if declared is not None and str(declared).rstrip("#") != DRAFT_2020_12:
+        raise ConfigError(f"{display}: $schema must be {DRAFT_2020_12} (draft 2020-12), got {declared!r}")
+    return data
+
+
+def _compile(path: Path, display: str) -> Contract:
+    js = load_jsonschema()
+    schema = _read_schema(path, display)
+    try:
+        js.Draft202012Validator.check_schema(schema)
+    except js.SchemaError as exc:
+        where = json_path(exc.absolute_path)
+        raise ConfigError(f"{display}: not a valid draft 2020-12 JSON Schema: {exc.message}",
+                          [Problem(exc.message, file=display, field=where)]) from None
+    registry = _local_registry(path.parent, path, schema)
+    checker = format_checker()
+    validator = js.Draft202012Validator(schema, registry=registry, format_checker=checker)
+    _resolve_all_refs(schema, registry, display)
+    return Contract(path.stem, path, display, schema, validator, compile_fast(schema, checker))
+
+
+def _local_registry(folder: Path, own: Path, schema: dict[str, Any]) -> Any:
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    def retrieve(uri: str) -> Any:
+        found = _find_local(folder, uri)
+        if found is None:
+            raise RemoteRefRefused(uri)
+        return DRAFT202012.create_resource(found)
+
+    registry = Registry(retrieve=retrieve)  # type: ignore[call-arg]
+    own_id = schema.get("$id")
+    if isinstance(own_id, str) and own_id:
+        registry = registry.with_resource(own_id, DRAFT202012.create_resource(schema))
+    return registry
+
+
+def _find_local(folder: Path, uri: str) -> dict[str, Any] | None:
+    """A schema file in ``folder`` whose ``$id`` is ``uri``, else (for a non-network URI) by file name."""
+    uri = uri.split("#", 1)[0]
+    files = sorted(folder.glob("*.json"))
+    for file in files:
+        try:
+            data = json.loads(file.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("$id") == uri:
+            return data
+    if "://" in uri:
+        return None
+    name = uri[len(LOCAL_ID_PREFIX):] if uri.startswith(LOCAL_ID_PREFIX) else uri.rsplit("/", 1)[-1]
+    name = name.removesuffix(".json")
+    candidate = folder / f"{name}.json"
+    if _SCHEMA_NAME.match(name) and candidate.is_file():
+        try:
+            data = json.loads(candidate.read_bytes())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+    return None
+
+
+def _resolve_all_refs(schema: dict[str, Any], registry: Any, display: str) -> None:
+    """Resolve every ``$ref`` now, so a bad one fails the same way for every artifact."""
+    from jsonschema_specifications import REGISTRY as SPECIFICATIONS
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    if '"$ref"' not in json.dumps(schema):
+        return  # nothing to resolve: skip building a resolver over every metaschema
+    root = SPECIFICATIONS.combine(registry).resolver_with_root(DRAFT202012.create_resource(schema))
+
+    def walk(node: Any, resolver: Any, where: list[Any], top: bool) -> None:
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, resolver, [*where, i], False)
+            return
+        if not isinstance(node, dict):
+            return
+        if not top and isinstance(node.get("$id"), str):
+            resolver = resolver.in_subresource(DRAFT202012.create_resource(node))
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            try:
+                resolver.lookup(ref)
+            except Unresolvable as exc:
+                raise _unresolvable(display, ref, json_path([*where, "$ref"]), exc) from None
+        for key, value in node.items():
+            if key not in _VALUE_KEYWORDS:
+                walk(value, resolver, [*where, key], False)
+
+    walk(schema, root, [], True)
+
+
+# --- the public entry points -----------------------------------------------------------
+
+def parse_artifact(raw: bytes | str) -> tuple[Any, Verdict | None]:
+    """JSON bytes → data; not JSON → a Verdict with one problem at ``$``."""
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        return json.loads(raw, parse_constant=no_constant), None
+    except (ValueError, UnicodeDecodeError) as exc:
+        message = f"not valid JSON: {exc}"
+        return None, Verdict([{"path": "$", "message": message, "missing": []}], [], "the artifact is not valid JSON")
+
+
+def check_artifact(ws: Workspace, schema_name: str, data: Any) -> Verdict:
+    return compiled_validator(schema_path(ws, schema_name), f"schemas/{schema_name}.json").check(data)
 
 
 def validate_artifact(ws: Workspace, schema_name: str, data: Any) -> list[dict[str, Any]]:
-    from jsonschema import Draft202012Validator
+    return check_artifact(ws, schema_name, data).problems
 
-    schema = ws.load_schema(schema_name)
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return [{"path": "/".join(map(str, e.absolute_path)) or "$", "message": e.message, "missing": []}
-            for e in validator.iter_errors(data)]
+
+# --- errors → problems and a summary ---------------------------------------------------
+
+def json_path(parts: Iterable[Any]) -> str:
+    """``$.a.b[0]``; keys that are not identifiers as ``$['a b']``."""
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _IDENT.match(str(part)):
+            out += f".{part}"
+        else:
+            out += "[" + json.dumps(str(part), ensure_ascii=False).replace("'", "\\'")[1:-1].join("''") + "]"
+    return out
+
+
+def _rel(parts: Sequence[Any]) -> str:
+    text = json_path(parts)
+    return text[2:] if text.startswith("$.") else text[1:]
+
+
+def words(name: str) -> str:
+    """``responsiveBreakpoints`` → ``responsive breakpoints``; snake and kebab case too."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", str(name))
+    return re.sub(r"[\s_-]+", " ", spaced).strip().lower() or str(name)
+
+
+def short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _label(subschema: Any) -> str | None:
+    """A short name for a subschema: its ``title``, else a one-clause ``description``."""
+    if not isinstance(subschema, dict):
+        return None
+    for key in ("title", "description"):
+        text = subschema.get(key)
+        if isinstance(text, str) and text.strip():
+            text = text.strip().rstrip(".")
+            if key == "description" and (len(text) > 80 or ". " in text):
+                continue
+            return text[0].lower() + text[1:] if text[1:2].islower() else text
+    return None
+
+
+def _join(items: list[str], limit: int = 5) -> str:
+    items = list(dict.fromkeys(items))
+    if len(items) > limit:
+        items = items[:limit] + [f"{len(items) - limit} more"]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+_ARTICLE = {"object": "an object", "array": "an array", "integer": "an integer"}
+
+
+def _json_type(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    for kind, name in ((dict, "object"), (list, "array"), (str, "string")):
+        if isinstance(v, kind):
+            return name
+    return type(v).__name__
+
+
+def _message(e: Any) -> str:
+    kw, value, inst = e.validator, e.validator_value, e.instance
+    if kw == "const":
+        return f"must be {short(value)} (got {short(inst)})"
+    if kw == "enum":
+        return f"must be one of {', '.join(short(v, 30) for v in value)} (got {short(inst)})"
+    if kw == "type":
+        wanted = [value] if isinstance(value, str) else list(value)
+        return f"must be {' or '.join(_ARTICLE.get(t, 'a ' + t) for t in wanted)} (got {_json_type(inst)})"
+    if kw == "format":
+        return f"not a valid {value}: {short(inst)}"
+    if kw == "minItems":
+        return f"must have at least {value} item{'s' * (value != 1)} (has {len(inst)})"
+    if kw == "maxItems":
+        return (f"must be empty (has {short(inst)})" if value == 0
+                else f"must have at most {value} item{'s' * (value != 1)} (has {len(inst)})")
+    if kw == "pattern":
+        return f"must match {value} (got {short(inst)})"
+    if kw == "minLength" and value == 1:
+        return "must not be empty"
+    text = str(e.message)
+    rep = repr(inst)
+    return text.replace(rep, short(inst)) if len(rep) > 60 else text
+
+
+def _found(e: Any) -> _Found | None:
+    """One error → one problem; ``required`` errors are grouped by the caller."""
+    parts = list(e.absolute_path)
+    path, rel = json_path(parts), _rel(parts)
+    kw, value, schema = e.validator, e.validator_value, e.schema
+    where = f" in {rel}" if rel else ""
+    if kw in ("contains", "minContains"):
+        contains = schema.get("contains") if isinstance(schema, dict) else None
+        label = _label(contains) or f"{words(parts[-1]) if parts else 'items'} of the required kind"
+        n = schema.get("minContains", 1) if isinstance(schema, dict) else 1
+        what = "one item" if n == 1 else f"{n} items"
+        outer = f" in {_rel(parts[:-1])}" if len(parts) > 1 else ""
+        return _Found(path, f"must contain at least {what} matching: {label}", [], [rel or "$"], label + outer, True)
+    if kw in ("anyOf", "oneOf") and isinstance(value, list) and value and all(
+            isinstance(s, dict) and set(s) == {"required"} for s in value):
+        options = [" and ".join(s["required"]) for s in value]
+        text = " or ".join(options)
+        return _Found(path, f"needs {'one of ' if len(options) > 1 else ''}{text}", [], [], f"{text}{where}", True)
+    if kw == "not" and isinstance(value, dict):
+        inner = value.get("contains")
+        label = _label(value) or _label(inner) or short(inner if inner is not None else value, 50)
+        message = f"must not contain {label}" if inner is not None else f"must not match {label}"
+        return _Found(path, message, [], [], f"{rel or 'the artifact'} {message}", False)
+    message = _message(e)
+    return _Found(path, message, [], [], f"invalid {rel or 'artifact'}: {message}", False)
+
+
+def _missing_names(e: Any) -> list[str]:
+    inst = e.instance if isinstance(e.instance, dict) else {}
+    if e.validator == "required":
+        return [n for n in e.validator_value if n not in inst]
+    deps = e.validator_value if isinstance(e.validator_value, dict) else {}
+    return [d for p, ds in deps.items() if p in inst for d in ds if d not in inst]
+
+
+def _verdict(errors: list[Any]) -> Verdict:
+    found: list[_Found] = []
+    grouped: dict[str, _Found] = {}
+    for e in errors:
+        if e.validator in ("required", "dependentRequired"):
+            parts = list(e.absolute_path)
+            names = _missing_names(e) or [str(e.message)]
+            item = grouped.get(json_path(parts))
+            if item is None:
+                item = _Found(json_path(parts), "", [], [], "", True)
+                grouped[item.path] = item
+                found.append(item)
+            rel = _rel(parts)
+            for n in names:
+                if n not in item.missing:
+                    item.missing.append(n)
+                    item.full_missing.append(_rel([*parts, n]))
+            item.phrase = _join([words(n) for n in item.missing]) + (f" in {rel}" if rel else "")
+            noun = "property" if len(item.missing) == 1 else "properties"
+            item.message = f"missing required {noun}: {', '.join(item.missing)}"
+        elif (one := _found(e)) is not None:
+            found.append(one)
+    problems = [{"path": f.path, "message": f.message, "missing": list(f.missing)} for f in found]
+    missing = list(dict.fromkeys(m for f in found for m in f.full_missing))
+    return Verdict(problems, missing, summarize(found))
+
+
+def summarize(found: list[_Found]) -> str:
+    parts = []
+    lacking = [f.phrase for f in found if f.is_missing]
+    if lacking:
+        parts.append("missing " + _join(lacking))
+    first_per_path: dict[str, str] = {}
+    for f in found:
+        if not f.is_missing:
+            first_per_path.setdefault(f.path, f.phrase)
+    parts += list(dict.fromkeys(first_per_path.values()))
+    if len(parts) > 3:
+        parts = parts[:3] + [f"and {len(parts) - 3} more problem{'s' * (len(parts) > 4)}"]
+    return "; ".join(parts)
+
+
+# --- fast path: an exact is_valid for the keywords the contracts use -------------------
+# The schema is compiled to Python source (as fastjsonschema does): one function per
+# subschema that needs its own answer (anyOf, contains, not...), everything else
+# inlined as plain ``if ...: return False`` statements. Only keywords listed here are
+# compiled, with jsonschema's semantics (bool is not a number, 1.0 is an integer,
+# const/enum/uniqueItems use jsonschema's own ``equal``/``uniq``); a schema using any
+# other keyword (``$ref``, ``patternProperties``, ``unevaluated*``, ``multipleOf``...)
+# gets no fast path and keeps jsonschema's ``is_valid``. Schema values never become
+# source text except through ``repr`` of a str/int; everything else is a bound constant.
+# tests/test_contracts.py checks the two agree on generated artifacts.
+
+class _Unsupported(Exception):
+    pass
+
+
+_FAST_ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "$defs", "$anchor", "title", "description", "default",
+                               "examples", "deprecated", "readOnly", "writeOnly", "contentMediaType",
+                               "contentEncoding", "contentSchema", "minContains", "maxContains", "then", "else"})
+_FAST_KEYWORDS = frozenset({"type", "enum", "const", "format", "allOf", "anyOf", "oneOf", "not", "if",
+                            "properties", "required", "additionalProperties", "propertyNames", "minProperties",
+                            "maxProperties", "dependentRequired", "items", "contains", "minItems", "maxItems",
+                            "uniqueItems", "minLength", "maxLength", "pattern", "minimum", "maximum",
+                            "exclusiveMinimum", "exclusiveMaximum"})
+_OBJECT_KW = ("properties", "required", "additionalProperties", "propertyNames", "minProperties", "maxProperties",
+              "dependentRequired")
+_ARRAY_KW = ("items", "contains", "minItems", "maxItems", "uniqueItems")
+_STRING_KW = ("minLength", "maxLength", "pattern")
+_NUMBER_KW = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+_NUMBER = "(isinstance({v}, (int, float)) and not isinstance({v}, bool))"
+_TYPE_TESTS = {
+    "object": "isinstance({v}, dict)", "array": "isinstance({v}, list)", "string": "isinstance({v}, str)",
+    "boolean": "isinstance({v}, bool)", "null": "{v} is None", "number": _NUMBER,
+    "integer": "((isinstance({v}, int) and not isinstance({v}, bool)) or (isinstance({v}, float) and {v}.is_integer()))",
+}
+_MAX_INLINE_DEPTH = 8  # Python refuses more than 20 nested blocks; deeper subschemas become functions
+
+
+def compile_fast(schema: Any, checker: Any) -> Callable[[Any], bool] | None:
+    """An ``is_valid`` equivalent to jsonschema's for this schema, or None when it uses other keywords."""
+    try:
+        return _FastCompiler(checker).build(schema)
+    except (_Unsupported, KeyError, TypeError, ValueError, AttributeError, re.error, SyntaxError, RecursionError):
+        return None
+
+
+class _FastCompiler:
+    def __init__(self, checker: Any):
+        from jsonschema._utils import equal, uniq
+
+        self.ns: dict[str, Any] = {"_equal": equal, "_uniq": uniq, "__builtins__": {
+            "isinstance": isinstance, "len": len, "dict": dict, "list": list, "str": str, "int": int,
+            "float": float, "bool": bool, "any": any}}
+        self.checker = checker
+        self.sources: list[str] = []
+        self.count = 0
+
+    def build(self, schema: Any) -> Callable[[Any], bool]:
+        root = self.function(schema)
+        code = compile("\n".join(self.sources), "<agentctl contract>", "exec")
+        exec(code, self.ns)  # noqa: S102 — source built only from whitelisted keywords, see above
+        return self.ns[root]  # type: ignore[no-any-return]
+
+    def name(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def const(self, value: Any) -> str:
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+            return repr(value)
+        name = self.name("k")
+        self.ns[name] = value
+        return name
+
+    def function(self, schema: Any) -> str:
+        name = self.name("s")
+        body: list[str] = []
+        self.emit(schema, "v", body, 1, 0)
+        self.sources.append(f"def {name}(v):\n" + "\n".join(body + ["    return True"]))
+        return name
+
+    def emit(self, s: Any, v: str, out: list[str], ind: int, depth: int) -> None:
+        """Statements that ``return False`` when ``v`` does not match ``s``."""
+        pad = "    " * ind
+        if s is True:
+            return
+        if s is False:
+            out.append(f"{pad}return False")
+            return
+        if not isinstance(s, dict) or set(s) - _FAST_KEYWORDS - _FAST_ANNOTATIONS:
+            raise _Unsupported
+        if depth > _MAX_INLINE_DEPTH:
+            out.append(f"{pad}if not {self.function(s)}({v}): return False")
+            return
+        types = [s["type"]] if isinstance(s.get("type"), str) else list(s.get("type", []))
+        if types:
+            tests = " or ".join(_TYPE_TESTS[t].format(v=v) for t in types)
+            out.append(f"{pad}if not ({tests}): return False")
+        self.emit_any(s, v, out, pad)
+        only = types[0] if len(types) == 1 else None
+        for kind, keys, guard in (("object", _OBJECT_KW, "isinstance({v}, dict)"),
+                                  ("array", _ARRAY_KW, "isinstance({v}, list)"),
+                                  ("string", _STRING_KW, "isinstance({v}, str)"),
+                                  ("number", _NUMBER_KW, _NUMBER)):
+            if not any(k in s for k in keys):
+                continue
+            inner = ind
+            if only != kind and not (kind == "number" and only == "integer"):
+                out.append(f"{pad}if {guard.format(v=v)}:")
+                inner = ind + 1
+            getattr(self, f"emit_{kind}")(s, v, out, inner, depth)
+
+    def emit_any(self, s: dict[str, Any], v: str, out: list[str], pad: str) -> None:
+        if "const" in s:
+            c = s["const"]
+            test = f"{v} == {self.const(c)}" if isinstance(c, str) else f"_equal({v}, {self.const(c)})"
+            out.append(f"{pad}if not ({test}): return False")
+        if "enum" in s:
+            values = list(s["enum"])
+            if values and all(isinstance(e, str) for e in values):
+                out.append(f"{pad}if not (isinstance({v}, str) and {v} in {self.const(frozenset(values))}): "
+                           "return False")
+            else:
+                out.append(f"{pad}if not any(_equal(e, {v}) for e in {self.const(values)}): return False")
+        if "format" in s and self.checker is not None:
+            out.append(f"{pad}if not {self.const(self.checker.conforms)}({v}, {self.const(str(s['format']))}): "
+                       "return False")
+        for sub in s.get("allOf", []):
+            out.append(f"{pad}if not {self.function(sub)}({v}): return False")
+        if "anyOf" in s:
+            calls = " or ".join(f"{self.function(sub)}({v})" for sub in s["anyOf"])
+            out.append(f"{pad}if not ({calls}): return False")
+        if "oneOf" in s:
+            calls = " + ".join(f"(1 if {self.function(sub)}({v}) else 0)" for sub in s["oneOf"])
+            out.append(f"{pad}if ({calls}) != 1: return False")
+        if "not" in s:
+            out.append(f"{pad}if {self.function(s['not'])}({v}): return False")
+        if "if" in s and ("then" in s or "else" in s):
+            out.append(f"{pad}if {self.function(s['if'])}({v}):")
+            out.append(f"{pad}    if not {self.function(s.get('then', True))}({v}): return False")
+            out.append(f"{pad}elif not {self.function(s.get('else', True))}({v}): return False")
+
+    def emit_object(self, s: dict[str, Any], v: str, out: list[str], ind: int, depth: int) -> None:
+        pad = "    " * ind
+        required = list(s.get("required", []))
+        if required:
+            out.append(f"{pad}if " + " or ".join(f"{self.const(str(n))} not in {v}" for n in required)
+                       + ": return False")
+        for name, sub in s.get("properties", {}).items():
+            if sub is True or sub == {}:
+                continue
+            x = self.name("x")
+            key = self.const(str(name))
+            if name in required:
+                out.append(f"{pad}{x} = {v}[{key}]")
+                self.emit(sub, x, out, ind, depth + 1)
+            else:
+                out.append(f"{pad}if {key} in {v}:")
+                out.append(f"{pad}    {x} = {v}[{key}]")
+                self.emit(sub, x, out, ind + 1, depth + 1)
+        extra = s.get("additionalProperties", True)
+        if extra is not True:
+            known, k, x = self.const(frozenset(s.get("properties", {}))), self.name("k"), self.name("x")
+            out.append(f"{pad}for {k}, {x} in {v}.items():")
+            out.append(f"{pad}    if {k} not in {known}:")
+            self.emit(extra, x, out, ind + 2, depth + 1)
+        if "propertyNames" in s:
+            k = self.name("k")
+            out.append(f"{pad}for {k} in {v}:")
+            self.emit(s["propertyNames"], k, out, ind + 1, depth + 1)
+        if "minProperties" in s:
+            out.append(f"{pad}if len({v}) < {self.const(s['minProperties'])}: return False")
+        if "maxProperties" in s:
+            out.append(f"{pad}if len({v}) > {self.const(s['maxProperties'])}: return False")
+        for prop, deps in s.get("dependentRequired", {}).items():
+            if deps:
+                missing = " or ".join(f"{self.const(str(d))} not in {v}" for d in deps)
+                out.append(f"{pad}if {self.const(str(prop))} in {v} and ({missing}): return False")
+
+    def emit_array(self, s: dict[str, Any], v: str, out: list[str], ind: int, depth: int) -> None:
+        pad = "    " * ind
+        if "minItems" in s:
+            out.append(f"{pad}if len({v}) < {self.const(s['minItems'])}: return False")
+        if "maxItems" in s:
+            out.append(f"{pad}if len({v}) > {self.const(s['maxItems'])}: return False")
+        if s.get("uniqueItems") is True:
+            out.append(f"{pad}if not _uniq({v}): return False")
+        if "items" in s and s["items"] is not True:
+            x = self.name("x")
+            out.append(f"{pad}for {x} in {v}:")
+            self.emit(s["items"], x, out, ind + 1, depth + 1)
+        if "contains" in s:
+            match, n, x = self.function(s["contains"]), self.name("n"), self.name("x")
+            out.append(f"{pad}{n} = 0")
+            out.append(f"{pad}for {x} in {v}:")
+            out.append(f"{pad}    if {match}({x}): {n} += 1")
+            out.append(f"{pad}if {n} < {self.const(s.get('minContains', 1))}: return False")
+            if "maxContains" in s:
+                out.append(f"{pad}if {n} > {self.const(s['maxContains'])}: return False")
+
+    def emit_string(self, s: dict[str, Any], v: str, out: list[str], ind: int, depth: int) -> None:
+        pad = "    " * ind
+        if "minLength" in s:
+            out.append(f"{pad}if len({v}) < {self.const(s['minLength'])}: return False")
+        if "maxLength" in s:
+            out.append(f"{pad}if len({v}) > {self.const(s['maxLength'])}: return False")
+        if "pattern" in s:
+            out.append(f"{pad}if {self.const(re.compile(s['pattern']).search)}({v}) is None: return False")
+
+    def emit_number(self, s: dict[str, Any], v: str, out: list[str], ind: int, depth: int) -> None:
+        pad = "    " * ind
+        for key, op in (("minimum", "<"), ("maximum", ">"), ("exclusiveMinimum", "<="), ("exclusiveMaximum", ">=")):
+            if key in s:
+                out.append(f"{pad}if {v} {op} {self.const(s[key])}: return False")
