@@ -7,7 +7,6 @@ line and field.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from agentctl.errors import Problem
@@ -15,19 +14,16 @@ from agentctl.workspace import CONFIG_NAME, Workspace
 
 
 def check_schema_file(ws: Workspace, name: str) -> list[Problem]:
-    from jsonschema import Draft202012Validator, SchemaError
+    """Compile the contract as `validate`/`handoff` would: JSON, draft 2020-12, local $refs only."""
+    from agentctl.contracts import compiled_validator
+    from agentctl.errors import ConfigError
 
     path = ws.schemas_dir / f"{name}.json"
     display = ws.rel(path)
     try:
-        schema = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        return [Problem(f"not valid JSON: {exc}", file=display)]
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        return [Problem(f"not a valid JSON Schema: {exc.message}", file=display,
-                        field="/".join(map(str, exc.absolute_path)) or None)]
+        compiled_validator(path, display)
+    except ConfigError as exc:
+        return exc.problems or [Problem(exc.message.removeprefix(f"{display}: "), file=display)]
     return []
 
 

@@ -373,7 +373,8 @@ def test_fast_path_agrees_with_jsonschema(ws: Workspace, kind: str) -> None:
 
 
 def test_fast_path_agrees_on_tricky_keywords() -> None:
-    from agentctl.contracts import compile_fast, format_checker, load_jsonschema
+    from agentctl.contracts import format_checker, load_jsonschema
+    from agentctl.fastschema import compile_fast
 
     js = load_jsonschema()
     schema = {"type": "object", "properties": {
@@ -401,7 +402,8 @@ def test_fast_path_agrees_on_tricky_keywords() -> None:
 
 
 def test_fast_path_handles_deep_nesting() -> None:
-    from agentctl.contracts import compile_fast, format_checker, load_jsonschema
+    from agentctl.contracts import format_checker, load_jsonschema
+    from agentctl.fastschema import compile_fast
 
     js = load_jsonschema()
     schema: dict[str, Any] = {"type": "integer", "maximum": 3}
