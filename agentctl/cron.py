@@ -25,10 +25,11 @@ own lines; we use it to check our entries and nothing else.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shlex
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -342,11 +343,36 @@ def coverage(ws: Workspace, start: datetime, end: datetime) -> list[dict[str, An
     [slot, next slot). A slot without one is missed once min(PENDING_GRACE, its
     interval) has passed before ``end``; until then it is pending.
     """
+    if not ws.config.cron:
+        return []
     by_job: dict[str, list[dict[str, Any]]] = {}
-    for rec in ws.storage.runlog.read_window(start, end):
-        if isinstance(rec.get("job"), str):
-            by_job.setdefault(rec["job"], []).append(rec)
+    for rec in _job_records(ws, start, end):
+        by_job.setdefault(rec["job"], []).append(rec)
     return [_job_coverage(job, start, end, by_job.get(job.name, [])) for job in ws.config.cron]
+
+
+def _job_records(ws: Workspace, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+    """Run records with a job in [start, end). Most runs have none: the compact
+    `"job":null` the run log writes is skipped before parsing (a year: seconds, not a minute)."""
+    lo, hi = iso(start)[:19], iso(end)[:19]
+    for path in ws.storage.runlog.files_between(start, end):
+        try:
+            fh = path.open("rb")
+        except OSError:
+            continue
+        with fh:
+            for raw in fh:
+                if b'"job":null' in raw or b'"job"' not in raw:
+                    continue
+                try:
+                    rec = json.loads(raw)
+                except ValueError:
+                    continue
+                if not isinstance(rec, dict) or not isinstance(rec.get("job"), str):
+                    continue
+                started = rec.get("startedAt")
+                if isinstance(started, str) and lo <= started[:19] < hi:
+                    yield rec
 
 
 def _job_coverage(job: CronJob, start: datetime, end: datetime, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -444,8 +470,8 @@ def cron_schedule(job: CronJob, cron_tz: ZoneInfo, now: datetime) -> tuple[str, 
     from croniter import croniter
 
     deltas = _tz_deltas(job_zone(job), cron_tz, now)
-    if deltas == {0}:
-        return job.schedule, True
+    if deltas == {0}:  # the fields re-joined by single spaces: no \r, \v or other odd whitespace reaches the line
+        return " ".join(job.schedule.split()), True
     expanded = croniter(job.schedule).expanded
     minutes = range(60) if expanded[0] == ["*"] else expanded[0]
     hours = range(24) if expanded[1] == ["*"] else expanded[1]
@@ -491,6 +517,7 @@ def build_entries(ws: Workspace, *, program: list[str], path_dirs: list[str], cr
         if not _JOB_NAME.match(job.name):
             raise ConfigError(f"agentctl.yaml [cron]: invalid job name {job.name!r}")
         fields, exact = cron_schedule(job, cron_tz, now)
+        cron_safe(fields, f"cron job {job.name}: schedule")
         if not CronSlices.is_valid(fields):
             raise ConfigError(f"agentctl.yaml [cron {job.name}.schedule]: {job.schedule!r} uses syntax that "
                               "system cron does not understand")
