@@ -33,10 +33,11 @@ def secret_values(env: dict[str, str] | None = None) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
-def redact(text: str, env: dict[str, str] | None = None) -> str:
+def redact(text: str, env: dict[str, str] | None = None, *, values: list[str] | None = None) -> str:
+    """``text`` with secrets masked; ``values`` (from ``secret_values``) saves re-reading ``env``."""
     if not text:
         return text
-    for value in secret_values(env):
+    for value in secret_values(env) if values is None else values:
         if value in text:
             text = text.replace(value, MASK)
     text = _SHAPES.sub(MASK, text)
@@ -44,12 +45,14 @@ def redact(text: str, env: dict[str, str] | None = None) -> str:
     return _ASSIGN.sub(lambda m: m.group(1) + MASK, text)
 
 
-def redact_obj(obj: Any, env: dict[str, str] | None = None) -> Any:
-    """Redact every string inside a JSON-like structure."""
+def redact_obj(obj: Any, env: dict[str, str] | None = None, *, values: list[str] | None = None) -> Any:
+    """Redact every string inside a JSON-like structure (the secret values are read once)."""
+    if values is None:
+        values = secret_values(env)
     if isinstance(obj, str):
-        return redact(obj, env)
+        return redact(obj, values=values)
     if isinstance(obj, dict):
-        return {k: redact_obj(v, env) for k, v in obj.items()}
+        return {k: redact_obj(v, values=values) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [redact_obj(v, env) for v in obj]
+        return [redact_obj(v, values=values) for v in obj]
     return obj
