@@ -38,7 +38,7 @@ from typing import Any
 
 from agentctl.config import PipelineStage
 from agentctl.contracts import VALID, Verdict
-from agentctl.errors import ConfigError, Conflict, UsageError
+from agentctl.errors import ConfigError, Conflict, SelfTestFailed, UsageError
 from agentctl.models import FINISHED, Rejection, RejectionError, Task
 from agentctl.store.registry import RegistryTx
 from agentctl.tasks import NewTask, _get, add_task_tx, check_task_id, find_task, set_field
@@ -118,6 +118,10 @@ def _check_can_handoff(task: Task) -> None:
     if task.status == "review" and task.gate == "pending":
         raise Conflict(f"task {task.taskId} is waiting for a human at its gate: "
                        f"`agentctl gate approve {task.taskId} --by NAME` (or `gate kill`)")
+    if task.selfTest is not None and not task.selfTest.ok:
+        failed = ", ".join(r.name for r in task.selfTest.results if not r.ok) or "self-tests"
+        raise SelfTestFailed(f"task {task.taskId} is not done: its self-tests failed ({failed}); "
+                             f"fix it and run `agentctl selftest {task.taskId}` before the handoff")
 
 
 def _artifact_path(ws: Workspace, task: Task, stage: PipelineStage, given: Path | None) -> Path | None:

@@ -123,6 +123,8 @@ class RunRecord(_Model):
     costUsd: float | None = None
     durationS: float = 0.0
     idempotencyKey: str | None = None
+    duplicateOf: str | None = None
+    """For a `duplicate` run: the runId of the first run with the same idempotency key."""
     output: str | None = None
     """Path (relative to the workspace) of the artifact written, if any."""
     selfTest: dict[str, Any] | None = None

@@ -147,6 +147,7 @@ class _Run:
         self.redact_env = _redaction_env(ws, env)
         self.executed = False
         self.admission: Any = None
+        self.outcome_recorded = False
 
     # --- the steps, in SPEC order ---------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -184,24 +185,28 @@ class _Run:
         except TryLater as exc:
             return self._skipped(exc, "BreakerOpen")
         try:
-            budgets.check_budgets(self.ws, self.agent, self.started)
-        except TryLater as exc:
-            self._budget_alert(exc)
-            return self._skipped(exc, "BudgetSpent")
-        if task is not None:
-            task = self._claim(task.taskId)
-        input_data = None
-        if inp is not None:
-            input_data, refused = self._check_input(task, inp)
-            if refused is not None:
-                return refused
-        system, prompt = self._context(task, inp, input_data)
-        if self.agent.runtime == "command":
-            ex = self._execute_command(task, inp, system, prompt)
-        else:
-            ex = self._execute_llm(system, prompt)
-        self.executed = ex.executed
-        return self._conclude(task, ex)
+            try:
+                budgets.check_budgets(self.ws, self.agent, self.started)
+            except TryLater as exc:
+                self._budget_alert(exc)
+                return self._skipped(exc, "BudgetSpent")
+            if task is not None:
+                task = self._claim(task.taskId)
+            input_data = None
+            if inp is not None:
+                input_data, refused = self._check_input(task, inp)
+                if refused is not None:
+                    return refused
+            system, prompt = self._context(task, inp, input_data)
+            if self.agent.runtime == "command":
+                ex = self._execute_command(task, inp, system, prompt)
+            else:
+                ex = self._execute_llm(system, prompt)
+            self.executed = ex.executed
+            return self._conclude(task, ex)
+        finally:
+            if not self.outcome_recorded:  # refused or never executed: the probe slot goes back
+                _quietly(breaker.release_probe, self.ws, self.agent, self.admission)
 
     def _preflight(self) -> None:
         """Configuration problems stop the run before anything happens: exit 78, nothing claimed or recorded."""
@@ -390,6 +395,7 @@ class _Run:
             from agentctl import breaker
 
             transition = breaker.record_outcome(self.ws, self.agent, status == "success", self.clock(), self.admission)
+            self.outcome_recorded = True
         code = ex.exit_code if ex.error is not None else EXIT_FOR[status]
         message = self._message(record, verdict, report)
         if stored_error is not None:
@@ -524,7 +530,8 @@ class _Run:
 
     def _duplicate(self, dup: idempotency.Duplicate) -> RunOutcome:
         first = dup.result
-        record = self._record("duplicate", output=first.get("output"))
+        record = self._record("duplicate", output=first.get("output")).model_copy(
+            update={"duplicateOf": first.get("runId")})
         self.ws.storage.runlog.append(record)
         message = (f"duplicate: idempotency key {dup.key!r} already ran as {first.get('runId')} "
                    f"({first.get('status')}); nothing executed")

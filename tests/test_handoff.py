@@ -316,3 +316,18 @@ def test_gate_human_output(ws: Workspace, studio_cli: Cli) -> None:
     assert prd.taskId in listed.stdout and "design (vivi)" in listed.stdout
     res = studio_cli("gate", "approve", prd.taskId, "--by", "alice")
     assert res.stdout.startswith(f"{prd.taskId}: approved by alice; created ")
+
+
+def test_a_task_whose_self_tests_failed_is_not_handed_off(ws: Workspace, studio_cli: Cli) -> None:
+    from agentctl.models import RuleResult, SelfTestReport
+    from agentctl.timeutil import iso
+
+    design = add(ws, "AlphaNet screens", "vivi", phase="design")
+    write(ws, f"artifacts/{design.taskId}/design.json", example("design"))
+    with ws.storage.registry.transaction("user:test", iso(NOW)) as tx:
+        task = tx.find(design.taskId)
+        task.selfTest = SelfTestReport(at=iso(NOW), ok=False, results=[RuleResult(name="tests pass", ok=False)])
+        tx.log(design.taskId, "selfTest", None, "failed")
+    res = studio_cli("handoff", design.taskId)
+    assert res.exit_code == 4 and "tests pass" in res.stderr
+    assert tasks(ws)[design.taskId].status == "todo" and len(tasks(ws)) == 1

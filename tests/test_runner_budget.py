@@ -67,3 +67,22 @@ def test_no_budget_means_no_run_log_read(llm_ws, monkeypatch):
     monkeypatch.setattr(budget, "spend_today", lambda *a: calls.append(a))
     assert llm_ws.run("writer", prompt="x").exit_code == 0
     assert calls == []
+
+
+def test_a_half_open_probe_refused_by_the_budget_gives_the_probe_slot_back(llm_ws):
+    from agentctl import breaker
+
+    llm_ws.agent("writer", "name: writer\nrole: ops\ntier: economy\nprompt: p\nbudget: {daily_usd: 1}\n")
+    ws = llm_ws.ws()
+    agent = ws.agent("writer")
+    now = utcnow()
+    with ws.storage.breakers.transaction() as data:  # open, with the cooldown already over
+        rec = breaker._load(ws, data, "writer")
+        breaker.trip(rec, ws.breaker_for(agent), now - timedelta(hours=2))
+        breaker._store(data, "writer", rec)
+    spent(llm_ws, "writer", 5.0)
+    out = llm_ws.run("writer", prompt="x")
+    assert out.exit_code == 75 and out.record.error.type == "BudgetSpent"
+    # the budget refusal did not keep the half-open probe: the next caller may probe at once
+    admission = breaker.admit(ws, agent, utcnow())
+    assert admission.probe

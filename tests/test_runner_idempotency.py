@@ -23,6 +23,7 @@ def test_same_key_returns_the_first_result_without_executing(llm_ws):
     assert first.exit_code == 0
     second = llm_ws.run("writer", prompt="brief", key="brief:2026-01-01")
     assert second.exit_code == 0 and second.duplicate_of == first.record.runId
+    assert second.record.duplicateOf == first.record.runId
     assert len(llm_ws.srv.requests) == 1
     recs = llm_ws.records()
     assert [r["status"] for r in recs] == ["success", "duplicate"]
