@@ -76,7 +76,7 @@ class AgentsLoad:
 
 class Workspace:
     def __init__(self, root: Path):
-        self.root = root
+        self.root = Path(root).resolve()
 
     # --- paths ---------------------------------------------------------------
     def rel(self, path: Path) -> str:

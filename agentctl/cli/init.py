@@ -13,7 +13,7 @@ schema_app = typer.Typer(help="Editor schemas for agentctl.yaml and agent files.
 
 
 def init(
-    directory: Annotated[str, typer.Argument(metavar="[DIR]", help="Folder to create the workspace in.")] = ".",
+    directory: Annotated[str, typer.Argument(metavar="DIR", help="Folder to create the workspace in.")] = ".",
     template: Annotated[str, typer.Option("--template", "-t", help="studio (reference fleet) or minimal.")] = "studio",
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder (never touches tasks.json, logs/).")] = False,
 ) -> None:
