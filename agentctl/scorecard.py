@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from agentctl.errors import AgentctlError, StateError, UsageError
-from agentctl.timeutil import iso
+from agentctl.timeutil import iso, upper_bound_second
 
 if TYPE_CHECKING:
     from agentctl.config import AgentDef, Tier
@@ -388,7 +388,7 @@ def scan_window(run_dir: Path, start: datetime, end: datetime, agents: Iterable[
                 models: Iterable[str] = ()) -> Fold:
     """Fold every run started in [start, end); opens only the window's daily files."""
     fast, general = scan_decoders(agents, models)
-    fold = Fold(lo=start.strftime("%Y-%m-%dT%H:%M:%S"), hi=end.strftime("%Y-%m-%dT%H:%M:%S"),
+    fold = Fold(lo=start.strftime("%Y-%m-%dT%H:%M:%S"), hi=upper_bound_second(end),
                 fast=fast, general=general)
     with _gc_paused():
         for day, (path, boundary) in enumerate(window_files(run_dir, start, end)):

@@ -39,3 +39,14 @@ def parse_duration(text: str) -> timedelta:
     if not m:
         raise UsageError(f"not a duration: {text!r} (use e.g. 90s, 15m, 24h, 30d)")
     return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def upper_bound_second(end: datetime) -> str:
+    """The exclusive upper bound of a window ending at ``end``, at the one-second precision
+    of ``startedAt`` prefixes: a clock reading with a fraction (the real "now") includes
+    its own second, so a run started a moment ago is in; a whole-second ``--now`` stays
+    exclusive, so adjacent windows never count a run twice."""
+    end = end.astimezone(UTC)
+    if end.microsecond:
+        end = end.replace(microsecond=0) + timedelta(seconds=1)
+    return end.strftime("%Y-%m-%dT%H:%M:%S")

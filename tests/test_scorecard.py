@@ -417,3 +417,19 @@ def test_cron_builtin_writes_a_report(fleet: Path, coverage_stub: list) -> None:
     assert (fleet / "reports" / "scorecard-2026-11-26.md").read_text().startswith("# Agent scorecard")
     with pytest.raises(Exception, match="outside the workspace"):
         sc.run_cron_job(Workspace(fleet), now=END, args={"output": "../escape.md"})
+
+
+def test_a_run_started_in_the_current_second_is_in_the_window(minimal_ws) -> None:
+    from datetime import UTC, datetime
+
+    from agentctl.models import RunRecord
+    from agentctl.scorecard import build_scorecard
+    from agentctl.workspace import Workspace
+
+    ws = Workspace(minimal_ws)
+    ws.storage.runlog.append(RunRecord(runId="r-now", startedAt="2026-11-26T12:00:00.200Z",
+                                       endedAt="2026-11-26T12:00:00.300Z", agent="ghost", status="success"))
+    moment = datetime(2026, 11, 26, 12, 0, 0, 500_000, tzinfo=UTC)  # a clock reading, later in the same second
+    assert build_scorecard(ws, days=1, now=moment)["unknown"]["runs"] == 1
+    whole = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)  # a whole-second --now stays exclusive
+    assert build_scorecard(ws, days=1, now=whole)["unknown"]["runs"] == 0

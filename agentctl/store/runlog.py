@@ -13,6 +13,7 @@ from typing import Any
 
 from agentctl.models import RunRecord
 from agentctl.store.files import JsonlReader, append_line, dumps_line
+from agentctl.timeutil import upper_bound_second
 
 
 class FileRunLog:
@@ -41,7 +42,7 @@ class FileRunLog:
         """Run records whose ``startedAt`` falls in [start, end), as dicts."""
         reader = reader or JsonlReader()
         lo = start.strftime("%Y-%m-%dT%H:%M:%S")
-        hi = end.strftime("%Y-%m-%dT%H:%M:%S")
+        hi = upper_bound_second(end)
         for path in self.files_between(start, end):
             for rec in reader.read(path):
                 started = rec.get("startedAt")
