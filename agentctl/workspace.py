@@ -12,13 +12,14 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
-
-from agentctl.config import AgentDef, BreakerPolicy, SelfTestRule, Tier, WorkspaceConfig, default_breaker
 from agentctl.errors import ConfigError, Problem
-from agentctl.yamlstrict import line_for, load_yaml_file
+
+if TYPE_CHECKING:  # the config models and YAML load on first use: `status` needs neither
+    from pydantic import BaseModel, ValidationError
+
+    from agentctl.config import AgentDef, BreakerPolicy, SelfTestRule, Tier, WorkspaceConfig
 
 CONFIG_NAME = "agentctl.yaml"
 INIT_HINT = "create one with `agentctl init [DIR]` (or `agentctl demo`), or pass --workspace PATH"
@@ -41,6 +42,8 @@ def find_workspace(explicit: str | None, env: dict[str, str] | None = None, cwd:
 
 
 def pydantic_problems(exc: ValidationError, file: str, lines: dict[Any, int], prefix: tuple[Any, ...] = ()) -> list[Problem]:
+    from agentctl.yamlstrict import line_for
+
     out = []
     for err in exc.errors():
         loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
@@ -54,6 +57,10 @@ def pydantic_problems(exc: ValidationError, file: str, lines: dict[Any, int], pr
 
 
 def _load_model(path: Path, model: type[BaseModel], display: str) -> tuple[Any, list[Problem]]:
+    from pydantic import ValidationError
+
+    from agentctl.yamlstrict import load_yaml_file
+
     try:
         data, lines = load_yaml_file(path, display)
     except ConfigError as exc:
@@ -106,6 +113,8 @@ class Workspace:
 
     # --- loading -------------------------------------------------------------
     def load_config_problems(self) -> tuple[WorkspaceConfig | None, list[Problem]]:
+        from agentctl.config import WorkspaceConfig
+
         return _load_model(self.config_path, WorkspaceConfig, CONFIG_NAME)
 
     @cached_property
@@ -122,6 +131,8 @@ class Workspace:
         return open_file_storage(self.root)
 
     def load_agents(self) -> AgentsLoad:
+        from agentctl.config import AgentDef
+
         agents: dict[str, AgentDef] = {}
         problems: list[Problem] = []
         files = sorted(self.agents_dir.glob("*.yaml")) + sorted(self.agents_dir.glob("*.yml"))
@@ -188,6 +199,8 @@ class Workspace:
         return [*(role.self_tests if role else []), *agent.self_tests]
 
     def breaker_for(self, agent: AgentDef) -> BreakerPolicy:
+        from agentctl.config import BreakerPolicy, default_breaker
+
         policy = default_breaker(agent.role).model_dump()
         role = self.config.roles.get(agent.role)
         for override in (role.breaker if role else None, agent.breaker):

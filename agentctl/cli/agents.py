@@ -1,6 +1,5 @@
 """`agentctl agents list|show|validate` (SPEC §2)."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 

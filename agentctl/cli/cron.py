@@ -1,6 +1,5 @@
 """`agentctl cron …` and `agentctl monitor …` (SPEC §8)."""
 
-from __future__ import annotations
 
 import os
 import sys

@@ -1,6 +1,5 @@
 """`agentctl demo [DIR]` (SPEC §11): parse → agentctl.demo.play → narrate its events with rich."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 

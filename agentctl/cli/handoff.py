@@ -1,6 +1,5 @@
 """`agentctl validate`, `agentctl handoff`, `agentctl gate approve|kill|list` (SPEC §6)."""
 
-from __future__ import annotations
 
 import sys
 from typing import Annotated, Any

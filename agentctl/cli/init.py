@@ -1,6 +1,5 @@
 """`agentctl init` and `agentctl schema export`."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

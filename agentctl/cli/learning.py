@@ -1,13 +1,12 @@
 """`agentctl learn`, `agentctl regressions …`, `agentctl friction` (SPEC §9)."""
 
-from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
-from agentctl.cli.common import actor, in_agent_process, now, ws
+from agentctl.cli.common import actor, echo_err, in_agent_process, now, ws
 from agentctl.render import emit_json, kv, table
 
 regressions_app = typer.Typer(help="The regressions list: what the fleet learned from its failures.",
@@ -140,11 +139,17 @@ def friction(ctx: typer.Context,
         from agentctl.errors import UsageError
 
         raise UsageError(f"--days must be positive; got {days:g}")
+    from agentctl.store.files import JsonlReader
+
     start, end = window_for_days(days, _clock(now_opt))
-    findings = find_friction(ws(ctx), start, end, parse_duration(conflict_window))
+    reader = JsonlReader()
+    findings = find_friction(ws(ctx), start, end, parse_duration(conflict_window), reader)
     if json_:
-        emit_json({"window": {"start": iso(start), "end": iso(end)}, "count": len(findings), "findings": findings})
+        emit_json({"window": {"start": iso(start), "end": iso(end)}, "count": len(findings), "findings": findings,
+                   "skippedLines": reader.skipped})
         return
+    if reader.skipped:
+        echo_err(f"skipped {reader.skipped} torn or corrupt log line(s)")
     if not findings:
         typer.echo(f"no friction between agents from {iso(start)} to {iso(end)}")
         return

@@ -1,6 +1,5 @@
 """The `agentctl` entry point: global options, sub-command groups, exit-code mapping."""
 
-from __future__ import annotations
 
 import os
 import sys

@@ -1,6 +1,5 @@
 """`agentctl breaker list|show|reset|trip` and `agentctl selftest ID` (SPEC §7)."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 

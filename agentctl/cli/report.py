@@ -1,6 +1,5 @@
 """`agentctl scorecard` (SPEC §9): parse → build_scorecard → render → stdout or --output."""
 
-from __future__ import annotations
 
 import os
 import sys

@@ -1,6 +1,5 @@
 """`agentctl run AGENT` (SPEC §5) and `agentctl models` (SPEC §4)."""
 
-from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta

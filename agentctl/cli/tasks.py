@@ -1,12 +1,11 @@
 """`agentctl task …`, `agentctl status`, `agentctl blocked` (SPEC §3)."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 
 import typer
 
-from agentctl.cli.common import actor, now, ws
+from agentctl.cli.common import actor, in_agent_process, now, ws
 from agentctl.render import emit_json, kv, table
 
 task_app = typer.Typer(help="The task registry: add, show, list, update, claim, block.", no_args_is_help=True)
@@ -106,7 +105,7 @@ def update(
     from agentctl.tasks import Update, update_task
 
     task = update_task(ws(ctx), task_id, Update(status=status, phase=phase, pr=pr, checks=check or [],
-                                                sets=set_ or []), actor(), now())
+                                                sets=set_ or []), actor(), now(), agent_process=in_agent_process())
     emit_json(_task_dict(task)) if json_ else typer.echo(f"{task.taskId}: {task.status}")
 
 
