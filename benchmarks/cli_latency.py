@@ -11,6 +11,7 @@ and a minimal two-command typer+rich app.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -36,6 +37,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=15)
     args = ap.parse_args()
+    # An installed package has bytecode; an editable checkout under PYTHONDONTWRITEBYTECODE=1
+    # would recompile agentctl from source on every start. Compile it as `pip install .` does.
+    import agentctl
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(agentctl.__file__).parent)],
+                   check=True, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory() as tmp:
         ws = make_workspace(Path(tmp) / "ws", 1000)
         app = Path(tmp) / "mini.py"
