@@ -13,6 +13,9 @@ INTERFACE (stable, used by cron, the demo and the CLI):
 The registry lock is held only to claim the task and to store the result, never
 during the model call, the command or the self-tests.
 
+What the agent is told (its input artifact, the system and user prompts, a command agent's
+prompt file) is built by ``agentctl.context``; this module keeps the run sequence.
+
 What a run does to its task (decisions the rest of the pipeline relies on):
 
 - claim: ``claimedBy`` = the agent, status ``in_progress``, ``attempts += 1`` (counted
@@ -59,6 +62,7 @@ from typing import Any
 from agentctl import budget as budgets
 from agentctl import idempotency
 from agentctl.config import AgentDef, ModelRef, Tier
+from agentctl.context import RunInput, build_context, read_input, write_prompt_file
 from agentctl.errors import AgentctlError, Conflict, NotFound, TryLater, UsageError
 from agentctl.models import Rejection, RejectionError, RunError, RunRecord, Task
 from agentctl.providers import TokenUsage
@@ -69,7 +73,6 @@ from agentctl.workspace import Workspace
 
 Clock = Callable[[], datetime]
 EXIT_FOR = {"success": 0, "failure": 1, "rejected": 3, "selftest_failed": 4, "skipped": 75}
-MAX_INPUT_CHARS = 200_000
 MAX_ERROR_CHARS = 600
 MAX_REJECTION_ERRORS = 20
 TRIGGERS = ("manual", "cron", "pipeline")
@@ -131,13 +134,6 @@ class _Exec:
     executed: bool = True
 
 
-@dataclass
-class _Input:
-    path: Path
-    display: str
-    raw: bytes
-
-
 class _Run:
     def __init__(self, ws: Workspace, req: RunRequest, agent: AgentDef, clock: Clock, env: dict[str, str],
                  sleep: Callable[[float], None]):
@@ -153,7 +149,7 @@ class _Run:
     def run(self) -> RunOutcome:
         self._preflight()
         task = self._read_task()
-        inp = self._read_input(task)
+        inp = read_input(self.ws, self.req.input_file, task)
         key = self.req.idempotency_key
         fp = idempotency.fingerprint(self.agent.name, self.req.task_id, self.req.prompt, inp.raw if inp else None)
         if key:
@@ -177,7 +173,7 @@ class _Run:
                 idempotency.release(self.ws.storage.ledger, key, fp, self.clock())
         return outcome
 
-    def _gated(self, task: Task | None, inp: _Input | None) -> RunOutcome:
+    def _gated(self, task: Task | None, inp: RunInput | None) -> RunOutcome:
         from agentctl import breaker
 
         try:
@@ -197,7 +193,7 @@ class _Run:
                 input_data, refused = self._check_input(task, inp)
                 if refused is not None:
                     return refused
-            system, prompt = self._context(task, inp, input_data)
+            system, prompt = build_context(self.ws, self.agent, task, self.req.prompt, inp, input_data)
             if self.agent.runtime == "command":
                 ex = self._execute_command(task, inp, system, prompt)
             else:
@@ -229,23 +225,6 @@ class _Run:
                 return t
         raise NotFound(f"unknown task {self.req.task_id!r} (see `agentctl task list`)")
 
-    def _read_input(self, task: Task | None) -> _Input | None:
-        given = self.req.input_file or (task.input if task else None)
-        if not given:
-            return None
-        path = Path(given).expanduser()
-        if not path.is_absolute():
-            path = (self.ws.root / path) if not self.req.input_file else path.resolve()
-        display = self.ws.rel(path.resolve())
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise UsageError(f"input {display} does not exist" + (f" (input of task {task.taskId})" if task and
-                                                                  not self.req.input_file else "")) from None
-        except OSError as exc:
-            raise UsageError(f"cannot read input {display}: {exc.strerror}") from None
-        return _Input(path, display, raw)
-
     def _claim(self, task_id: str) -> Task:
         from agentctl.tasks import set_field
 
@@ -265,7 +244,7 @@ class _Run:
             set_field(tx, task, "attempts", task.attempts + 1, stamp)
             return task.model_copy(deep=True)
 
-    def _check_input(self, task: Task | None, inp: _Input) -> tuple[Any, RunOutcome | None]:
+    def _check_input(self, task: Task | None, inp: RunInput) -> tuple[Any, RunOutcome | None]:
         from agentctl.contracts import check_artifact, parse_artifact
 
         data, not_json = parse_artifact(inp.raw)
@@ -283,14 +262,6 @@ class _Run:
                               rejection=_rejection_summary(verdict))
         self.ws.storage.runlog.append(record)
         return None, RunOutcome(record, 3, record.error.message if record.error else message)
-
-    # --- context ---------------------------------------------------------------------------
-    def _context(self, task: Task | None, inp: _Input | None, data: Any) -> tuple[str, str]:
-        from agentctl.regressions import active_rules
-
-        rules = active_rules(self.ws, self.agent.role, self.agent.name)
-        system = system_prompt(self.agent, self.ws.prompt_text(self.agent), rules)
-        return system, user_prompt(self.agent, task, self.req.prompt, inp, data, _rejection_text(task))
 
     # --- execution -------------------------------------------------------------------------
     def _tier(self) -> Tier | ModelRef:
@@ -333,13 +304,12 @@ class _Run:
                      provider=routed.ref.provider, model=routed.ref.model, fallback_from=routed.fallback_from,
                      cost=None if cost is None else round(cost, 10))
 
-    def _execute_command(self, task: Task | None, inp: _Input | None, system: str, prompt: str) -> _Exec:
+    def _execute_command(self, task: Task | None, inp: RunInput | None, system: str, prompt: str) -> _Exec:
         from agentctl.contracts import parse_artifact
         from agentctl.providers.command import run_command
 
         folder = self._artifact_dir(task)
-        prompt_file = folder / f"{self.agent.name}.prompt.md"
-        atomic_write(prompt_file, redact(f"{system}\n\n{prompt}\n", self.redact_env).encode())
+        prompt_file = write_prompt_file(folder, self.agent, system, prompt, self.redact_env)
         staging = folder / f".{self._artifact_name()}.{self.run_id}.json"
         env = dict(self.env)
         env.update(AGENTCTL_AGENT=self.agent.name, AGENTCTL_TASK=task.taskId if task else "",
@@ -582,55 +552,6 @@ def claim_refusal(task: Task, agent: str) -> tuple[str, str] | None:
     if task.status == "blocked":
         return f"task {tid} is blocked by {task.blockedBy or 'something'}", f"`agentctl task unblock {tid}` first"
     return None
-
-
-def system_prompt(agent: AgentDef, base: str, rules: list[str]) -> str:
-    parts = [base.strip() or f"You are {agent.name}, an agent of the {agent.team} team."]
-    parts.append(f"agentctl-agent: {agent.name} (team {agent.team}, role {agent.role})")
-    if rules:
-        parts.append("Rules learned from past failures — follow every one:\n" + "\n".join(f"- {r}" for r in rules))
-    if agent.produces:
-        parts.append(f"Answer with the `{agent.produces}` artifact: one JSON object that satisfies the "
-                     f"`{agent.produces}` contract (the JSON Schema attached to this request). "
-                     "Fill every required field with real content.")
-    return "\n\n".join(parts)
-
-
-def user_prompt(agent: AgentDef, task: Task | None, prompt: str | None, inp: _Input | None, data: Any,
-                rejection: str) -> str:
-    parts = []
-    if task is not None:
-        head = f"## Task {task.taskId}: {task.title}"
-        meta = ", ".join(f"{k}: {v}" for k, v in (("product", task.product), ("phase", task.phase)) if v)
-        parts.append(head + (f"\n{meta}" if meta else ""))
-    if prompt:
-        parts.append(f"## Instructions\n{prompt}")
-    if inp is not None:
-        text = data if isinstance(data, str) else json.dumps(data, indent=2, ensure_ascii=False)
-        if len(text) > MAX_INPUT_CHARS:
-            text = text[:MAX_INPUT_CHARS] + f"\n… (truncated; the whole input is {inp.display})"
-        kind = f" ({agent.consumes})" if agent.consumes else ""
-        parts.append(f"## Input{kind}: {inp.display}\n```json\n{text}\n```")
-    if rejection:
-        parts.append(f"## Your previous attempt was rejected\n{rejection}")
-    if not parts:
-        parts.append("## Instructions\nDo your job as described above.")
-    return "\n\n".join(parts)
-
-
-def _rejection_text(task: Task | None) -> str:
-    if task is None or not task.rejections:
-        return ""
-    try:
-        from agentctl.handoff import rejection_context
-    except ImportError:
-        rej = task.rejections[-1]
-        lines = [f"Rejected by {rej.by or 'its contract'} at {rej.at}: {rej.summary or 'invalid artifact'}"]
-        if rej.missing:
-            lines.append("Missing: " + ", ".join(rej.missing))
-        lines += [f"- {e.path}: {e.message}" for e in rej.errors]
-        return "\n".join(lines)
-    return rejection_context(task)
 
 
 def json_object_text(text: str) -> dict[str, Any] | None:

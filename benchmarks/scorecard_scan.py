@@ -207,7 +207,8 @@ def main() -> None:
     ensure_data(root, args.regenerate, args.compact)
     clock = time.perf_counter if args.wall else time.process_time
 
-    from agentctl.scorecard import build_scorecard, window_files
+    from agentctl.scorecard import build_scorecard
+    from agentctl.scorecard_scan import window_files
     from agentctl.workspace import Workspace
 
     files = sorted((root / "logs" / "runs").glob("*.jsonl"))
