@@ -15,8 +15,14 @@ NAME_PATTERN = r"^[a-z][a-z0-9-]*$"
 CONFIG_VERSION = 1
 
 
+MAX_SECONDS = 10 * 366 * 86400
+"""Upper bound of every duration in the config: larger ones overflow date arithmetic (a config error, not a crash)."""
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=True, defer_build=True, frozen=False)
+    # inf/nan are config errors: `window_s: .inf` would overflow a timedelta at run time (exit 70)
+    model_config = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=True, defer_build=True, frozen=False,
+                              allow_inf_nan=False)
 
 
 class ModelRef(Strict):
@@ -62,7 +68,7 @@ class SelfTestRule(Strict):
     run: list[str] | str | None = None
     """argv list, or a string run by `sh -c` (written by the user in config, never built from task data)."""
     check: Check | None = None
-    timeout_s: float = 300
+    timeout_s: float = Field(default=300, gt=0, le=MAX_SECONDS)
     """Seconds before the command is killed (its whole process group)."""
 
     @model_validator(mode="after")
@@ -75,24 +81,24 @@ class SelfTestRule(Strict):
 class BreakerPolicy(Strict):
     """Circuit-breaker policy: `threshold` failures within `window_s` trips it for `cooldown_s`."""
 
-    threshold: int = 3
-    window_s: float = 60
-    cooldown_s: float = 300
-    max_cooldown_s: float = 3600
+    threshold: int = Field(default=3, ge=1)
+    window_s: float = Field(default=60, gt=0, le=MAX_SECONDS)
+    cooldown_s: float = Field(default=300, ge=0, le=MAX_SECONDS)
+    max_cooldown_s: float = Field(default=3600, ge=0, le=MAX_SECONDS)
     """Cap for the cooldown, which doubles after each failed half-open probe."""
 
 
 class BreakerOverride(Strict):
     """Per-role or per-agent breaker settings; unset fields keep the defaults."""
 
-    threshold: int | None = None
-    window_s: float | None = None
-    cooldown_s: float | None = None
-    max_cooldown_s: float | None = None
+    threshold: int | None = Field(default=None, ge=1)
+    window_s: float | None = Field(default=None, gt=0, le=MAX_SECONDS)
+    cooldown_s: float | None = Field(default=None, ge=0, le=MAX_SECONDS)
+    max_cooldown_s: float | None = Field(default=None, ge=0, le=MAX_SECONDS)
 
 
 class Budget(Strict):
-    daily_usd: float | None = None
+    daily_usd: float | None = Field(default=None, ge=0)
     """Spend allowed per UTC day; a run that would start past it is refused (exit 75)."""
 
 
@@ -144,7 +150,7 @@ class AlertsConfig(Strict):
     """Environment variable holding the webhook URL (keeps secrets out of the file)."""
     command: list[str] | None = None
     """argv of a command that receives the alert as JSON on stdin."""
-    dedupe_s: float = 3600
+    dedupe_s: float = Field(default=3600, ge=0, le=MAX_SECONDS)
     """Identical alerts within this window are recorded but not sent again."""
 
 
@@ -200,7 +206,7 @@ class AgentDef(Strict):
     self_tests: list[SelfTestRule] = Field(default_factory=list)
     breaker: BreakerOverride | None = None
     budget: Budget | None = None
-    timeout_s: float = 600
+    timeout_s: float = Field(default=600, gt=0, le=MAX_SECONDS)
     description: str | None = None
 
     @model_validator(mode="after")

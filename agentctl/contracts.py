@@ -154,6 +154,8 @@ class Contract:
 
     def check(self, data: Any) -> Verdict:
         """``is_valid`` first; the detailed (slower) errors only for an invalid artifact."""
+        if too_deep(data):  # the validators recurse per level: refuse before they hit the recursion limit
+            return _too_deep_verdict()
         if self.is_valid(data):
             return VALID
         try:
@@ -339,10 +341,39 @@ def parse_artifact(raw: bytes | str) -> tuple[Any, Verdict | None]:
         raise ValueError(f"{name} is not JSON")
 
     try:
-        return json.loads(raw, parse_constant=no_constant), None
+        data = json.loads(raw, parse_constant=no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         message = f"not valid JSON: {exc}"
         return None, Verdict([{"path": "$", "message": message, "missing": []}], [], "the artifact is not valid JSON")
+    except RecursionError:
+        return None, _too_deep_verdict()
+    return (None, _too_deep_verdict()) if too_deep(data) else (data, None)
+
+
+MAX_ARTIFACT_DEPTH = 64
+"""Nesting limit of artifacts: deeper ones are rejected (exit 3), never a RecursionError."""
+
+
+def too_deep(data: Any, limit: int = MAX_ARTIFACT_DEPTH) -> bool:
+    """True when lists/objects nest more than ``limit`` levels (iterative: safe at any depth)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _too_deep_verdict() -> Verdict:
+    message = f"nested more than {MAX_ARTIFACT_DEPTH} levels deep; refused"
+    return Verdict([{"path": "$", "message": message, "missing": []}], [], f"the artifact is {message}")
 
 
 def check_artifact(ws: Workspace, schema_name: str, data: Any) -> Verdict:

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agentctl.models import Task
+from agentctl.store.files import JsonlReader
 from agentctl.timeutil import parse_iso
 from agentctl.workspace import Workspace
 
@@ -373,18 +374,21 @@ def reopened(h: History) -> list[dict[str, Any]]:
 
 # --- all together -------------------------------------------------------------------------------
 
-def load_history(ws: Workspace, start: datetime, end: datetime) -> History:
+def load_history(ws: Workspace, start: datetime, end: datetime, reader: JsonlReader | None = None) -> History:
     reg = ws.storage.registry
-    tasks: dict[str, Task] = {t.taskId: t for t in reg.archived()}
+    tasks: dict[str, Task] = {t.taskId: t for t in reg.archived(reader)}
     tasks.update({t.taskId: t for t in reg.load().tasks})
-    return History(tasks, [c for c in expand(reg.events()) if c.at < end], start, end)
+    return History(tasks, [c for c in expand(reg.events(reader)) if c.at < end], start, end)
 
 
 def find_friction(ws: Workspace, start: datetime, end: datetime,
-                  conflict_window: timedelta = DEFAULT_CONFLICT_WINDOW) -> list[dict[str, Any]]:
-    """Every contradiction between agents whose triggering event falls in [start, end)."""
-    h = load_history(ws, start, end)
-    runs = list(ws.storage.runlog.read_window(start - timedelta(days=1), end))
+                  conflict_window: timedelta = DEFAULT_CONFLICT_WINDOW,
+                  reader: JsonlReader | None = None) -> list[dict[str, Any]]:
+    """Every contradiction between agents whose triggering event falls in [start, end).
+    Torn or corrupt log lines are skipped and counted in ``reader.skipped`` when one is given."""
+    reader = reader or JsonlReader()
+    h = load_history(ws, start, end, reader)
+    runs = list(ws.storage.runlog.read_window(start - timedelta(days=1), end, reader))
     findings = (review_vs_qa(h, artifact_verdicts(ws, h)) + conflicting_values(h, conflict_window)
                 + selftest_vs_rejection(h, runs) + reopened(h))
     return sorted(findings, key=lambda f: (f["at"] or "", f["kind"], f["taskId"]))

@@ -242,7 +242,8 @@ def collect_tasks(ws: Workspace, start: datetime, end: datetime, info: AgentInfo
     found: dict[str, Occurrence] = {}
     agents: dict[str, str | None] = {}
     seen_rejections: set[str] = set()
-    for task in [*reg.load().tasks, *reg.archived()]:
+    reader = JsonlReader()  # counts torn lines of the archive and the event log
+    for task in [*reg.load().tasks, *reg.archived(reader)]:
         agents.setdefault(task.taskId, task.agent)
         for key, occ in _task_rejections(task, start, end, info, spans["rejected"]):
             found.setdefault(key, occ)
@@ -251,12 +252,13 @@ def collect_tasks(ws: Workspace, start: datetime, end: datetime, info: AgentInfo
             for occ in _selftest_occurrences(task.taskId, task.agent, task.selfTest.model_dump(), start, end,
                                              info, spans["selftest_failed"]):
                 found.setdefault(occ.key, occ)
-    for ev in reg.events():  # self-test reports replaced since on the task survive here
+    for ev in reg.events(reader):  # self-test reports replaced since on the task survive here
         if ev.get("change") == "selfTest" and isinstance(ev.get("after"), dict):
             task_id = str(ev.get("taskId"))
             for occ in _selftest_occurrences(task_id, agents.get(task_id), ev["after"], start, end, info,
                                              spans["selftest_failed"]):
                 found.setdefault(occ.key, occ)
+    out.skippedLines += reader.skipped
     out.counts["rejections"] += len(seen_rejections)
     out.counts["selftests"] += len({k.split("#", 1)[0] for k in found if k.startswith("selftest:")})
     out.occurrences.extend(found.values())
@@ -329,7 +331,8 @@ def load_ledger(ws: Workspace) -> LearnLedger:
     try:
         return LearnLedger.model_validate_json(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()  # a newer format says so first, whatever else it adds
+        err = next((e for e in errors if tuple(e["loc"]) == ("version",)), errors[0])
         where = ".".join(map(str, err["loc"])) or "(top)"
         raise StateError(f"{LEDGER_REL}: unreadable ({where}: {err['msg']}); it was not changed") from None
 

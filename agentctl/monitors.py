@@ -121,7 +121,7 @@ def run_monitor(ws: Workspace, name: str, now: datetime, *, path: Path | None = 
     if name == "disk":
         result = check_disk(path or ws.root, threshold)
     elif name == "stale":
-        result = check_stale(ws, now, older_than or parse_duration(DEFAULT_STALE))
+        result = check_stale(ws, now, older_than if older_than is not None else parse_duration(DEFAULT_STALE))
     elif name == "breakers":
         result = check_breakers(ws, now)
     else:

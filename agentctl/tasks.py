@@ -124,7 +124,10 @@ class Update:
     sets: list[str] = field(default_factory=list)
 
 
-def update_task(ws: Workspace, task_id: str, up: Update, actor: str, now: datetime) -> Task:
+def update_task(ws: Workspace, task_id: str, up: Update, actor: str, now: datetime,
+                agent_process: str | None = None) -> Task:
+    """``agent_process`` ($AGENTCTL_AGENT, read by the CLI): an agent may not move a task out of a
+    pending human gate by editing its status — that would approve its own work past the gate."""
     if up.status is not None and up.status not in STATUSES:
         raise UsageError(f"--status must be one of {', '.join(STATUSES)}; got {up.status!r}")
     parsed_sets = [_split(s, "--set") for s in up.sets]
@@ -135,6 +138,9 @@ def update_task(ws: Workspace, task_id: str, up: Update, actor: str, now: dateti
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:
         task = _get(tx, task_id)
+        if agent_process and task.gate == "pending" and up.status not in (None, task.status):
+            raise UsageError(f"task {task_id} waits at a human gate: refused inside agent process {agent_process} "
+                             "(AGENTCTL_AGENT is set; only `agentctl gate approve|kill` by a human moves it on)")
         if up.status is not None:
             set_field(tx, task, "status", up.status, stamp)
             if up.status != "blocked" and task.blockedBy and up.status in ("todo", "in_progress", "done", "cancelled"):

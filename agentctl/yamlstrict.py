@@ -4,7 +4,9 @@
 - YAML 1.1 surprises are not coerced: only ``true``/``false`` are booleans and
   bare dates stay strings, so ``NO`` in a boolean field or ``1.10`` in a string
   field fails schema validation instead of turning into ``False`` / ``1.1``;
-- alias bombs and oversized files are refused with a stated limit;
+- alias bombs, recursive aliases (a value that contains itself), oversized files and
+  nesting deeper than MAX_NESTING_DEPTH are refused with a stated limit (deep nesting
+  would otherwise overflow the C composer's stack or Python's recursion limit);
 - every value's line is kept (1-based) so schema errors can name it.
 """
 
@@ -20,6 +22,7 @@ from agentctl.errors import ConfigError, Problem
 
 MAX_YAML_BYTES = 1_000_000
 MAX_EXPANDED_NODES = 100_000
+MAX_NESTING_DEPTH = 64
 
 try:  # the C loader is several times faster; fall back to pure Python
     _Base = yaml.CSafeLoader  # type: ignore[attr-defined]
@@ -64,10 +67,29 @@ def _check_aliases(root: yaml.Node, file: str) -> None:
                           "(alias bomb?); refused")
 
 
+def _check_depth(text: str, file: str) -> None:
+    """Refuse nesting deeper than MAX_NESTING_DEPTH before composing (an event scan: no recursion)."""
+    depth = 0
+    starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    for event in yaml.parse(text, Loader=_Base):
+        if isinstance(event, starts):
+            depth += 1
+            if depth > MAX_NESTING_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise ConfigError(f"{file}: nested more than {MAX_NESTING_DEPTH} levels deep; refused",
+                                  [Problem(f"nesting deeper than {MAX_NESTING_DEPTH} levels", file=file, line=line)])
+        elif isinstance(event, ends):
+            depth -= 1
+
+
 def _lines(node: yaml.Node, path: Path_, out: dict[Path_, int], problems: list[Problem], file: str,
            ancestors: frozenset[int] = frozenset()) -> None:
     out[path] = node.start_mark.line + 1
-    if id(node) in ancestors:  # a recursive alias: its lines are already known
+    if id(node) in ancestors:  # a recursive alias (`&a [*a]`): no agentctl file needs one, and
+        # JSON, pydantic `Any` fields and the renderers would loop on it
+        problems.append(Problem("recursive alias: this value contains itself; refused", file=file,
+                                line=node.start_mark.line + 1, field=".".join(map(str, path)) or None))
         return
     ancestors = ancestors | {id(node)}
     if isinstance(node, yaml.MappingNode):
@@ -95,6 +117,7 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
         raise ConfigError(f"{file}: larger than {MAX_YAML_BYTES} bytes; refused")
     loader = _StrictLoader(text)
     try:
+        _check_depth(text, file)
         node = loader.get_single_node()
         if node is None:
             return None, {}
@@ -103,7 +126,8 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
         problems: list[Problem] = []
         _lines(node, (), lines, problems, file)
         if problems:
-            raise ConfigError(f"{file}: duplicate keys", problems)
+            recursive = any(p.message.startswith("recursive alias") for p in problems)
+            raise ConfigError(f"{file}: {'recursive alias' if recursive else 'duplicate keys'}", problems)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -114,6 +138,8 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
         raise ConfigError(f"{file}: invalid YAML", [Problem(message, file=file, line=line)]) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: invalid YAML", [Problem(str(exc), file=file)]) from None
+    except RecursionError:  # belt and braces: the depth check should make this unreachable
+        raise ConfigError(f"{file}: nested too deeply; refused") from None
     finally:
         loader.dispose()
     return data, lines

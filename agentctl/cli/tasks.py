@@ -128,7 +128,7 @@ def block(ctx: typer.Context, task_id: Annotated[str, typer.Argument(metavar="ID
     from agentctl.tasks import block_task
 
     task = block_task(ws(ctx), task_id, by, on or [], actor(), now())
-    emit_json(_task_dict(task)) if json_ else typer.echo(f"{task.taskId}: blocked by {by}")
+    emit_json(_task_dict(task)) if json_ else typer.echo(f"{task.taskId}: blocked by {task.blockedBy}")  # as stored (redacted)
 
 
 @task_app.command("unblock")

@@ -140,7 +140,7 @@ class JsonlReader:
                     continue
                 try:
                     obj = json.loads(raw)
-                except ValueError:
+                except (ValueError, RecursionError):  # torn, corrupt, or nested past the parser's limit
                     self.skipped += 1
                     continue
                 if isinstance(obj, dict):
@@ -176,6 +176,9 @@ class JsonState:
             data = json.loads(raw)
         except ValueError as exc:
             raise StateError(f"{self.path}: corrupt JSON ({exc}); fix or move it away — it was not changed") from None
+        except RecursionError:
+            raise StateError(f"{self.path}: corrupt JSON (nested too deeply); fix or move it away — "
+                             "it was not changed") from None
         if not isinstance(data, dict) or not isinstance(data.get(self.kind, {}), dict):
             raise StateError(f"{self.path}: not an agentctl {self.kind} file; it was not changed")
         version = data.get("version", 1)
