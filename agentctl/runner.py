@@ -318,7 +318,7 @@ class _Run:
                    AGENTCTL_RUN_ID=self.run_id)
         try:
             res = run_command(list(self.agent.command or []), cwd=self.ws.root, env=env, timeout_s=self.agent.timeout_s)
-            atomic_write(folder / f"{self.agent.name}.log", res.output_tail.encode())
+            atomic_write(folder / f"{self.agent.name}.log", redact(res.output_tail, self.redact_env).encode())
             ex = _Exec(provider="command", model=None)
             tail = res.output_tail.strip()[-MAX_ERROR_CHARS:]
             if res.spawn_error:
@@ -437,8 +437,17 @@ class _Run:
     def _store_task(self, task_id: str, status: str, *, output: str | None = None, report: Any = None,
                     rejection: Rejection | None = None, blocked_by: str | None = None,
                     blocked_on: list[str] | None = None, clear_block: bool = False) -> None:
+        from agentctl.models import SelfTestReport
         from agentctl.tasks import set_field
 
+        # the registry masks known names and shapes; a key under a tier's own api_key_env
+        # name is only known here, and model output quoted in a rejection may carry it
+        if rejection is not None:
+            rejection = Rejection.model_validate(redact_obj(rejection.model_dump(mode="json"), self.redact_env))
+        if report is not None:
+            report = SelfTestReport.model_validate(redact_obj(report.model_dump(mode="json"), self.redact_env))
+        if blocked_by is not None:
+            blocked_by = redact(blocked_by, self.redact_env)
         stamp = iso(self.clock())
         with self.ws.storage.registry.transaction(self.agent.name, stamp) as tx:
             task = tx.find(task_id)

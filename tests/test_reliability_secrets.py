@@ -156,13 +156,6 @@ def test_the_scan_would_see_a_leak(leaky_ws: Path) -> None:
     assert sys.executable
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runner.py (owned elsewhere): a key held in a tier's `api_key_env` under a plain name (VENDOR_CRED) is "
-    "redacted from the run record (runner._redaction_env) but not from (1) the Rejection and blockedBy the "
-    "runner stores on the task — _update_task/_store_task pass verdict messages that quote the output "
-    "unredacted, so tasks.json and logs/events.jsonl keep the key — nor (2) artifacts/<id>/<agent>.log, "
-    "whose output tail providers/command.py redacted with the child's env only. Fix: redact the Rejection, "
-    "blocked_by and output_tail with self.redact_env before storing them."))
 def test_a_key_in_an_oddly_named_tier_variable_is_redacted_from_the_task_too(tmp_path: Path) -> None:
     key = "plainvalue-without-a-known-shape"
     agent = {"name": "vend", "runtime": "command", "produces": "thing",
