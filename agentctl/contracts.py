@@ -153,13 +153,17 @@ class Contract:
             raise _as_config_error(exc, self.display) from None
 
     def check(self, data: Any) -> Verdict:
-        """``is_valid`` first; the detailed (slower) errors only for an invalid artifact."""
-        if too_deep(data):  # the validators recurse per level: refuse before they hit the recursion limit
-            return _too_deep_verdict()
-        if self.is_valid(data):
-            return VALID
+        """``is_valid`` first; the detailed (slower) errors only for an invalid artifact.
+
+        The depth limit is enforced where data comes in (``parse_artifact``, and the
+        runner for a model's parsed answer) so this hot path stays one pass; a
+        RecursionError here is the backstop."""
         try:
+            if self.is_valid(data):
+                return VALID
             errors = list(self.validator.iter_errors(data))
+        except RecursionError:
+            return too_deep_verdict()
         except Exception as exc:
             raise _as_config_error(exc, self.display) from None
         return _verdict(errors) if errors else VALID
@@ -346,8 +350,8 @@ def parse_artifact(raw: bytes | str) -> tuple[Any, Verdict | None]:
         message = f"not valid JSON: {exc}"
         return None, Verdict([{"path": "$", "message": message, "missing": []}], [], "the artifact is not valid JSON")
     except RecursionError:
-        return None, _too_deep_verdict()
-    return (None, _too_deep_verdict()) if too_deep(data) else (data, None)
+        return None, too_deep_verdict()
+    return (None, too_deep_verdict()) if too_deep(data) else (data, None)
 
 
 MAX_ARTIFACT_DEPTH = 64
@@ -371,7 +375,7 @@ def too_deep(data: Any, limit: int = MAX_ARTIFACT_DEPTH) -> bool:
     return False
 
 
-def _too_deep_verdict() -> Verdict:
+def too_deep_verdict() -> Verdict:
     message = f"nested more than {MAX_ARTIFACT_DEPTH} levels deep; refused"
     return Verdict([{"path": "$", "message": message, "missing": []}], [], f"the artifact is {message}")
 

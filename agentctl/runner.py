@@ -375,10 +375,12 @@ class _Run:
         return RunOutcome(record, code, redact(message, self.redact_env), breaker=transition)
 
     def _verify(self, ex: _Exec) -> Any:
-        from agentctl.contracts import Verdict, check_artifact
+        from agentctl.contracts import Verdict, check_artifact, too_deep, too_deep_verdict
 
         if ex.parse_error is not None:
             return Verdict([{"path": "$", "message": ex.parse_error, "missing": []}], [], ex.parse_error)
+        if ex.artifact is not None and too_deep(ex.artifact):  # a model's answer arrives parsed by the SDK
+            return too_deep_verdict()
         if self.agent.produces:
             return check_artifact(self.ws, self.agent.produces, ex.artifact)
         return None
