@@ -83,15 +83,24 @@ class _Found:
 
 # --- importing jsonschema cheaply ----------------------------------------------------
 
+# Format libraries jsonschema imports eagerly but only a few contracts use: kept out of
+# the import (rfc3987_syntax ≈0.7 s uncompiled; isoduration pulls arrow and dateutil) and
+# registered as lazy checks instead.
+_LAZY_FORMATS = {"rfc3987_syntax": ("iri", "iri-reference"), "isoduration": ("duration",)}
+
+
 def load_jsonschema() -> Any:
-    """``import jsonschema`` without paying ≈0.7 s for rfc3987_syntax at start-up."""
-    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
-        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # makes jsonschema skip it
+    """``import jsonschema`` without paying for the optional format libraries at start-up."""
+    if "jsonschema" not in sys.modules:
+        hidden = [m for m in _LAZY_FORMATS if m not in sys.modules]
+        for module in hidden:
+            sys.modules[module] = None  # type: ignore[assignment]  # makes jsonschema skip that format
         try:
             import jsonschema  # noqa: F401
         finally:
-            if sys.modules.get("rfc3987_syntax", 0) is None:
-                del sys.modules["rfc3987_syntax"]
+            for module in hidden:
+                if sys.modules.get(module, 0) is None:
+                    del sys.modules[module]
     import jsonschema
 
     return jsonschema
@@ -101,30 +110,36 @@ _FORMAT_CHECKER: Any = None
 
 
 def format_checker() -> Any:
-    """Draft 2020-12's FORMAT_CHECKER, plus ``iri``/``iri-reference`` loaded on first use."""
+    """Draft 2020-12's FORMAT_CHECKER, plus the lazily loaded formats (iri, duration)."""
     global _FORMAT_CHECKER
     if _FORMAT_CHECKER is not None:
         return _FORMAT_CHECKER
     js = load_jsonschema()
     base = js.Draft202012Validator.FORMAT_CHECKER
-    if "iri" in base.checkers or importlib.util.find_spec("rfc3987_syntax") is None:
+    lazy = [(module, fmt) for module, fmts in _LAZY_FORMATS.items() for fmt in fmts
+            if fmt not in base.checkers and importlib.util.find_spec(module) is not None]
+    if not lazy:
         _FORMAT_CHECKER = base
         return base
     checker = js.FormatChecker(formats=())
     checker.checkers = dict(base.checkers)
-    for fmt in ("iri", "iri-reference"):
-        checker.checks(fmt, raises=ValueError)(_lazy_iri(fmt))
+    for module, fmt in lazy:
+        checker.checks(fmt, raises=ValueError)(_lazy_format(module, fmt))
     _FORMAT_CHECKER = checker
     return checker
 
 
-def _lazy_iri(rule: str) -> Callable[[object], bool]:
+def _lazy_format(module: str, fmt: str) -> Callable[[object], bool]:
     def check(instance: object) -> bool:
         if not isinstance(instance, str):
             return True
+        if module == "isoduration":
+            from isoduration import parse_duration
+
+            return bool(parse_duration(instance))  # raises DurationParsingException (a ValueError)
         from rfc3987_syntax import is_valid_syntax
 
-        return bool(is_valid_syntax(rule, instance))
+        return bool(is_valid_syntax(fmt, instance))
 
     return check
 

@@ -419,3 +419,11 @@ def test_fast_path_handles_deep_nesting() -> None:
         assert fast(data) == v.is_valid(data)
     assert compile_fast({"prefixItems": [{"type": "string"}]}, None) is None
     assert compile_fast({"$ref": "#/$defs/x", "$defs": {"x": {}}}, None) is None
+
+
+def test_lazily_loaded_formats_are_still_enforced() -> None:
+    from agentctl.contracts import format_checker
+
+    checker = format_checker()
+    assert checker.conforms("P3D", "duration") and not checker.conforms("3 days", "duration")
+    assert checker.conforms("https://example.com/ü", "iri") and not checker.conforms("not an iri", "iri")
