@@ -12,6 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 
+def compile_bytecode() -> None:
+    """An installed package has bytecode; an editable checkout under PYTHONDONTWRITEBYTECODE=1
+    would recompile agentctl from source on every start. Compile it as `pip install .` does."""
+    import agentctl
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(agentctl.__file__).parent)],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
 def agentctl_argv() -> list[str]:
     exe = shutil.which("agentctl")
     return [exe] if exe else [sys.executable, "-m", "agentctl"]

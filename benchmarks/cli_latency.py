@@ -11,13 +11,12 @@ and a minimal two-command typer+rich app.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import agentctl_argv, make_workspace, median_wall  # noqa: E402
+from _common import agentctl_argv, compile_bytecode, make_workspace, median_wall  # noqa: E402
 
 MINIMAL_APP = """
 import typer, rich, json, sys
@@ -37,12 +36,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=15)
     args = ap.parse_args()
-    # An installed package has bytecode; an editable checkout under PYTHONDONTWRITEBYTECODE=1
-    # would recompile agentctl from source on every start. Compile it as `pip install .` does.
-    import agentctl
-
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(agentctl.__file__).parent)],
-                   check=True, stdout=subprocess.DEVNULL)
+    compile_bytecode()
     with tempfile.TemporaryDirectory() as tmp:
         ws = make_workspace(Path(tmp) / "ws", 1000)
         app = Path(tmp) / "mini.py"

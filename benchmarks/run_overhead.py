@@ -96,7 +96,10 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=7, help="iterations (median reported)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import compile_bytecode
 
+    compile_bytecode()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTCTL_") and not k.endswith("_API_KEY")}
     env["ANTHROPIC_API_KEY"] = "bench-key-not-real"
     agentctl = shutil.which("agentctl")
