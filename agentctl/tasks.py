@@ -261,8 +261,12 @@ def blocking_chain(task: Task, by_id: dict[str, Task]) -> dict[str, Any]:
 def blocked_report(ws: Workspace, product: str | None = None) -> list[dict[str, Any]]:
     tasks = ws.storage.registry.load().tasks
     by_id = {t.taskId: t for t in tasks}
-    return [blocking_chain(t, by_id) for t in tasks
-            if t.status == "blocked" and (product is None or t.product == product)]
+    return [blocking_chain(t, by_id) for t in tasks if is_held(t) and (product is None or t.product == product)]
+
+
+def is_held(task: Task) -> bool:
+    """Blocked, or stopped with a reason (a rejected handoff names who needs what)."""
+    return task.status == "blocked" or (task.status not in FINISHED and bool(task.blockedBy))
 
 
 def _open_breakers(ws: Workspace, now: datetime) -> list[str]:

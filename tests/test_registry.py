@@ -148,3 +148,13 @@ def test_board_shows_open_breakers(cli: Cli, minimal_ws) -> None:
     assert cli("breaker", "trip", "jack").exit_code == 0
     assert cli("status", "--json").json()["breakers"] == ["jack"]
     assert "Open breakers: jack" in cli("status").stdout
+
+
+def test_blocked_includes_a_rejected_task_with_its_reason(cli: Cli, minimal_ws) -> None:
+    add(cli, "Design")
+    cli("task", "update", "T-1", "--status", "rejected", "--set", "blockedBy=jack — missing breakpoints")
+    add(cli, "Code")
+    cli("task", "block", "T-2", "--by", "needs the design", "--on", "T-1")
+    report = {r["taskId"]: r for r in cli("blocked", "--json").json()}
+    assert set(report) == {"T-1", "T-2"}
+    assert report["T-2"]["rootCauses"][0]["blockedBy"] == "jack — missing breakpoints"
