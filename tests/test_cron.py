@@ -16,15 +16,8 @@ import pytest
 from conftest import Cli, run_installed, write_agent
 
 from agentctl.config import CronJob
-from agentctl.cron import (
-    coverage,
-    cron_schedule,
-    next_runs,
-    run_job,
-    slot_for,
-    slots_between,
-    splice_block,
-)
+from agentctl.cron import coverage, next_runs, run_job, slot_for, slots_between
+from agentctl.crontab import cron_schedule, splice_block
 from agentctl.models import RunRecord
 from agentctl.timeutil import iso
 from agentctl.workspace import Workspace

@@ -36,7 +36,7 @@ def _target() -> Any:
     """The crontab to edit, chosen once here (the edge): $AGENTCTL_CRONTAB_FILE, else the user's."""
     import shutil
 
-    from agentctl.cron import CrontabTarget
+    from agentctl.crontab import CrontabTarget
     from agentctl.errors import ConfigError
 
     file = os.environ.get(CRONTAB_ENV)
@@ -112,7 +112,7 @@ def install(
     has other offsets gets an entry at every time its slots can fall on, and `cron run
     --scheduled` runs each slot once.
     """
-    from agentctl.cron import install as do_install
+    from agentctl.crontab import install as do_install
 
     result = do_install(ws(ctx), _target(), program=[sys.executable, "-m", "agentctl"],
                         path_dirs=_path_dirs(), cron_tz=_zone(cron_tz), now=now(), dry_run=dry_run)
@@ -147,7 +147,7 @@ def uninstall(
 
     Set AGENTCTL_CRONTAB_FILE=PATH to edit that file instead of the user's crontab.
     """
-    from agentctl.cron import uninstall as do_uninstall
+    from agentctl.crontab import uninstall as do_uninstall
 
     result = do_uninstall(ws(ctx), _target(), dry_run=dry_run)
     if json_:
