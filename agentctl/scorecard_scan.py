@@ -32,6 +32,7 @@ from typing import Any, Literal
 import msgspec
 
 from agentctl.errors import StateError
+from agentctl.store.files import open_log
 from agentctl.timeutil import upper_bound_second
 
 STATUSES = ("success", "failure", "rejected", "selftest_failed", "skipped", "duplicate")
@@ -126,12 +127,9 @@ def _clip_lines(buf: bytes, lo: bytes, hi: bytes) -> bytes:
 
 def _chunks(path: Path) -> Iterator[bytes]:
     """The file in blocks that end on a line boundary: a daily file is usually one block, read at once."""
-    try:
-        fh = path.open("rb")
-    except FileNotFoundError:
+    fh = open_log(path)
+    if fh is None:
         return
-    except OSError as exc:
-        raise StateError(f"{path}: unreadable ({exc.strerror})") from None
     with fh:
         rest = b""
         while True:

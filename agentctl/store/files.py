@@ -18,7 +18,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from agentctl.errors import StateError, TryLater
 
@@ -121,6 +121,17 @@ def append_json(path: Path, obj: Any) -> None:
     append_line(path, dumps_line(obj))
 
 
+def open_log(path: Path) -> BinaryIO | None:
+    """An append-only log opened for reading; None when it does not exist (an empty log),
+    StateError (74) when it exists but cannot be read."""
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"{path}: unreadable ({exc.strerror})") from None
+
+
 class JsonlReader:
     """Iterate the objects of JSONL files, skipping (and counting) torn or corrupt lines."""
 
@@ -128,12 +139,9 @@ class JsonlReader:
         self.skipped = 0
 
     def read(self, path: Path) -> Iterator[dict[str, Any]]:
-        try:
-            fh = path.open("rb")
-        except FileNotFoundError:
+        fh = open_log(path)
+        if fh is None:
             return
-        except OSError as exc:
-            raise StateError(f"{path}: unreadable ({exc.strerror})") from None
         with fh:
             for raw in fh:
                 if not raw.strip():
