@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 from agentctl.config import CronJob
 from agentctl.errors import AgentctlError, ConfigError, NotFound, StateError, TryLater
 from agentctl.models import RunError, RunRecord
-from agentctl.store.files import JsonState, locked
+from agentctl.store.files import JsonState, locked, open_log
 from agentctl.timeutil import iso, parse_iso
 from agentctl.workspace import Workspace
 
@@ -351,9 +351,8 @@ def _job_records(ws: Workspace, start: datetime, end: datetime) -> Iterator[dict
     `"job":null` the run log writes is skipped before parsing (a year: seconds, not a minute)."""
     lo, hi = iso(start)[:19], iso(end)[:19]
     for path in ws.storage.runlog.files_between(start, end):
-        try:
-            fh = path.open("rb")
-        except OSError:
+        fh = open_log(path)
+        if fh is None:
             continue
         with fh:
             for raw in fh:
