@@ -121,6 +121,24 @@ def status_error(status: int, message: str, headers: Any) -> ProviderError:
                          retry_after=parse_retry_after(headers))
 
 
+def send(sdk: Any, client: Any, create: Callable[..., Any], kwargs: dict[str, Any], request: ModelRequest,
+         message: Callable[[Any], str]) -> Any:
+    """One SDK call with the SDKs' shared error vocabulary (both name their exceptions alike)
+    mapped to ProviderError; the client is closed whatever happens."""
+    if request.on_send is not None:
+        request.on_send()
+    try:
+        return create(**kwargs)
+    except sdk.APIStatusError as exc:
+        raise status_error(exc.status_code, message(exc), exc.response.headers) from None
+    except sdk.APITimeoutError:
+        raise ProviderError("timeout", f"no answer within {request.timeout_s:g}s") from None
+    except sdk.APIConnectionError as exc:
+        raise ProviderError("connection", f"connection failed: {exc.message}") from None
+    finally:
+        client.close()
+
+
 def call_model(ref: ModelRef, request: ModelRequest, *, api_key: str, base_url: str | None) -> ModelAnswer:
     """One request to one model, no retries. Raises ProviderError."""
     if ref.provider == "anthropic":

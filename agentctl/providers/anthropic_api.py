@@ -16,10 +16,9 @@ from agentctl.config import ModelRef
 from agentctl.providers import (
     ModelAnswer,
     ModelRequest,
-    ProviderError,
     TokenUsage,
     api_schema,
-    status_error,
+    send,
     text_artifact,
     tool_name,
 )
@@ -43,18 +42,7 @@ def call(ref: ModelRef, request: ModelRequest, *, api_key: str, base_url: str | 
             "input_schema": api_schema(request.schema),
         }]
         kwargs["tool_choice"] = {"type": "tool", "name": name}
-    if request.on_send is not None:
-        request.on_send()
-    try:
-        resp = client.messages.create(**kwargs)
-    except anthropic.APIStatusError as exc:
-        raise status_error(exc.status_code, _message(exc), exc.response.headers) from None
-    except anthropic.APITimeoutError:
-        raise ProviderError("timeout", f"no answer within {request.timeout_s:g}s") from None
-    except anthropic.APIConnectionError as exc:
-        raise ProviderError("connection", f"connection failed: {exc.message}") from None
-    finally:
-        client.close()
+    resp = send(anthropic, client, client.messages.create, kwargs, request, _message)
     return _answer(resp, name if request.schema is not None else None)
 
 

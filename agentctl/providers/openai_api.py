@@ -16,10 +16,9 @@ from agentctl.config import ModelRef
 from agentctl.providers import (
     ModelAnswer,
     ModelRequest,
-    ProviderError,
     TokenUsage,
     api_schema,
-    status_error,
+    send,
     text_artifact,
     tool_name,
 )
@@ -38,18 +37,7 @@ def call(ref: ModelRef, request: ModelRequest, *, api_key: str, base_url: str | 
     if request.schema is not None:
         kwargs["response_format"] = {"type": "json_schema", "json_schema": {
             "name": tool_name(request.schema_name), "schema": api_schema(request.schema), "strict": False}}
-    if request.on_send is not None:
-        request.on_send()
-    try:
-        resp = client.chat.completions.create(**kwargs)
-    except openai.APIStatusError as exc:
-        raise status_error(exc.status_code, _message(exc), exc.response.headers) from None
-    except openai.APITimeoutError:
-        raise ProviderError("timeout", f"no answer within {request.timeout_s:g}s") from None
-    except openai.APIConnectionError as exc:
-        raise ProviderError("connection", f"connection failed: {exc.message}") from None
-    finally:
-        client.close()
+    resp = send(openai, client, client.chat.completions.create, kwargs, request, _message)
     return _answer(resp, structured=request.schema is not None)
 
 
