@@ -177,21 +177,21 @@ class _FastCompiler:
             k = self.name("k")
             out.append(f"{pad}for {k} in {v}:")
             self.emit(s["propertyNames"], k, out, ind + 1, depth + 1)
-        if "minProperties" in s:
-            out.append(f"{pad}if len({v}) < {self.const(s['minProperties'])}: return False")
-        if "maxProperties" in s:
-            out.append(f"{pad}if len({v}) > {self.const(s['maxProperties'])}: return False")
+        self.emit_len_bounds(s, v, out, pad, "Properties")
         for prop, deps in s.get("dependentRequired", {}).items():
             if deps:
                 missing = " or ".join(f"{self.const(str(d))} not in {v}" for d in deps)
                 out.append(f"{pad}if {self.const(str(prop))} in {v} and ({missing}): return False")
 
+    def emit_len_bounds(self, s: dict[str, Any], v: str, out: list[str], pad: str, kind: str) -> None:
+        """minProperties/maxProperties, minItems/maxItems, minLength/maxLength: bounds on ``len``."""
+        for key, op in ((f"min{kind}", "<"), (f"max{kind}", ">")):
+            if key in s:
+                out.append(f"{pad}if len({v}) {op} {self.const(s[key])}: return False")
+
     def emit_array(self, s: dict[str, Any], v: str, out: list[str], ind: int, depth: int) -> None:
         pad = "    " * ind
-        if "minItems" in s:
-            out.append(f"{pad}if len({v}) < {self.const(s['minItems'])}: return False")
-        if "maxItems" in s:
-            out.append(f"{pad}if len({v}) > {self.const(s['maxItems'])}: return False")
+        self.emit_len_bounds(s, v, out, pad, "Items")
         if s.get("uniqueItems") is True:
             out.append(f"{pad}if not _uniq({v}): return False")
         if "items" in s and s["items"] is not True:
@@ -209,10 +209,7 @@ class _FastCompiler:
 
     def emit_string(self, s: dict[str, Any], v: str, out: list[str], ind: int, depth: int) -> None:
         pad = "    " * ind
-        if "minLength" in s:
-            out.append(f"{pad}if len({v}) < {self.const(s['minLength'])}: return False")
-        if "maxLength" in s:
-            out.append(f"{pad}if len({v}) > {self.const(s['maxLength'])}: return False")
+        self.emit_len_bounds(s, v, out, pad, "Length")
         if "pattern" in s:
             out.append(f"{pad}if {self.const(re.compile(s['pattern']).search)}({v}) is None: return False")
 
