@@ -37,9 +37,9 @@ def median_wall(argv: list[str], runs: int, env: dict[str, str] | None = None, c
 
 
 def make_workspace(root: Path, n_tasks: int) -> Path:
-    from agentctl.models import RegistryFile, Task
-    from agentctl.templates import init_workspace
-    from agentctl.timeutil import iso
+    from agentctl.core.clock import iso
+    from agentctl.core.records import RegistryFile, Task
+    from agentctl.workspace.templates import init_workspace
 
     if root.exists():
         shutil.rmtree(root)

@@ -29,9 +29,10 @@ NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 
 def _worker(root: str, idx: int, updates: int, nolock: bool, barrier, out) -> None:
-    from agentctl.store import files, registry
-    from agentctl.tasks import Update, update_task
-    from agentctl.workspace import Workspace
+    from agentctl.registry.service import Update, update_task
+    from agentctl.storage.files import durable as files
+    from agentctl.storage.files import registry
+    from agentctl.workspace.loader import Workspace
 
     if nolock:
         registry.locked = lambda *a, **k: contextlib.nullcontext()  # type: ignore[assignment]
@@ -66,9 +67,9 @@ def contention(root: Path, procs: int, updates: int, nolock: bool = False) -> di
 
 
 def rmw_vs_floor(root: Path, n: int = 50) -> tuple[float, float]:
-    from agentctl.store.files import atomic_write
-    from agentctl.tasks import Update, update_task
-    from agentctl.workspace import Workspace
+    from agentctl.registry.service import Update, update_task
+    from agentctl.storage.files.durable import atomic_write
+    from agentctl.workspace.loader import Workspace
 
     ws = Workspace(root)
     data = (root / "tasks.json").read_bytes()

@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from agentctl.providers.server import ModelServer, Reply, Usage  # noqa: E402
+from agentctl.demo.server import ModelServer, Reply, Usage  # noqa: E402
 
 AGENT = """name: bench
 team: bench
@@ -73,7 +73,7 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 
 def workspace(root: Path, base_url: str) -> None:
-    from agentctl.templates import init_workspace
+    from agentctl.workspace.templates import init_workspace
 
     init_workspace(root, "minimal", force=False)
     (root / "agentctl.yaml").write_text(
@@ -84,9 +84,9 @@ def workspace(root: Path, base_url: str) -> None:
 
 
 def add_task(root: Path, n: int) -> str:
-    from agentctl.tasks import NewTask, add_task
-    from agentctl.timeutil import utcnow
-    from agentctl.workspace import Workspace
+    from agentctl.core.clock import utcnow
+    from agentctl.registry.service import NewTask, add_task
+    from agentctl.workspace.loader import Workspace
 
     return add_task(Workspace(root), NewTask(title=f"bench {n}", agent="bench"), "bench", utcnow()).taskId
 

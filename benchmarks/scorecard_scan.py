@@ -5,7 +5,7 @@ tiers and one year of run records (≥ 1,000,000 lines shaped like the runner's,
 fields left out, one file per UTC day), then times in the same run, best of --repeat:
 
   baseline   for line in file: json.loads(line), over the window's files
-  service    agentctl.scorecard.build_scorecard(ws, days=N, now=END), in-process
+  service    agentctl.scorecard.build.build_scorecard(ws, days=N, now=END), in-process
 
 for --days 7 and --days 365, and prints the figures and ratios (target ≥ 4× at 365 days).
 
@@ -201,15 +201,15 @@ def main() -> None:
     ap.add_argument("--regenerate", action="store_true")
     ap.add_argument("--compact", action="store_true", help="records without their null fields (smaller lines)")
     ap.add_argument("--wall", action="store_true", help="wall-clock time instead of this process's CPU time")
-    ap.add_argument("--with-cron", action="store_true", help="also time cron coverage (agentctl.cron) at 7 days")
+    ap.add_argument("--with-cron", action="store_true", help="also time cron coverage (agentctl.cron.jobs) at 7 days")
     args = ap.parse_args()
     root = Path(args.dir or f"/tmp/agentctl-bench/scorecard{'-compact' if args.compact else ''}")
     ensure_data(root, args.regenerate, args.compact)
     clock = time.perf_counter if args.wall else time.process_time
 
-    from agentctl.scorecard import build_scorecard
-    from agentctl.scorecard_scan import window_files
-    from agentctl.workspace import Workspace
+    from agentctl.scorecard.build import build_scorecard
+    from agentctl.scorecard.scan import window_files
+    from agentctl.workspace.loader import Workspace
 
     files = sorted((root / "logs" / "runs").glob("*.jsonl"))
     size = sum(p.stat().st_size for p in files)
@@ -232,7 +232,7 @@ def main() -> None:
               f"(scored {report['totals']['runs']:,} runs, {report['skippedLines']} skipped lines)", flush=True)
     if args.with_cron:
         cron_s, _ = best(lambda: build_scorecard(Workspace(root), days=7, now=END), 1, clock)
-        print(f"with cron coverage (agentctl.cron.coverage, 10 hourly jobs), 7 d: {cron_s:.3f} s")
+        print(f"with cron coverage (agentctl.cron.jobs.coverage, 10 hourly jobs), 7 d: {cron_s:.3f} s")
 
 
 if __name__ == "__main__":

@@ -46,9 +46,9 @@ CONFIG = {"version": 1, "tiers": {}, "pipeline": [], "roles": {}, "alerts": {},
 
 
 def make_workspace(root: Path, procs: int) -> None:
-    from agentctl.tasks import NewTask, add_task
-    from agentctl.templates import init_workspace
-    from agentctl.workspace import Workspace
+    from agentctl.registry.service import NewTask, add_task
+    from agentctl.workspace.loader import Workspace
+    from agentctl.workspace.templates import init_workspace
 
     init_workspace(root, "minimal", force=False)
     (root / "agentctl.yaml").write_text(json.dumps(CONFIG, indent=1) + "\n")
@@ -60,13 +60,14 @@ def make_workspace(root: Path, procs: int) -> None:
 
 
 def worker(root: str, idx: int, deadline: float, start: float, slot_s: float, seed: int, out) -> None:
-    from agentctl import breaker, idempotency
-    from agentctl.cron import run_job
+    from agentctl.breakers import breaker
+    from agentctl.core.clock import utcnow
+    from agentctl.cron.jobs import run_job
     from agentctl.errors import AgentctlError, TryLater
-    from agentctl.runner import RunRequest, run_agent
-    from agentctl.tasks import Update, update_task
-    from agentctl.timeutil import utcnow
-    from agentctl.workspace import Workspace
+    from agentctl.registry.service import Update, update_task
+    from agentctl.run import idempotency
+    from agentctl.run.runner import RunRequest, run_agent
+    from agentctl.workspace.loader import Workspace
 
     ws = Workspace(Path(root))
     tripper = ws.agent("tripper")
@@ -159,8 +160,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ws"
         make_workspace(root, args.procs)
-        import agentctl.cron  # noqa: F401 — warm imports before forking
-        import agentctl.runner  # noqa: F401
+        import agentctl.cron.jobs  # noqa: F401 — warm imports before forking
+        import agentctl.run.runner  # noqa: F401
 
         out = ctx.Queue()
         start = time.time()

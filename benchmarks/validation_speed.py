@@ -36,7 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from agentctl.contracts import compiled_validator, format_checker, load_jsonschema  # noqa: E402
+from agentctl.contracts.schemas import compiled_validator, format_checker, load_jsonschema  # noqa: E402
 
 FIXTURE = REPO / "tests" / "fixtures" / "artifacts" / "design.valid.json"
 
@@ -116,7 +116,7 @@ def _agentctl() -> list[str]:
 
 
 def one_shot(runs: int) -> dict[str, float]:
-    from agentctl.templates import init_workspace
+    from agentctl.workspace.templates import init_workspace
 
     with tempfile.TemporaryDirectory(prefix="agentctl-bench-") as tmp:
         root = Path(tmp) / "ws"

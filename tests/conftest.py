@@ -64,7 +64,7 @@ def run_installed(*args: str, cwd: Path | None = None, env: dict[str, str] | Non
 
 @pytest.fixture
 def minimal_ws(tmp_path: Path) -> Path:
-    from agentctl.templates import init_workspace
+    from agentctl.workspace.templates import init_workspace
 
     root = tmp_path / "ws"
     init_workspace(root, "minimal", force=False)
@@ -73,7 +73,7 @@ def minimal_ws(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def studio_ws(tmp_path: Path) -> Path:
-    from agentctl.templates import init_workspace
+    from agentctl.workspace.templates import init_workspace
 
     root = tmp_path / "studio"
     init_workspace(root, "studio", force=False)

@@ -41,7 +41,7 @@ def rel_config(*, alerts_command: list[str] | None = None, cron: list[dict] | No
 
 def make_rel_ws(root: Path, *, alerts_command: list[str] | None = None, agents: dict[str, dict] | None = None,
                 cron: list[dict] | None = None, pipeline: list[dict] | None = None) -> Path:
-    from agentctl.templates import init_workspace
+    from agentctl.workspace.templates import init_workspace
 
     init_workspace(root, "minimal", force=False)
     (root / "agentctl.yaml").write_text(rel_config(alerts_command=alerts_command, cron=cron, pipeline=pipeline))

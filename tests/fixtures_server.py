@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from agentctl.providers.server import ModelServer
+from agentctl.demo.server import ModelServer
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_KEY = "test-key"
@@ -68,14 +68,14 @@ class LlmWs:
         (self.root / "agents" / f"{name}.yaml").write_text(body, encoding="utf-8")
 
     def ws(self) -> Any:
-        from agentctl.workspace import Workspace
+        from agentctl.workspace.loader import Workspace
 
         return Workspace(self.root)
 
     def task(self, title: str = "a task", agent: str | None = None, task_id: str | None = None,
              input: str | None = None, **fields: Any) -> str:
-        from agentctl.tasks import NewTask, add_task
-        from agentctl.timeutil import utcnow
+        from agentctl.core.clock import utcnow
+        from agentctl.registry.service import NewTask, add_task
 
         t = add_task(self.ws(), NewTask(title=title, agent=agent, task_id=task_id, input=input, **fields),
                      "test", utcnow())
@@ -83,8 +83,8 @@ class LlmWs:
 
     def run(self, agent: str, task: str | None = None, prompt: str | None = None, input_file: str | None = None,
             key: str | None = None, env: dict[str, str] | None = None, **req: Any) -> Any:
-        from agentctl.runner import RunRequest, run_agent
-        from agentctl.timeutil import utcnow
+        from agentctl.core.clock import utcnow
+        from agentctl.run.runner import RunRequest, run_agent
 
         return run_agent(self.ws(), RunRequest(agent=agent, task_id=task, prompt=prompt, input_file=input_file,
                                                idempotency_key=key, **req),
@@ -97,7 +97,7 @@ class LlmWs:
         return out
 
     def get_task(self, task_id: str) -> Any:
-        from agentctl.tasks import find_task
+        from agentctl.registry.service import find_task
 
         return find_task(self.ws(), task_id)
 
@@ -116,7 +116,7 @@ def model_server() -> Iterator[ModelServer]:
 
 @pytest.fixture
 def llm_ws(tmp_path: Path, model_server: ModelServer) -> LlmWs:
-    from agentctl.templates import init_workspace
+    from agentctl.workspace.templates import init_workspace
 
     root = tmp_path / "llm"
     init_workspace(root, "minimal", force=False)

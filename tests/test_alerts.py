@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import Cli
 
-from agentctl.alerts import raise_alert
-from agentctl.workspace import Workspace
+from agentctl.cron.alerts import raise_alert
+from agentctl.workspace.loader import Workspace
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 SECRET = "sk-ant-api03-" + "s3cr3t" * 6

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from conftest import Cli, run_installed, write_agent
 
-from agentctl import breaker
-from agentctl.breaker import Admission, BreakerRecord, apply_outcome, decide_admit, effective_state
-from agentctl.config import BreakerPolicy
+from agentctl.breakers import breaker
+from agentctl.breakers.breaker import Admission, BreakerRecord, apply_outcome, decide_admit, effective_state
+from agentctl.core.clock import iso
+from agentctl.core.config import BreakerPolicy
 from agentctl.errors import TryLater
-from agentctl.timeutil import iso
-from agentctl.workspace import Workspace
+from agentctl.workspace.loader import Workspace
 
 T0 = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
 CODE = BreakerPolicy(threshold=3, window_s=60, cooldown_s=300, max_cooldown_s=3600)
@@ -318,7 +318,7 @@ def test_installed_cli_shares_state_with_the_library(ws_root):
 # --- a real race between processes ------------------------------------------------------
 
 def _race_admit(root: str, now_iso: str, barrier, results) -> None:  # runs in a spawned process
-    from agentctl.timeutil import parse_iso
+    from agentctl.core.clock import parse_iso
 
     w = Workspace(Path(root))
     agent = w.agent("builder")

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from conftest import REPO, Cli
 
-from agentctl.contracts import check_artifact, compiled_validator, json_path, validate_artifact, words
+from agentctl.contracts.schemas import check_artifact, compiled_validator, json_path, validate_artifact, words
 from agentctl.errors import ConfigError
-from agentctl.workspace import Workspace
+from agentctl.workspace.loader import Workspace
 
 KINDS = ["research", "prd", "design", "code", "review", "qa"]
 FIXTURES = REPO / "tests" / "fixtures" / "artifacts"
@@ -285,9 +285,9 @@ def test_validate_reads_stdin(studio_cli: Cli) -> None:
 
 _STARTUP_PROBE = """
 import sys, types
-import agentctl.cli.main, agentctl.handoff
+import agentctl.cli.main, agentctl.contracts.handoff
 assert 'jsonschema' not in sys.modules, 'jsonschema imported at CLI start-up'
-from agentctl.contracts import format_checker, load_jsonschema
+from agentctl.contracts.schemas import format_checker, load_jsonschema
 load_jsonschema()
 checker = format_checker()
 assert 'rfc3987_syntax' not in sys.modules, 'rfc3987_syntax imported with jsonschema'
@@ -373,8 +373,8 @@ def test_fast_path_agrees_with_jsonschema(ws: Workspace, kind: str) -> None:
 
 
 def test_fast_path_agrees_on_tricky_keywords() -> None:
-    from agentctl.contracts import format_checker, load_jsonschema
-    from agentctl.fastschema import compile_fast
+    from agentctl.contracts.fastschema import compile_fast
+    from agentctl.contracts.schemas import format_checker, load_jsonschema
 
     js = load_jsonschema()
     schema = {"type": "object", "properties": {
@@ -402,8 +402,8 @@ def test_fast_path_agrees_on_tricky_keywords() -> None:
 
 
 def test_fast_path_handles_deep_nesting() -> None:
-    from agentctl.contracts import format_checker, load_jsonschema
-    from agentctl.fastschema import compile_fast
+    from agentctl.contracts.fastschema import compile_fast
+    from agentctl.contracts.schemas import format_checker, load_jsonschema
 
     js = load_jsonschema()
     schema: dict[str, Any] = {"type": "integer", "maximum": 3}
@@ -422,7 +422,7 @@ def test_fast_path_handles_deep_nesting() -> None:
 
 
 def test_lazily_loaded_formats_are_still_enforced() -> None:
-    from agentctl.contracts import format_checker
+    from agentctl.contracts.schemas import format_checker
 
     checker = format_checker()
     assert checker.conforms("P3D", "duration") and not checker.conforms("3 days", "duration")

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from conftest import Cli, run_installed, write_agent
 
-from agentctl.config import CronJob
-from agentctl.cron import coverage, next_runs, run_job, slot_for, slots_between
-from agentctl.crontab import cron_schedule, splice_block
-from agentctl.models import RunRecord
-from agentctl.timeutil import iso
-from agentctl.workspace import Workspace
+from agentctl.core.clock import iso
+from agentctl.core.config import CronJob
+from agentctl.core.records import RunRecord
+from agentctl.cron.crontab import cron_schedule, splice_block
+from agentctl.cron.jobs import coverage, next_runs, run_job, slot_for, slots_between
+from agentctl.workspace.loader import Workspace
 
 
 def at(text: str) -> datetime:
@@ -341,7 +341,7 @@ def test_agent_job_runs_through_the_runner_once_per_slot(minimal_ws: Path) -> No
 # --- built-ins from other modules ------------------------------------------------------------------------
 
 def test_builtin_whose_service_is_missing_fails_with_a_clear_record(minimal_ws: Path, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "agentctl.friction", None)      # "this build has no friction module"
+    monkeypatch.setitem(sys.modules, "agentctl.learning.friction", None)      # "this build has no friction module"
     set_cron(minimal_ws, """\
     - name: rub
       schedule: "0 0 * * *"
@@ -353,16 +353,16 @@ def test_builtin_whose_service_is_missing_fails_with_a_clear_record(minimal_ws: 
     rec = records(minimal_ws)[-1]
     assert rec["status"] == "failure" and rec["agent"] is None and rec["job"] == "rub"
     assert rec["error"] == {"type": "BuiltinUnavailable",
-                            "message": "builtin friction: agentctl.friction is not available in this build of agentctl"}
+                            "message": "builtin friction: agentctl.learning.friction is not available in this build of agentctl"}
 
 
 def test_builtin_service_is_called_with_the_contract(minimal_ws: Path, monkeypatch) -> None:
     import types
 
     calls = []
-    mod = types.ModuleType("agentctl.learn")
+    mod = types.ModuleType("agentctl.learning.learn")
     mod.run_cron_job = lambda ws, *, now, args: calls.append((ws.root, now, args)) or 0
-    monkeypatch.setitem(sys.modules, "agentctl.learn", mod)
+    monkeypatch.setitem(sys.modules, "agentctl.learning.learn", mod)
     set_cron(minimal_ws, """\
     - name: nightly
       schedule: "0 23 * * *"
@@ -377,7 +377,7 @@ def test_builtin_service_is_called_with_the_contract(minimal_ws: Path, monkeypat
 
 
 def test_scorecard_builtin_writes_its_report(minimal_ws: Path) -> None:
-    pytest.importorskip("agentctl.scorecard")
+    pytest.importorskip("agentctl.scorecard.build")
     set_cron(minimal_ws, """\
     - name: weekly
       schedule: "0 17 * * 5"
@@ -410,8 +410,7 @@ def test_bad_builtin_args_are_a_config_error(minimal_ws: Path) -> None:
 
 
 def test_try_later_leaves_the_slot_open(minimal_ws: Path) -> None:
-    from agentctl import breaker
-
+    from agentctl.breakers import breaker
     write_agent(minimal_ws, "pinger", textwrap.dedent(f"""\
         name: pinger
         runtime: command
@@ -533,7 +532,7 @@ def test_scheduled_flag_skips_silently_once_the_slot_ran(minimal_ws: Path) -> No
 
 @pytest.mark.parametrize("bad", ["50%", "new\nline", "it's", 'say"hi'])
 def test_workspace_path_that_cron_would_misread_is_refused(tmp_path: Path, bad: str) -> None:
-    from agentctl.templates import init_workspace
+    from agentctl.workspace.templates import init_workspace
 
     root = tmp_path / f"ws-{bad}"
     init_workspace(root, "minimal", force=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, Cli, run_installed
 
-from agentctl.demo import DUMMY_KEY, DemoClock, check_target, offline_env, play
+from agentctl.demo.play import DUMMY_KEY, DemoClock, check_target, offline_env, play
 from agentctl.errors import UsageError
 
 

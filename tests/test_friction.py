@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agentctl.friction import find_friction, verdict
-from agentctl.models import Rejection, RuleResult, SelfTestReport
-from agentctl.tasks import NewTask, Update, add_task, block_task, claim_task, unblock_task, update_task
-from agentctl.timeutil import iso
-from agentctl.workspace import Workspace
+from agentctl.core.clock import iso
+from agentctl.core.records import Rejection, RuleResult, SelfTestReport
+from agentctl.learning.friction import find_friction, verdict
+from agentctl.registry.service import NewTask, Update, add_task, block_task, claim_task, unblock_task, update_task
+from agentctl.workspace.loader import Workspace
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 
@@ -227,7 +227,7 @@ def test_a_rejection_after_failed_selftests_or_an_earlier_rejection_is_no_fricti
 
 
 def test_selftest_pass_seen_in_the_run_log(ws: Workspace) -> None:
-    from agentctl.models import RunRecord
+    from agentctl.core.records import RunRecord
 
     add(ws, "T-52", "jack")
     ws.storage.runlog.append(RunRecord(runId="r1", startedAt=iso(t(61)), endedAt=iso(t(60)), agent="jack",
@@ -262,7 +262,7 @@ def test_only_events_in_the_window_are_reported(ws: Workspace) -> None:
 
 
 def test_archived_tasks_count(ws: Workspace) -> None:
-    from agentctl.tasks import archive_finished
+    from agentctl.registry.service import archive_finished
 
     add(ws, "T-80", "nico")
     selftest(ws, "T-80", "nico", 40, ok=True)
@@ -294,7 +294,7 @@ def test_friction_cli_reports_and_exits_0(ws: Workspace, studio_cli) -> None:
 
 
 def test_learn_counts_and_alerts_friction(ws: Workspace) -> None:
-    from agentctl.learn import run_learn
+    from agentctl.learning.learn import run_learn
 
     add(ws, "T-60", "jack")
     update(ws, "T-60", "user:alice", 120, status="done")
@@ -329,7 +329,7 @@ def test_review_vs_qa_from_the_artifacts_the_pipeline_wrote(ws: Workspace) -> No
 
 
 def test_the_runners_own_contract_check_is_not_a_consumer_rejection(ws: Workspace) -> None:
-    from agentctl.models import RunRecord
+    from agentctl.core.records import RunRecord
 
     add(ws, "T-95", "vivi")
     selftest(ws, "T-95", "vivi", 90, ok=True)  # an earlier attempt passed its self-tests
@@ -341,8 +341,8 @@ def test_the_runners_own_contract_check_is_not_a_consumer_rejection(ws: Workspac
 
 
 def test_cron_builtins_call_learn_and_friction(ws: Workspace) -> None:
-    from agentctl.config import CronJob
-    from agentctl.cron import run_builtin
+    from agentctl.core.config import CronJob
+    from agentctl.cron.jobs import run_builtin
 
     add(ws, "T-60", "jack")
     update(ws, "T-60", "user:alice", 120, status="done")

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from conftest import REPO, Cli
 
+from agentctl.contracts.handoff import approve_gate, handoff, kill_gate, rejection_context
+from agentctl.core.records import Task
 from agentctl.errors import Conflict, UsageError
-from agentctl.handoff import approve_gate, handoff, kill_gate, rejection_context
-from agentctl.models import Task
-from agentctl.tasks import NewTask, add_task, find_task
-from agentctl.workspace import Workspace
+from agentctl.registry.service import NewTask, add_task, find_task
+from agentctl.workspace.loader import Workspace
 
 NOW = datetime(2026, 11, 26, 10, 5, tzinfo=UTC)
 FIXTURES = REPO / "tests" / "fixtures" / "artifacts"
@@ -86,7 +86,7 @@ def test_the_default_artifact_is_artifacts_id_produces(ws: Workspace) -> None:
 def test_the_tasks_output_is_used_when_set(ws: Workspace) -> None:
     task = add(ws, "Code", "jack", phase="code")
     write(ws, "out/code.json", example("code"))
-    from agentctl.tasks import Update, update_task
+    from agentctl.registry.service import Update, update_task
 
     update_task(ws, task.taskId, Update(sets=["output=out/code.json"]), "user:test", NOW)
     res = handoff(ws, task.taskId, None, "user:test", NOW)
@@ -191,8 +191,8 @@ def test_the_rejection_is_one_transaction_in_the_event_log(ws: Workspace) -> Non
 
 def test_the_task_is_rechecked_inside_the_lock(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     """Validation runs without the lock; a task finished meanwhile must not be handed off twice."""
-    import agentctl.handoff as mod
-    from agentctl.tasks import Update, update_task
+    import agentctl.contracts.handoff as mod
+    from agentctl.registry.service import Update, update_task
 
     task = add(ws, "Design", "vivi", phase="design")
     write(ws, f"artifacts/{task.taskId}/design.json", example("design"))
@@ -319,8 +319,8 @@ def test_gate_human_output(ws: Workspace, studio_cli: Cli) -> None:
 
 
 def test_a_task_whose_self_tests_failed_is_not_handed_off(ws: Workspace, studio_cli: Cli) -> None:
-    from agentctl.models import RuleResult, SelfTestReport
-    from agentctl.timeutil import iso
+    from agentctl.core.clock import iso
+    from agentctl.core.records import RuleResult, SelfTestReport
 
     design = add(ws, "AlphaNet screens", "vivi", phase="design")
     write(ws, f"artifacts/{design.taskId}/design.json", example("design"))

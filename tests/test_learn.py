@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from agentctl import regressions as regs
+from agentctl.core.clock import iso
+from agentctl.core.records import Rejection, RuleResult, RunRecord, SelfTestReport
 from agentctl.errors import StateError
-from agentctl.learn import load_ledger, normalise_message, run_learn
-from agentctl.models import Rejection, RuleResult, RunRecord, SelfTestReport
-from agentctl.tasks import NewTask, add_task
-from agentctl.timeutil import iso
-from agentctl.workspace import Workspace
+from agentctl.learning import regressions as regs
+from agentctl.learning.learn import load_ledger, normalise_message, run_learn
+from agentctl.registry.service import NewTask, add_task
+from agentctl.workspace.loader import Workspace
 
 NOW = datetime(2026, 11, 27, 23, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -298,7 +298,7 @@ def test_a_failing_drafter_falls_back_to_the_template(ws: Workspace) -> None:
 
 
 def test_the_learning_tier_drafts_through_the_provider(ws: Workspace) -> None:
-    from agentctl.providers.server import ModelServer, Reply
+    from agentctl.demo.server import ModelServer, Reply
 
     _seed(ws)
     cfg = ws.config_path.read_text()
@@ -314,7 +314,7 @@ def test_the_learning_tier_drafts_through_the_provider(ws: Workspace) -> None:
 
 
 def test_without_a_reachable_learning_tier_the_text_is_deterministic(ws: Workspace) -> None:
-    from agentctl.learn import model_drafter
+    from agentctl.learning.learn import model_drafter
 
     assert model_drafter(ws)[1] == "template"
     text = ws.config_path.read_text() + "\nlearning: premium\n"

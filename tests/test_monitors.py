@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import Cli, write_agent
 
-from agentctl.workspace import Workspace
+from agentctl.workspace.loader import Workspace
 
 
 def alerts(root: Path) -> list[dict]:
@@ -97,8 +97,7 @@ def test_breakers_none_open_exits_0(cli: Cli) -> None:
 
 
 def test_breakers_open_raise_an_alert_and_exit_1(cli: Cli, minimal_ws: Path) -> None:
-    from agentctl import breaker
-
+    from agentctl.breakers import breaker
     if not hasattr(breaker, "trip_breaker"):
         pytest.skip("breakers not implemented in this build")
     write_agent(minimal_ws, "jack", textwrap.dedent("""\

@@ -10,11 +10,11 @@ from genai_prices import Usage, calc_price, extract_usage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentctl.config import ModelRef
-from agentctl.pricing import cost_usd, normalised_usage, price_per_mtok, run_cost_usd
+from agentctl.core.config import ModelRef
+from agentctl.demo.server import Reply
+from agentctl.demo.server import Usage as ServerUsage
 from agentctl.providers import TokenUsage
-from agentctl.providers.server import Reply
-from agentctl.providers.server import Usage as ServerUsage
+from agentctl.tiers.pricing import cost_usd, normalised_usage, price_per_mtok, run_cost_usd
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -148,7 +148,7 @@ def test_tiered_prices_bypass_the_cache(tmp_path):
 
 
 def test_unpriced_is_cached_as_unpriced(tmp_path, monkeypatch):
-    import agentctl.pricing as pricing
+    import agentctl.tiers.pricing as pricing
 
     ref = ModelRef(provider="openai", model="local-llama", base_url="http://127.0.0.1:1/v1")
     assert run_cost_usd(ref, TokenUsage(10, 10), FLAT_DAY, tmp_path / "r.json") is None

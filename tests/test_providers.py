@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agentctl.config import ModelRef
+from agentctl.core.config import ModelRef
+from agentctl.demo.server import Fail, ModelServer, Reply, Usage, minimal_instance
 from agentctl.providers import ModelRequest, ProviderError, call_model, parse_retry_after
-from agentctl.providers.server import Fail, ModelServer, Reply, Usage, minimal_instance
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = sorted((REPO / "schemas").glob("*.json"))

@@ -16,9 +16,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agentctl.store.registry import registry_bytes_ok
-from agentctl.tasks import NewTask, Update, add_task, update_task
-from agentctl.workspace import Workspace
+from agentctl.registry.service import NewTask, Update, add_task, update_task
+from agentctl.storage.files.registry import registry_bytes_ok
+from agentctl.workspace.loader import Workspace
 
 PROCS = 16
 UPDATES = 15
@@ -87,7 +87,7 @@ def test_sigkilled_writer_never_leaves_a_torn_registry(minimal_ws: Path) -> None
 
 
 def _hold_lock_forever(root: str, ready) -> None:
-    from agentctl.store.files import locked
+    from agentctl.storage.files.durable import locked
 
     with locked(Path(root) / "tasks.json"):
         ready.set()

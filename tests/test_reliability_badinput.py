@@ -24,7 +24,7 @@ from fixtures_reliability import T0, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentctl.workspace import Workspace
+from agentctl.workspace.loader import Workspace
 
 # hypothesis' failure report imports mypy_extensions.TypedDict (deprecated); with warnings as errors that
 # would turn a falsifying example into a pytest INTERNALERROR instead of a readable failure
@@ -174,7 +174,7 @@ def test_bad_run_log_lines_are_skipped_and_counted_by_every_reader(rel_ws: Path,
                                                                    seed) -> None:
     from datetime import timedelta
 
-    from agentctl.store.files import JsonlReader
+    from agentctl.storage.files.durable import JsonlReader
 
     lines = [_record(i) for i in range(good)] + bad
     seed.shuffle(lines)
@@ -218,7 +218,7 @@ def test_any_artifact_validates_to_0_or_3(schema_ws: Path, tmp_path: Path, raw: 
 
 
 def test_an_artifact_nested_past_the_limit_is_a_rejection_not_a_crash(schema_ws: Path, tmp_path: Path) -> None:
-    from agentctl.contracts import MAX_ARTIFACT_DEPTH
+    from agentctl.contracts.schemas import MAX_ARTIFACT_DEPTH
 
     art = tmp_path / "deep.json"
     art.write_text('{"screens": ' + "[" * 100_000 + "]" * 100_000 + "}")
@@ -285,7 +285,7 @@ HOSTILE_IDS = ["../x", "../../etc/passwd", "/abs", "a/b", "a\x00b", "x" * 300, "
 
 @pytest.fixture
 def id_ws(rel_ws: Path) -> Path:
-    from agentctl.tasks import NewTask, add_task
+    from agentctl.registry.service import NewTask, add_task
 
     add_task(Workspace(rel_ws), NewTask(title="a", agent="cmd"), "setup", T0)
     return rel_ws

@@ -29,11 +29,11 @@ import pytest
 from conftest import Cli
 from fixtures_reliability import T0, make_rel_ws, run_records
 
-import agentctl.breaker
-import agentctl.cron
-import agentctl.idempotency
-import agentctl.runner  # noqa: F401 — imported before forking
-from agentctl.workspace import Workspace
+import agentctl.breakers.breaker
+import agentctl.cron.jobs
+import agentctl.run.idempotency
+import agentctl.run.runner  # noqa: F401 — imported before forking
+from agentctl.workspace.loader import Workspace
 
 FORK = mp.get_context("fork")
 WORKERS = 8
@@ -41,11 +41,12 @@ ROUNDS = 6
 
 
 def _worker(root: str, idx: int, barrier, out) -> None:
-    from agentctl import breaker, idempotency
-    from agentctl.cron import run_job
+    from agentctl.breakers import breaker
+    from agentctl.cron.jobs import run_job
     from agentctl.errors import TryLater
-    from agentctl.runner import RunRequest, run_agent
-    from agentctl.tasks import Update, update_task
+    from agentctl.registry.service import Update, update_task
+    from agentctl.run import idempotency
+    from agentctl.run.runner import RunRequest, run_agent
 
     ws = Workspace(Path(root))
     flaky = ws.agent("flaky")
@@ -82,7 +83,7 @@ def _worker(root: str, idx: int, barrier, out) -> None:
 
 
 def test_mixed_workload_loses_nothing_and_executes_nothing_twice(tmp_path: Path) -> None:
-    from agentctl.tasks import NewTask, add_task
+    from agentctl.registry.service import NewTask, add_task
 
     root = make_rel_ws(tmp_path / "ws")
     ws = Workspace(root)
@@ -164,7 +165,7 @@ def test_cron_run_of_one_slot_from_many_processes_executes_once(tmp_path: Path) 
 
 
 def _hold(path: str, ready) -> None:
-    from agentctl.store.files import locked
+    from agentctl.storage.files.durable import locked
 
     with locked(Path(path), timeout=5):
         ready.set()
@@ -197,7 +198,7 @@ def test_a_lock_held_by_a_killed_process_never_blocks_the_next_one(tmp_path: Pat
     try:  # a lock still held would make this exit 75 after 1 s
         res = Cli(root)("--lock-timeout", "1", *argv, "--json")
     finally:
-        from agentctl.store.files import DEFAULT_LOCK_TIMEOUT, set_lock_timeout
+        from agentctl.storage.files.durable import DEFAULT_LOCK_TIMEOUT, set_lock_timeout
 
         set_lock_timeout(DEFAULT_LOCK_TIMEOUT)
     assert res.exit_code == 0, (res.exit_code, res.stderr)

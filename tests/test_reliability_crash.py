@@ -39,13 +39,12 @@ import pytest
 from conftest import Cli
 from fixtures_reliability import T0, digest, make_rel_ws
 
-import agentctl.alerts
-import agentctl.breaker
-import agentctl.cron
-import agentctl.friction
-import agentctl.idempotency
-import agentctl.learn  # noqa: F401 — imported before forking, so writers start at once
-from agentctl.workspace import Workspace
+import agentctl.breakers.breaker
+import agentctl.cron.alerts
+import agentctl.cron.jobs
+import agentctl.learning.friction
+import agentctl.learning.learn  # noqa: F401 — imported before forking, so writers start at once
+from agentctl.workspace.loader import Workspace
 
 FORK = mp.get_context("fork")
 ROUNDS = 25
@@ -55,9 +54,9 @@ ROUNDS = 25
 
 def _journal(root: Path, watched: tuple[str, ...], unsafe: bool = False) -> None:
     """In the writer: append ``name sha256`` of each watched state to journal.log just before committing it."""
-    from agentctl import learn, regressions
-    from agentctl.store import files, registry
-
+    from agentctl.learning import learn, regressions
+    from agentctl.storage.files import durable as files
+    from agentctl.storage.files import registry
     real = files.atomic_write
     fd = os.open(root.parent / "journal.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
@@ -78,8 +77,7 @@ def _journal(root: Path, watched: tuple[str, ...], unsafe: bool = False) -> None
 
 
 def _write_breakers(root: Path, rnd: int) -> None:
-    from agentctl import breaker
-
+    from agentctl.breakers import breaker
     ws = Workspace(root)
     flaky = ws.agent("flaky")
     for i in range(10**6):
@@ -93,8 +91,7 @@ def _write_breakers(root: Path, rnd: int) -> None:
 
 
 def _write_ledger(root: Path, rnd: int) -> None:
-    from agentctl import idempotency
-
+    from agentctl.run import idempotency
     store = Workspace(root).storage.ledger
     for i in range(10**6):
         key, fp = f"k{rnd}-{i}", f"fp{i % 3}"
@@ -103,9 +100,9 @@ def _write_ledger(root: Path, rnd: int) -> None:
 
 
 def _write_regressions(root: Path, rnd: int) -> None:
-    from agentctl import regressions
-    from agentctl.learn import run_learn
-    from agentctl.models import RunError, RunRecord
+    from agentctl.core.records import RunError, RunRecord
+    from agentctl.learning import regressions
+    from agentctl.learning.learn import run_learn
 
     ws = Workspace(root)
     for i in range(10**6):
@@ -120,8 +117,8 @@ def _write_regressions(root: Path, rnd: int) -> None:
 
 
 def _write_cron(root: Path, rnd: int) -> None:
-    from agentctl.cron import ledger, run_job
-    from agentctl.timeutil import parse_iso
+    from agentctl.core.clock import parse_iso
+    from agentctl.cron.jobs import ledger, run_job
 
     ws = Workspace(root)
     last = (ledger(ws).read()["jobs"].get("tick") or {}).get("slot")
@@ -132,7 +129,7 @@ def _write_cron(root: Path, rnd: int) -> None:
 
 
 def _write_alerts(root: Path, rnd: int) -> None:
-    from agentctl.alerts import raise_alert
+    from agentctl.cron.alerts import raise_alert
 
     ws = Workspace(root)
     for i in range(10**6):
@@ -146,9 +143,9 @@ def _child(writer: Callable[[Path, int], None], root: str, rnd: int, watched: tu
 
 def _read_state(root: Path, name: str) -> None:
     """Parse ``name`` with agentctl's own reader (raises on a torn or corrupt file)."""
-    from agentctl import learn, regressions
-    from agentctl.cron import ledger
-    from agentctl.store.files import JsonState
+    from agentctl.cron.jobs import ledger
+    from agentctl.learning import learn, regressions
+    from agentctl.storage.files.durable import JsonState
 
     ws = Workspace(root)
     if name == "breakers.json":
@@ -216,7 +213,7 @@ def kill_rounds(root: Path, kind: str, rounds: int = ROUNDS, unsafe: bool = Fals
 
 @pytest.mark.parametrize("kind", list(WRITERS))
 def test_sigkilled_writer_leaves_a_committed_state(tmp_path: Path, kind: str) -> None:
-    from agentctl.store.files import set_lock_timeout
+    from agentctl.storage.files.durable import set_lock_timeout
 
     root = make_rel_ws(tmp_path / "ws", alerts_command=["true"] if kind == "alerts" else None)
     commits = kill_rounds(root, kind)
@@ -242,8 +239,7 @@ def test_sigkilled_writer_leaves_a_committed_state(tmp_path: Path, kind: str) ->
 
 def test_the_learn_ledger_never_runs_ahead_of_the_regressions(tmp_path: Path) -> None:
     """regressions.yaml is written before state/learn.json: a kill between them recounts, never loses."""
-    from agentctl import learn, regressions
-
+    from agentctl.learning import learn, regressions
     root = make_rel_ws(tmp_path / "ws")
     kill_rounds(root, "regressions", rounds=8, seed=5)
     ws = Workspace(root)
@@ -281,7 +277,7 @@ def _friction_skipped(cli: Cli) -> int:
 
 
 def test_torn_run_log_line_is_skipped_counted_and_the_next_record_starts_fresh(tmp_path: Path) -> None:
-    from agentctl.store.files import JsonlReader
+    from agentctl.storage.files.durable import JsonlReader
 
     root = make_rel_ws(tmp_path / "ws")
     cli = Cli(root)
@@ -306,7 +302,7 @@ def test_torn_run_log_line_is_skipped_counted_and_the_next_record_starts_fresh(t
 
 
 def test_torn_event_line_is_skipped_counted_and_the_next_event_starts_fresh(tmp_path: Path) -> None:
-    from agentctl.store.files import JsonlReader
+    from agentctl.storage.files.durable import JsonlReader
 
     root = make_rel_ws(tmp_path / "ws")
     cli = Cli(root)
@@ -323,7 +319,7 @@ def test_torn_event_line_is_skipped_counted_and_the_next_event_starts_fresh(tmp_
 
 
 def test_torn_alert_line_is_skipped_counted_and_the_next_alert_starts_fresh(tmp_path: Path) -> None:
-    from agentctl.alerts import raise_alert, read_alerts
+    from agentctl.cron.alerts import raise_alert, read_alerts
 
     root = make_rel_ws(tmp_path / "ws")
     ws = Workspace(root)
@@ -338,7 +334,7 @@ def test_torn_alert_line_is_skipped_counted_and_the_next_alert_starts_fresh(tmp_
 
 
 def test_torn_archive_line_is_skipped_counted_and_the_next_archive_starts_fresh(tmp_path: Path) -> None:
-    from agentctl.store.files import JsonlReader
+    from agentctl.storage.files.durable import JsonlReader
 
     root = make_rel_ws(tmp_path / "ws")
     cli = Cli(root)
@@ -375,9 +371,10 @@ COMMANDS = {
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> Path:
     """A workspace holding every rewritten state file (built once, copied per test)."""
-    from agentctl import breaker, idempotency
-    from agentctl.cron import run_job
-    from agentctl.tasks import NewTask, add_task
+    from agentctl.breakers import breaker
+    from agentctl.cron.jobs import run_job
+    from agentctl.registry.service import NewTask, add_task
+    from agentctl.run import idempotency
 
     root = make_rel_ws(tmp_path_factory.mktemp("prepared") / "ws")
     ws = Workspace(root)
@@ -435,8 +432,7 @@ def _read_only(src, dst) -> None:
 @pytest.mark.parametrize("target", TARGETS)
 def test_a_failed_write_keeps_the_old_file_and_exits_74(tmp_path: Path, prepared: Path, monkeypatch, target: str,
                                                        fault: str) -> None:
-    from agentctl.store import files
-
+    from agentctl.storage.files import durable as files
     root, argv, path = _copy(prepared, tmp_path, target)
     before = path.read_bytes()
     _disk_full.cut = False
@@ -476,8 +472,8 @@ def _child_env(**extra: str) -> dict[str, str]:
 @pytest.mark.parametrize("target", list(RLIMIT_ARGV))
 def test_a_real_short_write_efbig_keeps_the_old_file(tmp_path: Path, prepared: Path, target: str) -> None:
     """RLIMIT_FSIZE makes the kernel cut the temp file's write short, then refuse the rest (EFBIG)."""
-    from agentctl import idempotency
-    from agentctl.timeutil import utcnow
+    from agentctl.core.clock import utcnow
+    from agentctl.run import idempotency
 
     root, _, path = _copy(prepared, tmp_path, target)
     ws = Workspace(root)
@@ -498,7 +494,7 @@ def test_a_real_short_write_efbig_keeps_the_old_file(tmp_path: Path, prepared: P
 
 def test_a_short_append_leaves_a_torn_line_that_the_next_append_closes(tmp_path: Path) -> None:
     """A real short append (RLIMIT_FSIZE): exit 74; readers skip the fragment; the next record is whole."""
-    from agentctl.store.files import JsonlReader
+    from agentctl.storage.files.durable import JsonlReader
 
     root = make_rel_ws(tmp_path / "ws")
     log = root / "logs" / "runs" / "2026-03-02.jsonl"

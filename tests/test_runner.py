@@ -8,7 +8,7 @@ import threading
 import pytest
 from fixtures_server import valid_artifact
 
-from agentctl.providers.server import Fail, Reply, Usage
+from agentctl.demo.server import Fail, Reply, Usage
 
 
 def test_success_writes_artifact_record_and_task(llm_ws):
@@ -137,7 +137,7 @@ def test_regression_rules_are_in_the_prompt(llm_ws):
         "firstSeen: '2026-01-01T00:00:00Z', lastSeen: '2026-01-02T00:00:00Z', status: active}\n"
         f"  - {{id: REG-002, role: code, signature: other, rule: 'Not for designers.', count: 1, "
         "firstSeen: '2026-01-01T00:00:00Z', lastSeen: '2026-01-02T00:00:00Z', status: active}\n")
-    from agentctl.regressions import active_rules
+    from agentctl.learning.regressions import active_rules
 
     assert active_rules(llm_ws.ws(), "design", "vivi") == [rule]  # the file is well-formed for its owner
     out = llm_ws.run("vivi", prompt="design it")
@@ -220,8 +220,8 @@ def test_claim_conflicts_exit_5(llm_ws):
         llm_ws.run("vivi", task=tid)
     for status in ("done", "review", "blocked"):
         t2 = llm_ws.task(f"{status} task", agent="writer")
-        from agentctl.tasks import Update, update_task
-        from agentctl.timeutil import utcnow
+        from agentctl.core.clock import utcnow
+        from agentctl.registry.service import Update, update_task
 
         update_task(llm_ws.ws(), t2, Update(status=status), "test", utcnow())
         with pytest.raises(Conflict):
@@ -242,7 +242,7 @@ def test_registry_lock_is_not_held_during_the_model_call(llm_ws):
     t.start()
     import time
 
-    from agentctl.store.files import locked
+    from agentctl.storage.files.durable import locked
 
     deadline = time.monotonic() + 60  # the first run in a process also imports the SDK
     while not llm_ws.srv.requests and time.monotonic() < deadline:
@@ -251,8 +251,8 @@ def test_registry_lock_is_not_held_during_the_model_call(llm_ws):
     # while the model is "thinking", the registry lock is free (a 50 ms timeout suffices)
     with locked(llm_ws.root / "tasks.json", timeout=0.05):
         pass
-    from agentctl.tasks import Update, update_task
-    from agentctl.timeutil import utcnow
+    from agentctl.core.clock import utcnow
+    from agentctl.registry.service import Update, update_task
 
     update_task(llm_ws.ws(), other, Update(phase="meanwhile"), "test", utcnow())
     t.join(10)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from agentctl.models import RunRecord
-from agentctl.providers.server import Reply, Usage
-from agentctl.timeutil import iso, utcnow
+from agentctl.core.clock import iso, utcnow
+from agentctl.core.records import RunRecord
+from agentctl.demo.server import Reply, Usage
 
 
 def spent(llm_ws, agent: str, cost: float | None, days_ago: int = 0, status: str = "success") -> None:
@@ -61,8 +61,7 @@ def test_real_run_costs_accumulate_until_refused(llm_ws):
 
 
 def test_no_budget_means_no_run_log_read(llm_ws, monkeypatch):
-    from agentctl import budget
-
+    from agentctl.tiers import budget
     calls = []
     monkeypatch.setattr(budget, "spend_today", lambda *a: calls.append(a))
     assert llm_ws.run("writer", prompt="x").exit_code == 0
@@ -70,8 +69,7 @@ def test_no_budget_means_no_run_log_read(llm_ws, monkeypatch):
 
 
 def test_a_half_open_probe_refused_by_the_budget_gives_the_probe_slot_back(llm_ws):
-    from agentctl import breaker
-
+    from agentctl.breakers import breaker
     llm_ws.agent("writer", "name: writer\nrole: ops\ntier: economy\nprompt: p\nbudget: {daily_usd: 1}\n")
     ws = llm_ws.ws()
     agent = ws.agent("writer")

@@ -56,8 +56,8 @@ def test_command_gets_its_environment_and_prompt_file(llm_ws):
 def test_prompt_file_carries_rejection_and_regressions(llm_ws):
     command_agent(llm_ws, "probe", ENV_DUMP)
     tid = llm_ws.task("Redo it", agent="probe")
-    from agentctl.models import Rejection, RejectionError
-    from agentctl.timeutil import iso, utcnow
+    from agentctl.core.clock import iso, utcnow
+    from agentctl.core.records import Rejection, RejectionError
 
     ws = llm_ws.ws()
     with ws.storage.registry.transaction("test", iso(utcnow())) as tx:

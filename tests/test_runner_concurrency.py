@@ -15,8 +15,8 @@ RECORDS = 60
 
 
 def _append_many(root: str, writer: int) -> None:
-    from agentctl.models import RunError, RunRecord
-    from agentctl.store.runlog import FileRunLog
+    from agentctl.core.records import RunError, RunRecord
+    from agentctl.storage.files.runlog import FileRunLog
 
     log = FileRunLog(Path(root))
     for i in range(RECORDS):

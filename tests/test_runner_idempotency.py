@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 import yaml
 
-from agentctl import idempotency
+from agentctl.core.clock import utcnow
+from agentctl.demo.server import Reply
 from agentctl.errors import Conflict, TryLater
-from agentctl.providers.server import Reply
-from agentctl.timeutil import utcnow
+from agentctl.run import idempotency
 
 
 def test_same_key_returns_the_first_result_without_executing(llm_ws):
@@ -32,7 +32,7 @@ def test_same_key_returns_the_first_result_without_executing(llm_ws):
 
 
 def test_a_failed_first_run_is_returned_too(llm_ws):
-    from agentctl.providers.server import Fail
+    from agentctl.demo.server import Fail
 
     llm_ws.srv.add(Fail(400))
     first = llm_ws.run("writer", prompt="x", key="k1")
@@ -63,8 +63,7 @@ def test_input_file_content_is_part_of_the_input(llm_ws):
 
 
 def test_a_refused_run_releases_its_key(llm_ws):
-    from agentctl import breaker
-
+    from agentctl.breakers import breaker
     ws = llm_ws.ws()
     breaker.trip_breaker(ws, ws.agent("writer"), "test", utcnow())
     out = llm_ws.run("writer", prompt="x", key="slot-1")

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from agentctl.providers.server import Fail, Reply
+from agentctl.demo.server import Fail, Reply
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -56,8 +56,8 @@ def test_real_sleeps_stay_small(llm_ws):
     """The default sleeper really waits; with the env cap the wait stays tiny."""
     import time
 
-    from agentctl.runner import RunRequest, run_agent
-    from agentctl.timeutil import utcnow
+    from agentctl.core.clock import utcnow
+    from agentctl.run.runner import RunRequest, run_agent
 
     llm_ws.srv.add(Fail(429, retry_after=5), Fail(429, retry_after=0.05), model="claude-haiku-4-5")
     env = dict(llm_ws.env, AGENTCTL_MAX_RETRY_WAIT="0.2")
@@ -104,9 +104,9 @@ def test_fallback_with_missing_key_is_skipped(llm_ws):
 
 def test_routing_unit_with_a_fake_caller():
     """The router alone: which model, how many calls, what waits (no HTTP)."""
-    from agentctl.config import Tier
+    from agentctl.core.config import Tier
     from agentctl.providers import ModelAnswer, ModelRequest, ProviderError
-    from agentctl.routing import ask
+    from agentctl.tiers.routing import ask
 
     tier = Tier.model_validate({"model": "a", "fallback": [{"model": "b"}, {"model": "c"}]})
     script = {"a": [ProviderError("rate_limited", "429", status=429, retry_after=100)],
@@ -120,7 +120,7 @@ def test_routing_unit_with_a_fake_caller():
             raise queue.pop(0)
         return ModelAnswer(artifact={"text": "ok"})
 
-    from agentctl.routing import RouteFailed
+    from agentctl.tiers.routing import RouteFailed
 
     with pytest.raises(RouteFailed) as info:
         ask(tier, ModelRequest(system="s", prompt="p"), env={"ANTHROPIC_API_KEY": "k"}, timeout_s=10,

@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import run_installed
 
-from agentctl.providers.server import Fail, Reply
+from agentctl.demo.server import Fail, Reply
 
 KEY = "test-key-9f8e7d6c5b4a3928"
 
@@ -49,7 +49,7 @@ def test_a_model_echoing_a_key_into_its_artifact_is_redacted(llm_ws):
     assert KEY not in everything_written(llm_ws.root)
 
 
-@pytest.mark.parametrize("module", ["agentctl.cli.main", "agentctl.runner", "agentctl.cli.run"])
+@pytest.mark.parametrize("module", ["agentctl.cli.main", "agentctl.run.runner", "agentctl.cli.run"])
 def test_importing_the_cli_loads_no_sdk(module):
     code = (f"import sys, {module}\n"
             "heavy = ('anthropic', 'openai', 'genai_prices', 'jsonschema', 'httpx2', 'httpx')\n"
@@ -60,7 +60,7 @@ def test_importing_the_cli_loads_no_sdk(module):
 
 def test_a_command_agent_run_loads_no_llm_sdk(tmp_path):
     """`agentctl run` of a command agent never pays for the model SDKs."""
-    from agentctl.templates import init_workspace
+    from agentctl.workspace.templates import init_workspace
 
     root = tmp_path / "ws"
     init_workspace(root, "minimal", force=False)

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, Cli, run_installed, write_agent
 
-from agentctl import scorecard as sc
-from agentctl.models import RegistryFile, Rejection, RunRecord, Task
-from agentctl.scorecard_render import render
-from agentctl.workspace import Workspace
+from agentctl.core.records import RegistryFile, Rejection, RunRecord, Task
+from agentctl.scorecard import build as sc
+from agentctl.scorecard.render import render
+from agentctl.workspace.loader import Workspace
 
 NOW = "2026-11-26T12:00:00Z"
 END = datetime(2026, 11, 26, 12, tzinfo=UTC)
@@ -145,9 +145,9 @@ def coverage_stub(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
                              "2026-11-26T08:00:00Z"]},
             {"job": "disk-monitor", "schedule": "0 9 * * *", "expected": 7, "recorded": 7, "missed": 0,
              "missedSlots": []}]
-    import agentctl.cron
+    import agentctl.cron.jobs
 
-    monkeypatch.setattr(agentctl.cron, "coverage", lambda ws, start, end: [dict(r) for r in rows])
+    monkeypatch.setattr(agentctl.cron.jobs, "coverage", lambda ws, start, end: [dict(r) for r in rows])
     return rows
 
 
@@ -228,9 +228,9 @@ def test_downgrade_needs_evidence_for_unstructured_roles(fleet: Path, coverage_s
 
 
 def test_broken_upgrade_idle(fleet: Path, coverage_stub: list, monkeypatch: pytest.MonkeyPatch) -> None:
-    import agentctl.breaker
+    import agentctl.breakers.breaker
 
-    monkeypatch.setattr(agentctl.breaker, "open_breakers", lambda ws, now: ["leo"])
+    monkeypatch.setattr(agentctl.breakers.breaker, "open_breakers", lambda ws, now: ["leo"])
     r = card(fleet)
     broken = {b["agent"]: b for b in r["brokenAgents"]}
     assert broken["jack"]["reasons"] == ["3 consecutive errors at the end of the window",
@@ -260,9 +260,9 @@ def test_cron_coverage_gaps(fleet: Path, coverage_stub: list) -> None:
 
 
 def test_cron_coverage_absent_is_tolerated(fleet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import agentctl.cron
+    import agentctl.cron.jobs
 
-    monkeypatch.delattr(agentctl.cron, "coverage")
+    monkeypatch.delattr(agentctl.cron.jobs, "coverage")
     r = card(fleet)
     assert r["cronCoverage"] == [] and not r["cronCoverageAvailable"]
     assert any("cron coverage unavailable" in n for n in r["notes"])
@@ -422,9 +422,9 @@ def test_cron_builtin_writes_a_report(fleet: Path, coverage_stub: list) -> None:
 def test_a_run_started_in_the_current_second_is_in_the_window(minimal_ws) -> None:
     from datetime import UTC, datetime
 
-    from agentctl.models import RunRecord
-    from agentctl.scorecard import build_scorecard
-    from agentctl.workspace import Workspace
+    from agentctl.core.records import RunRecord
+    from agentctl.scorecard.build import build_scorecard
+    from agentctl.workspace.loader import Workspace
 
     ws = Workspace(minimal_ws)
     ws.storage.runlog.append(RunRecord(runId="r-now", startedAt="2026-11-26T12:00:00.200Z",

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import Cli, run_installed, write_agent
 
-from agentctl.config import Check, SelfTestRule
-from agentctl.jsonpath import parse, resolve
-from agentctl.selftest import NoArtifact, evaluate_check, run_command, run_rule, run_self_tests
-from agentctl.timeutil import iso
-from agentctl.workspace import Workspace
+from agentctl.core.clock import iso
+from agentctl.core.config import Check, SelfTestRule
+from agentctl.selftests.jsonpath import parse, resolve
+from agentctl.selftests.selftest import NoArtifact, evaluate_check, run_command, run_rule, run_self_tests
+from agentctl.workspace.loader import Workspace
 
 NOW = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parent / "fixtures" / "artifacts"

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import typer
 
 from agentctl.cli.common import ws
-from agentctl.render import emit_json, kv, table
+from agentctl.cli.render import emit_json, kv, table
 
 agents_app = typer.Typer(help="Agent definitions: list, show, validate.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
@@ -65,7 +65,7 @@ def show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME")
 @agents_app.command("validate")
 def validate(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Check agents, agentctl.yaml, schemas and cron jobs; report every problem (exit 78)."""
-    from agentctl.checks import validate_workspace
+    from agentctl.workspace.checks import validate_workspace
 
     problems = validate_workspace(ws(ctx))
     if json_:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from agentctl.workspace import Workspace
+    from agentctl.workspace.loader import Workspace
 
 
 @dataclass
@@ -23,7 +23,7 @@ class AppState:
 
     def workspace(self) -> Workspace:
         if self._ws is None:
-            from agentctl.workspace import Workspace, find_workspace
+            from agentctl.workspace.loader import Workspace, find_workspace
 
             self._ws = Workspace(find_workspace(self.workspace_opt))
         return self._ws
@@ -43,7 +43,7 @@ def ws(ctx: typer.Context) -> Workspace:
 
 def now() -> datetime:
     """The clock, read once at the edge. AGENTCTL_NOW pins it (tests, demos)."""
-    from agentctl.timeutil import parse_iso, utcnow
+    from agentctl.core.clock import parse_iso, utcnow
 
     pinned = os.environ.get("AGENTCTL_NOW")
     return parse_iso(pinned) if pinned else utcnow()

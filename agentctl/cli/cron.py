@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from agentctl.cli.common import echo_err, now, state, ws
-from agentctl.render import emit_json, table
+from agentctl.cli.render import emit_json, table
 
 CRONTAB_ENV = "AGENTCTL_CRONTAB_FILE"
 
@@ -36,7 +36,7 @@ def _target() -> Any:
     """The crontab to edit, chosen once here (the edge): $AGENTCTL_CRONTAB_FILE, else the user's."""
     import shutil
 
-    from agentctl.crontab import CrontabTarget
+    from agentctl.cron.crontab import CrontabTarget
     from agentctl.errors import ConfigError
 
     file = os.environ.get(CRONTAB_ENV)
@@ -80,7 +80,7 @@ def _zone(name: str | None) -> Any:
 @cron_app.command("list")
 def list_(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Jobs with their schedule, time zone, agent or built-in, next 3 runs and last run."""
-    from agentctl.cron import list_jobs
+    from agentctl.cron.jobs import list_jobs
 
     rows = list_jobs(ws(ctx), now())
     if json_:
@@ -112,7 +112,7 @@ def install(
     has other offsets gets an entry at every time its slots can fall on, and `cron run
     --scheduled` runs each slot once.
     """
-    from agentctl.crontab import install as do_install
+    from agentctl.cron.crontab import install as do_install
 
     result = do_install(ws(ctx), _target(), program=[sys.executable, "-m", "agentctl"],
                         path_dirs=_path_dirs(), cron_tz=_zone(cron_tz), now=now(), dry_run=dry_run)
@@ -147,7 +147,7 @@ def uninstall(
 
     Set AGENTCTL_CRONTAB_FILE=PATH to edit that file instead of the user's crontab.
     """
-    from agentctl.crontab import uninstall as do_uninstall
+    from agentctl.cron.crontab import uninstall as do_uninstall
 
     result = do_uninstall(ws(ctx), _target(), dry_run=dry_run)
     if json_:
@@ -170,7 +170,7 @@ def run(
     A second call in the same slot records `duplicate` and runs nothing; a call while the
     job is still running records `skipped` and exits 0. Exit code: the job's outcome.
     """
-    from agentctl.cron import run_job
+    from agentctl.cron.jobs import run_job
 
     start = now()
     outcome = run_job(ws(ctx), name, start, _clock(start), scheduled=scheduled)
@@ -192,9 +192,9 @@ def coverage(
     json_: JsonOpt = False,
 ) -> None:
     """Per job: runs expected by the schedule, runs recorded, missed slots."""
-    from agentctl.cron import coverage as job_coverage
+    from agentctl.core.clock import iso, parse_iso
+    from agentctl.cron.jobs import coverage as job_coverage
     from agentctl.errors import UsageError
-    from agentctl.timeutil import iso, parse_iso
 
     if days <= 0:
         raise UsageError("--days must be positive")
@@ -239,7 +239,7 @@ def disk(
     json_: JsonOpt = False,
 ) -> None:
     """Disk usage of the filesystem holding --path; exit 1 (and an alert) at or above --threshold."""
-    from agentctl.monitors import run_monitor
+    from agentctl.cron.monitors import run_monitor
 
     w = ws(ctx)
     _finish(run_monitor(w, "disk", now(), path=Path(path).expanduser() if path else None,
@@ -253,8 +253,8 @@ def stale(
     json_: JsonOpt = False,
 ) -> None:
     """Tasks in progress or blocked with no update for longer than --older-than; exit 1 (and an alert) if any."""
-    from agentctl.monitors import run_monitor
-    from agentctl.timeutil import parse_duration
+    from agentctl.core.clock import parse_duration
+    from agentctl.cron.monitors import run_monitor
 
     _finish(run_monitor(ws(ctx), "stale", now(), older_than=parse_duration(older_than)), json_)
 
@@ -262,7 +262,7 @@ def stale(
 @monitor_app.command("breakers")
 def breakers(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Open circuit breakers; exit 1 (and an alert) if any."""
-    from agentctl.monitors import run_monitor
+    from agentctl.cron.monitors import run_monitor
 
     _finish(run_monitor(ws(ctx), "breakers", now()), json_)
 

@@ -1,4 +1,4 @@
-"""`agentctl demo [DIR]` (SPEC §11): parse → agentctl.demo.play → narrate its events with rich."""
+"""`agentctl demo [DIR]` (SPEC §11): parse → agentctl.demo.play.play → narrate its events with rich."""
 
 
 from typing import Annotated, Any
@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import typer
 
 from agentctl.cli.common import path_arg
-from agentctl.render import emit_json
+from agentctl.cli.render import emit_json
 
 HELP = """Play all seven layers end to end in a new studio workspace, with no API key and no network.
 
@@ -93,7 +93,7 @@ class Narrator:
         self._row("", table)
 
     def _scorecard(self, e: Any) -> None:
-        from agentctl.scorecard_render import render_table
+        from agentctl.scorecard.render import render_table
 
         # as `agentctl scorecard` renders it: at least 100 columns on a terminal, 160 in a file or pipe
         tty = self.console.is_terminal
@@ -121,7 +121,7 @@ def demo(
     force: Annotated[bool, typer.Option("--force", help="Use DIR even if it holds other files (never an existing workspace).")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout (progress goes to stderr).")] = False,
 ) -> None:
-    from agentctl.demo import DEFAULT_DIR, play
+    from agentctl.demo.play import DEFAULT_DIR, play
 
     summary = play(path_arg(directory or DEFAULT_DIR), force=force, emit=Narrator(stderr=json_))
     if json_:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from agentctl.cli.common import actor, in_agent_process, now, path_arg, ws
-from agentctl.render import emit_json, table
+from agentctl.cli.render import emit_json, table
 
 gate_app = typer.Typer(help="Human gates: approve or kill work waiting in review.", no_args_is_help=True)
 
@@ -35,7 +35,7 @@ def validate(
     json_: JsonOpt = False,
 ) -> None:
     """Check an artifact against a contract: exit 0 if valid, else 3 with every problem."""
-    from agentctl.contracts import check_artifact, parse_artifact, schema_path
+    from agentctl.contracts.schemas import check_artifact, parse_artifact, schema_path
     from agentctl.errors import Rejected
 
     workspace = ws(ctx)
@@ -65,8 +65,8 @@ def handoff(
     json_: JsonOpt = False,
 ) -> None:
     """Validate a task's artifact against its stage's contract; pass it on, or reject it (exit 3)."""
+    from agentctl.contracts.handoff import format_rejection, handoff
     from agentctl.errors import Rejected
-    from agentctl.handoff import format_rejection, handoff
 
     res = handoff(ws(ctx), task_id, path_arg(artifact).resolve() if artifact else None, actor(), now())
     if json_:
@@ -93,7 +93,7 @@ def _accepted(res: Any) -> str:
 @gate_app.command("approve")
 def approve(ctx: typer.Context, task_id: TaskArg, by: ByOpt, json_: JsonOpt = False) -> None:
     """Approve work waiting at a gate: it is done and the next stage starts."""
-    from agentctl.handoff import approve_gate
+    from agentctl.contracts.handoff import approve_gate
 
     res = approve_gate(ws(ctx), task_id, by, actor(), now(), agent_process=in_agent_process())
     if json_:
@@ -106,7 +106,7 @@ def approve(ctx: typer.Context, task_id: TaskArg, by: ByOpt, json_: JsonOpt = Fa
 @gate_app.command("kill")
 def kill(ctx: typer.Context, task_id: TaskArg, by: ByOpt, json_: JsonOpt = False) -> None:
     """Kill work waiting at a gate: it and its unfinished downstream tasks are cancelled."""
-    from agentctl.handoff import kill_gate
+    from agentctl.contracts.handoff import kill_gate
 
     res = kill_gate(ws(ctx), task_id, by, actor(), now(), agent_process=in_agent_process())
     if json_:
@@ -119,7 +119,7 @@ def kill(ctx: typer.Context, task_id: TaskArg, by: ByOpt, json_: JsonOpt = False
 @gate_app.command("list")
 def list_(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Tasks waiting for a human at a gate."""
-    from agentctl.handoff import pending_gates
+    from agentctl.contracts.handoff import pending_gates
 
     rows = pending_gates(ws(ctx))
     if json_:

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from agentctl.cli.common import path_arg, ws
-from agentctl.render import emit_json
+from agentctl.cli.render import emit_json
 
 schema_app = typer.Typer(help="Editor schemas for agentctl.yaml and agent files.", no_args_is_help=True)
 
@@ -17,7 +17,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder (never touches tasks.json, logs/).")] = False,
 ) -> None:
     """Create a workspace (agentctl.yaml, agents/, schemas/, tasks.json, logs/)."""
-    from agentctl.templates import init_workspace
+    from agentctl.workspace.templates import init_workspace
 
     target = path_arg(directory)
     created = init_workspace(target, template, force)
@@ -32,7 +32,7 @@ def export(
     json_: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Write JSON Schemas for agentctl.yaml and agents/*.yaml, generated from the models."""
-    from agentctl.templates import editor_schema_dir, write_editor_schemas
+    from agentctl.workspace.templates import editor_schema_dir, write_editor_schemas
 
     paths = write_editor_schemas(path_arg(output) if output else editor_schema_dir(ws(ctx).root))
     if json_:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from agentctl.cli.common import actor, echo_err, in_agent_process, now, ws
-from agentctl.render import emit_json, kv, table
+from agentctl.cli.render import emit_json, kv, table
 
 regressions_app = typer.Typer(help="The regressions list: what the fleet learned from its failures.",
                               no_args_is_help=True)
@@ -19,7 +19,7 @@ REG_COLUMNS = ["id", "status", "agent", "role", "count", "lastSeen", "signature"
 
 
 def _clock(now_opt: str | None) -> datetime:
-    from agentctl.timeutil import parse_iso
+    from agentctl.core.clock import parse_iso
 
     return parse_iso(now_opt) if now_opt else now()
 
@@ -37,8 +37,8 @@ def learn(ctx: typer.Context,
           since: Annotated[str, typer.Option("--since", help="How far back to read, e.g. 24h, 7d.")] = "24h",
           now_opt: NowOpt = None, json_: JsonOpt = False) -> None:
     """Nightly extraction: group the window's failures into memory/regressions.yaml."""
-    from agentctl.learn import run_learn
-    from agentctl.timeutil import parse_duration
+    from agentctl.core.clock import parse_duration
+    from agentctl.learning.learn import run_learn
 
     summary = run_learn(ws(ctx), parse_duration(since), _clock(now_opt))
     if json_:
@@ -61,7 +61,7 @@ def list_(ctx: typer.Context,
           status: Annotated[str | None, typer.Option("--status", help="candidate, active or retired.")] = None,
           json_: JsonOpt = False) -> None:
     """The regressions list, filtered by status."""
-    from agentctl.regressions import list_regressions
+    from agentctl.learning.regressions import list_regressions
 
     rows = [r.model_dump(mode="json") for r in list_regressions(ws(ctx), status)]
     if json_:
@@ -85,7 +85,7 @@ def _print_regression(r: dict[str, Any]) -> None:
 @regressions_app.command("show")
 def show(ctx: typer.Context, reg_id: IdArg, json_: JsonOpt = False) -> None:
     """One regression with its rule and examples."""
-    from agentctl.regressions import get_regression
+    from agentctl.learning.regressions import get_regression
 
     r = get_regression(ws(ctx), reg_id).model_dump(mode="json", exclude_none=True)
     emit_json(r) if json_ else _print_regression(r)
@@ -98,7 +98,7 @@ def approve(ctx: typer.Context, reg_id: IdArg,
             json_: JsonOpt = False) -> None:
     """Make a candidate active: its rule goes into every prompt of that role/agent. Humans only."""
     _refuse_in_agent("approve")
-    from agentctl.regressions import approve as approve_regression
+    from agentctl.learning.regressions import approve as approve_regression
 
     reg, changed = approve_regression(ws(ctx), reg_id, by or actor(), now(), rule)
     if json_:
@@ -115,7 +115,7 @@ def retire(ctx: typer.Context, reg_id: IdArg,
            json_: JsonOpt = False) -> None:
     """Retire a regression: its rule leaves the prompts. Humans only."""
     _refuse_in_agent("retire")
-    from agentctl.regressions import retire as retire_regression
+    from agentctl.learning.regressions import retire as retire_regression
 
     reg, changed = retire_regression(ws(ctx), reg_id, by or actor(), now())
     if json_:
@@ -132,14 +132,14 @@ def friction(ctx: typer.Context,
     """Contradictions between agents (review vs QA, conflicting values, self-test vs rejection, reopened).
 
     A report: exits 0 whether or not it finds anything (the nightly `learn` job alerts on findings)."""
-    from agentctl.friction import find_friction, window_for_days
-    from agentctl.timeutil import iso, parse_duration
+    from agentctl.core.clock import iso, parse_duration
+    from agentctl.learning.friction import find_friction, window_for_days
 
     if days <= 0:
         from agentctl.errors import UsageError
 
         raise UsageError(f"--days must be positive; got {days:g}")
-    from agentctl.store.files import JsonlReader
+    from agentctl.storage.files.durable import JsonlReader
 
     start, end = window_for_days(days, _clock(now_opt))
     reader = JsonlReader()

@@ -24,7 +24,7 @@ class AgentctlGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except AgentctlError as exc:
-            from agentctl.redact import redact
+            from agentctl.core.redact import redact
 
             typer.echo(f"agentctl: {redact(exc.render())}", err=True)
             raise typer.Exit(exc.exit_code) from None
@@ -39,7 +39,7 @@ class AgentctlGroup(TyperGroup):
 
                 traceback.print_exc()
             else:
-                from agentctl.redact import redact
+                from agentctl.core.redact import redact
 
                 typer.echo(
                     f"agentctl: internal error: {type(exc).__name__}: {redact(str(exc))[:300]}\n"
@@ -76,7 +76,7 @@ def main_callback(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more (also under cron).")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
 ) -> None:
-    from agentctl.store.files import set_lock_timeout
+    from agentctl.storage.files.durable import set_lock_timeout
 
     set_lock_timeout(lock_timeout)
     ctx.obj = AppState(workspace_opt=workspace, verbose=verbose)

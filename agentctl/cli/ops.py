@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import typer
 
 from agentctl.cli.common import actor, now, ws
-from agentctl.render import emit_json, kv, table
+from agentctl.cli.render import emit_json, kv, table
 
 breaker_app = typer.Typer(help="Circuit breakers per agent: list, show, reset, trip.", no_args_is_help=True)
 
@@ -39,7 +39,7 @@ def _print_breaker(b: dict[str, Any]) -> None:
 @breaker_app.command("list")
 def list_(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Every agent's breaker: state, failures in the window, when an open one is retried, policy."""
-    from agentctl.breaker import list_breakers
+    from agentctl.breakers.breaker import list_breakers
 
     rows = list_breakers(ws(ctx), now())
     if json_:
@@ -54,7 +54,7 @@ def list_(ctx: typer.Context, json_: JsonOpt = False) -> None:
 @breaker_app.command("show")
 def show(ctx: typer.Context, agent: AgentArg, json_: JsonOpt = False) -> None:
     """One agent's breaker in detail."""
-    from agentctl.breaker import breaker_status
+    from agentctl.breakers.breaker import breaker_status
 
     w = ws(ctx)
     b = breaker_status(w, w.agent(agent), now())
@@ -64,7 +64,7 @@ def show(ctx: typer.Context, agent: AgentArg, json_: JsonOpt = False) -> None:
 @breaker_app.command("reset")
 def reset(ctx: typer.Context, agent: AgentArg, json_: JsonOpt = False) -> None:
     """Close the breaker now and forget its failures."""
-    from agentctl.breaker import reset_breaker
+    from agentctl.breakers.breaker import reset_breaker
 
     w = ws(ctx)
     b = reset_breaker(w, w.agent(agent), actor(), now())
@@ -74,7 +74,7 @@ def reset(ctx: typer.Context, agent: AgentArg, json_: JsonOpt = False) -> None:
 @breaker_app.command("trip")
 def trip(ctx: typer.Context, agent: AgentArg, json_: JsonOpt = False) -> None:
     """Open the breaker now for its cooldown: runs are refused until the probe time."""
-    from agentctl.breaker import trip_breaker
+    from agentctl.breakers.breaker import trip_breaker
 
     w = ws(ctx)
     b = trip_breaker(w, w.agent(agent), actor(), now())
@@ -84,7 +84,7 @@ def trip(ctx: typer.Context, agent: AgentArg, json_: JsonOpt = False) -> None:
 def selftest(ctx: typer.Context, task_id: Annotated[str, typer.Argument(metavar="ID")], json_: JsonOpt = False) -> None:
     """Re-run the task's agent's self-tests against its artifact (no agent run); exit 4 if one fails."""
     from agentctl.errors import SelfTestFailed
-    from agentctl.selftest import selftest_task
+    from agentctl.selftests.selftest import selftest_task
 
     agent, report = selftest_task(ws(ctx), task_id, actor(), now())
     if json_:

@@ -65,15 +65,15 @@ def scorecard(
                                              show_default=False)] = None,
     json_: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
-    from agentctl.scorecard import build_scorecard
-    from agentctl.scorecard_render import render
-    from agentctl.timeutil import parse_iso
+    from agentctl.core.clock import parse_iso
+    from agentctl.scorecard.build import build_scorecard
+    from agentctl.scorecard.render import render
 
     end = parse_iso(now_) if now_ else now()
     report = build_scorecard(ws(ctx), days=days, now=end)
     kind = "json" if json_ else fmt.value
     if output:
-        from agentctl.store.files import atomic_write
+        from agentctl.storage.files.durable import atomic_write
 
         path = path_arg(output)
         atomic_write(path, render(report, kind).encode("utf-8"))

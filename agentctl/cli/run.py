@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from agentctl.cli.common import echo_err, now, path_arg, state, ws
-from agentctl.render import emit_json, table
+from agentctl.cli.render import emit_json, table
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
 
@@ -33,7 +33,7 @@ def run(
     json_: JsonOpt = False,
 ) -> None:
     """Run one agent once: gates, model or command, contract, self-tests, registry, run log."""
-    from agentctl.runner import RunRequest, run_agent
+    from agentctl.run.runner import RunRequest, run_agent
 
     if task is None and prompt is None and input_ is None:
         from agentctl.errors import UsageError
@@ -59,8 +59,8 @@ def run(
 
 def models(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Each agent's tier, provider, model, fallback chain and price per million tokens."""
-    from agentctl.pricing import price_per_mtok
-    from agentctl.routing import chain_for
+    from agentctl.tiers.pricing import price_per_mtok
+    from agentctl.tiers.routing import chain_for
 
     w = ws(ctx)
     at = now()
@@ -79,7 +79,7 @@ def models(ctx: typer.Context, json_: JsonOpt = False) -> None:
             rows.append({"agent": agent.name, "tier": agent.tier, "runtime": agent.runtime, "provider": "command",
                          "model": None, "baseUrl": None, "fallback": [], "pricePerMTok": None})
             continue
-        from agentctl.config import ModelRef
+        from agentctl.core.config import ModelRef
 
         chain = chain_for(tier if tier is not None else ModelRef(model=agent.model or ""))
         rows.append({

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import typer
 
 from agentctl.cli.common import actor, in_agent_process, now, ws
-from agentctl.render import emit_json, kv, table
+from agentctl.cli.render import emit_json, kv, table
 
 task_app = typer.Typer(help="The task registry: add, show, list, update, claim, block.", no_args_is_help=True)
 
@@ -31,7 +31,7 @@ def add(
     json_: JsonOpt = False,
 ) -> None:
     """Add a task; prints its id."""
-    from agentctl.tasks import NewTask, add_task
+    from agentctl.registry.service import NewTask, add_task
 
     task = add_task(ws(ctx), NewTask(title=title, agent=agent, task_id=task_id, product=product, phase=phase,
                                      depends_on=depends_on or [], input=input_), actor(), now())
@@ -61,7 +61,7 @@ def print_task(t: dict[str, Any]) -> None:
 @task_app.command("show")
 def show(ctx: typer.Context, task_id: Annotated[str, typer.Argument(metavar="ID")], json_: JsonOpt = False) -> None:
     """Show one task (live or archived)."""
-    from agentctl.tasks import find_task
+    from agentctl.registry.service import find_task
 
     t = _task_dict(find_task(ws(ctx), task_id))
     emit_json(t) if json_ else print_task(t)
@@ -78,7 +78,7 @@ def list_(
     json_: JsonOpt = False,
 ) -> None:
     """List tasks, filtered."""
-    from agentctl.tasks import list_tasks
+    from agentctl.registry.service import list_tasks
 
     rows = [_task_dict(t) for t in list_tasks(ws(ctx), status=status, agent=agent, product=product, phase=phase,
                                               include_archived=all_)]
@@ -102,7 +102,7 @@ def update(
     json_: JsonOpt = False,
 ) -> None:
     """Change a task's status, phase, PR, checks or fields."""
-    from agentctl.tasks import Update, update_task
+    from agentctl.registry.service import Update, update_task
 
     task = update_task(ws(ctx), task_id, Update(status=status, phase=phase, pr=pr, checks=check or [],
                                                 sets=set_ or []), actor(), now(), agent_process=in_agent_process())
@@ -113,7 +113,7 @@ def update(
 def claim(ctx: typer.Context, task_id: Annotated[str, typer.Argument(metavar="ID")],
           agent: Annotated[str, typer.Option("--agent")], json_: JsonOpt = False) -> None:
     """Claim a task for an agent; exits 5 if another agent holds it."""
-    from agentctl.tasks import claim_task
+    from agentctl.registry.service import claim_task
 
     task = claim_task(ws(ctx), task_id, agent, now())
     emit_json(_task_dict(task)) if json_ else typer.echo(f"{task.taskId}: claimed by {agent}")
@@ -125,7 +125,7 @@ def block(ctx: typer.Context, task_id: Annotated[str, typer.Argument(metavar="ID
           on: Annotated[list[str] | None, typer.Option("--on", help="The task it waits on (repeatable).")] = None,
           json_: JsonOpt = False) -> None:
     """Mark a task blocked, by what (and on which task)."""
-    from agentctl.tasks import block_task
+    from agentctl.registry.service import block_task
 
     task = block_task(ws(ctx), task_id, by, on or [], actor(), now())
     emit_json(_task_dict(task)) if json_ else typer.echo(f"{task.taskId}: blocked by {task.blockedBy}")  # as stored (redacted)
@@ -134,7 +134,7 @@ def block(ctx: typer.Context, task_id: Annotated[str, typer.Argument(metavar="ID
 @task_app.command("unblock")
 def unblock(ctx: typer.Context, task_id: Annotated[str, typer.Argument(metavar="ID")], json_: JsonOpt = False) -> None:
     """Clear a task's block."""
-    from agentctl.tasks import unblock_task
+    from agentctl.registry.service import unblock_task
 
     task = unblock_task(ws(ctx), task_id, actor(), now())
     emit_json(_task_dict(task)) if json_ else typer.echo(f"{task.taskId}: {task.status}")
@@ -145,8 +145,8 @@ def archive(ctx: typer.Context,
             older_than: Annotated[str, typer.Option("--older-than", help="Age of finished tasks to move out.")] = "30d",
             json_: JsonOpt = False) -> None:
     """Move done/cancelled tasks out of tasks.json into archive/tasks-YYYY-MM.jsonl."""
-    from agentctl.tasks import archive_finished
-    from agentctl.timeutil import parse_duration
+    from agentctl.core.clock import parse_duration
+    from agentctl.registry.service import archive_finished
 
     ids = archive_finished(ws(ctx), parse_duration(older_than), actor(), now())
     emit_json({"archived": ids}) if json_ else typer.echo(f"archived {len(ids)} task(s)")
@@ -155,7 +155,7 @@ def archive(ctx: typer.Context,
 def status(ctx: typer.Context,
            product: Annotated[str | None, typer.Option("--product")] = None, json_: JsonOpt = False) -> None:
     """The board: counts per status, what is in progress, blocked, rejected, waiting for a human."""
-    from agentctl.tasks import board
+    from agentctl.registry.service import board
 
     b = board(ws(ctx), now(), product)
     if json_:
@@ -176,7 +176,7 @@ def status(ctx: typer.Context,
 def blocked(ctx: typer.Context,
             product: Annotated[str | None, typer.Option("--product")] = None, json_: JsonOpt = False) -> None:
     """Every blocked task with its blocking chain, followed to the root causes."""
-    from agentctl.tasks import blocked_report
+    from agentctl.registry.service import blocked_report
 
     report = blocked_report(ws(ctx), product)
     if json_:

@@ -7,7 +7,7 @@
 - ``server`` — a scripted local stand-in for both wire formats (tests, demo, benchmark).
 
 A provider call is one HTTP request with the SDK's own retries off (``max_retries=0``):
-retries, ``retry-after`` and fallbacks are the router's job (``agentctl.routing``), so
+retries, ``retry-after`` and fallbacks are the router's job (``agentctl.tiers.routing``), so
 the run record can say which model answered. Provider failures are normalised into
 ``ProviderError`` with a ``kind`` the router understands.
 """
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentctl.config import ModelRef
+from agentctl.core.config import ModelRef
 
 RETRYABLE = frozenset({"rate_limited", "overloaded", "server", "timeout", "connection"})
 
@@ -44,7 +44,7 @@ class ModelRequest:
 
 @dataclass
 class TokenUsage:
-    """Token counts exactly as the provider reported them (see ``agentctl.pricing`` for normalising)."""
+    """Token counts exactly as the provider reported them (see ``agentctl.tiers.pricing`` for normalising)."""
 
     tokens_in: int = 0
     tokens_out: int = 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentctl.config import ModelRef
+from agentctl.core.config import ModelRef
 from agentctl.providers import (
     ModelAnswer,
     ModelRequest,

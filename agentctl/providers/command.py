@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentctl.redact import redact
+from agentctl.core.redact import redact
 
 TAIL_BYTES = 64 * 1024
 KILL_GRACE_S = 0.5

@@ -4,7 +4,7 @@ also any OpenAI-compatible server through ``base_url`` (Ollama, vLLM, llama.cpp,
 Structured output is ``response_format={"type": "json_schema", ...}`` with
 ``strict: false`` (strict mode rejects most real-world contracts: optional
 properties, ``format``, ``minItems``); the answer is validated locally anyway.
-``prompt_tokens`` as reported *includes* cached tokens (see ``agentctl.pricing``).
+``prompt_tokens`` as reported *includes* cached tokens (see ``agentctl.tiers.pricing``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentctl.config import ModelRef
+from agentctl.core.config import ModelRef
 from agentctl.providers import (
     ModelAnswer,
     ModelRequest,

@@ -1,0 +1,226 @@
+"""Alerts (SPEC §8): always a line in logs/alerts.jsonl, then the configured sinks.
+
+INTERFACE (stable; the runner, the breakers and the monitors call it):
+    raise_alert(ws, kind=..., message=..., source=..., now=..., severity=..., data=...) -> dict
+
+Order, and why:
+1. decide dedupe: identical alerts (same kind + source + message) within
+   ``alerts.dedupe_s`` are recorded but not sent again (state/alerts.json, under its lock);
+2. append the alert to logs/alerts.jsonl — the durable record exists before any sink
+   is tried, so a sink can never lose it;
+3. the sinks: a webhook (a JSON POST with a Slack-compatible ``text`` field plus the
+   alert's fields) and/or a command receiving the alert JSON on stdin, each with a
+   short timeout. A failing sink appends a ``sink_failed`` line and never fails the
+   caller (a monitor, a run); when every sink failed the dedupe claim is released so
+   the next identical alert tries again.
+
+Messages and data are redacted; the webhook URL (often a secret itself) is never
+written to any file or message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import json
+import os
+import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agentctl.core.clock import iso, parse_iso
+from agentctl.core.config import AlertsConfig
+from agentctl.core.redact import MASK, redact, redact_obj
+from agentctl.errors import AgentctlError
+from agentctl.storage.files.durable import JsonState, append_json
+from agentctl.workspace.loader import Workspace
+
+WEBHOOK_TIMEOUT_S = 5.0
+COMMAND_TIMEOUT_S = 10.0
+OUTPUT_TAIL = 300
+
+
+class SinkError(Exception):
+    """A sink could not deliver; the message is safe to record (redacted, no URL)."""
+
+
+def alert_key(kind: str, source: str, message: str) -> str:
+    """What makes two alerts "identical" for dedupe."""
+    return hashlib.sha256(f"{kind}\0{source}\0{message}".encode()).hexdigest()[:16]
+
+
+def dedupe_state(ws: Workspace) -> JsonState:
+    return JsonState(ws.root / "state" / "alerts.json", "alerts")
+
+
+def _config(ws: Workspace) -> tuple[AlertsConfig, str | None]:
+    """The alerts config; a broken agentctl.yaml must not stop the alert line itself."""
+    try:
+        return ws.config.alerts, None
+    except AgentctlError as exc:
+        return AlertsConfig(), f"sinks not tried: {exc.message}"
+
+
+# --- sinks ------------------------------------------------------------------------
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def post_webhook(url: str, payload: dict[str, Any], timeout: float = WEBHOOK_TIMEOUT_S) -> None:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SinkError("webhook URL must be http(s)://host/...")
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    req = urllib.request.Request(url, data=body, method="POST",  # noqa: S310 (scheme checked above)
+                                 headers={"Content-Type": "application/json", "User-Agent": "agentctl"})
+    # A loopback hook bypasses any proxy from the environment; others follow it.
+    handlers = [urllib.request.ProxyHandler({})] if _loopback(parts.hostname) else []
+    opener = urllib.request.build_opener(*handlers)
+    try:
+        with opener.open(req, timeout=timeout) as resp:
+            resp.read(4096)
+    except urllib.error.HTTPError as exc:
+        raise SinkError(f"webhook answered HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SinkError(f"webhook unreachable ({type(exc).__name__}: {reason})".replace(url, MASK)) from None
+
+
+def run_command_sink(argv: list[str], payload: dict[str, Any], timeout: float = COMMAND_TIMEOUT_S) -> None:
+    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    try:
+        proc = subprocess.run(argv, input=data, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise SinkError(f"alert command timed out after {timeout:g}s") from None
+    except OSError as exc:
+        raise SinkError(f"alert command {argv[0]!r} could not start ({exc.strerror})") from None
+    if proc.returncode != 0:
+        tail = proc.stderr.decode("utf-8", "replace").strip()[-OUTPUT_TAIL:]
+        raise SinkError(f"alert command exited {proc.returncode}" + (f": {tail}" if tail else ""))
+
+
+Sink = tuple[str, Callable[[dict[str, Any]], None]]
+
+
+def configured_sinks(cfg: AlertsConfig, env: Mapping[str, str]) -> tuple[list[Sink], list[str]]:
+    """The sinks to call, and the problems that prevent one (recorded as sink_failed)."""
+    sinks: list[Sink] = []
+    problems: list[str] = []
+    url = cfg.webhook
+    if url is None and cfg.webhook_env:
+        url = env.get(cfg.webhook_env) or None
+        if url is None:
+            problems.append(f"webhook: ${cfg.webhook_env} is not set")
+    if url:
+        sinks.append(("webhook", lambda payload, u=url: post_webhook(u, payload)))  # type: ignore[misc]
+    if cfg.command:
+        argv = list(cfg.command)
+        sinks.append(("command", lambda payload: run_command_sink(argv, payload)))
+    return sinks, problems
+
+
+# --- dedupe -------------------------------------------------------------------------
+
+def _claim(ws: Workspace, key: str, now: datetime, window_s: float) -> tuple[bool, str | None]:
+    """True when an identical alert was sent within the window (suppress this one).
+    Otherwise claim the send for ``now``; returns the previous send time for a release."""
+    stamp = iso(now)
+    with dedupe_state(ws).transaction() as data:
+        entries = data["alerts"]
+        horizon = now - timedelta(seconds=window_s)
+        for k in [k for k, v in entries.items() if _older(v.get("lastSentAt"), horizon)]:
+            del entries[k]
+        entry = entries.get(key)
+        if entry and window_s > 0:
+            entry["suppressed"] = int(entry.get("suppressed", 0)) + 1
+            return True, None
+        previous = entry.get("lastSentAt") if entry else None
+        entries[key] = {"lastSentAt": stamp, "suppressed": 0}
+        return False, previous
+
+
+def _older(stamp: Any, horizon: datetime) -> bool:
+    try:
+        return not isinstance(stamp, str) or parse_iso(stamp) <= horizon
+    except AgentctlError:
+        return True
+
+
+def _release(ws: Workspace, key: str, stamp: str) -> None:
+    """Every sink failed: forget our claim so the next identical alert is sent."""
+    with contextlib.suppress(AgentctlError), dedupe_state(ws).transaction() as data:
+        entry = data["alerts"].get(key)
+        if entry and entry.get("lastSentAt") == stamp:
+            del data["alerts"][key]
+
+
+# --- the entry point -----------------------------------------------------------------
+
+def raise_alert(ws: Workspace, *, kind: str, message: str, source: str, now: datetime,
+                severity: str = "warning", data: dict[str, Any] | None = None,
+                env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Record an alert, then notify the configured sinks (at most once per dedupe window)."""
+    env = os.environ if env is None else env
+    env_d = dict(env)
+    message = redact(message, env_d)
+    key = alert_key(kind, source, message)
+    alert: dict[str, Any] = {"ts": iso(now), "kind": kind, "severity": severity, "source": source,
+                             "message": message, "data": redact_obj(data or {}, env_d), "key": key}
+    cfg, config_error = _config(ws)
+    if config_error:
+        alert["configError"] = config_error
+    sinks, problems = configured_sinks(cfg, env)
+    suppressed = False
+    if sinks:
+        try:
+            suppressed, _ = _claim(ws, key, now, cfg.dedupe_s)
+        except AgentctlError as exc:  # unreadable dedupe state: better a repeat than a lost alert
+            alert["dedupeError"] = redact(exc.message, env_d)
+    alert["deduped"] = suppressed
+    try:
+        append_json(ws.alerts_path, alert)
+    except AgentctlError as exc:  # e.g. disk full: the sinks are then the only record, so still try them
+        alert["recordError"] = exc.message
+    results: dict[str, str] = {}
+    for problem in problems:
+        _sink_failed(ws, alert, problem.split(":", 1)[0], problem, now, env_d)
+    if sinks and not suppressed:
+        payload = {"text": f"[{severity}] {kind} ({source}): {message}", **alert}
+        for name, send in sinks:
+            try:
+                send(payload)
+                results[name] = "ok"
+            except SinkError as exc:
+                results[name] = "failed"
+                _sink_failed(ws, alert, name, str(exc), now, env_d)
+        if "ok" not in results.values():
+            _release(ws, key, alert["ts"])
+    alert["sinks"] = results
+    return alert
+
+
+def _sink_failed(ws: Workspace, alert: dict[str, Any], sink: str, error: str, now: datetime,
+                 env: dict[str, str]) -> None:
+    line = {"ts": iso(now), "kind": "sink_failed", "severity": "warning", "source": "alerts", "sink": sink,
+            "alertKind": alert["kind"], "alertKey": alert["key"], "message": redact(error, env)}
+    with contextlib.suppress(AgentctlError):
+        append_json(ws.alerts_path, line)
+
+
+def read_alerts(path: Path) -> list[dict[str, Any]]:
+    """All alert lines (tests, briefings); torn lines are skipped."""
+    from agentctl.storage.files.durable import JsonlReader
+
+    return list(JsonlReader().read(path))

@@ -1,0 +1,615 @@
+"""Running one agent once (SPEC §5).
+
+INTERFACE (stable, used by cron, the demo and the CLI):
+    run_agent(ws, RunRequest(...), clock, *, env=None, sleep=time.sleep) -> RunOutcome
+      order: idempotency → breaker gate → budget gate → claim task → validate input →
+      choose model → execute → validate output → self-tests → update registry →
+      append run record → record breaker outcome.
+    RunOutcome.exit_code follows SPEC §10; RunOutcome.record is the RunRecord appended.
+    Unknown agent / task (2), a conflict (5), a configuration error (78: unknown tier,
+    missing contract, missing API key — checked first, before anything is claimed) and a
+    busy registry lock (75) are raised, with no run record.
+
+The registry lock is held only to claim the task and to store the result, never
+during the model call, the command or the self-tests.
+
+What the agent is told (its input artifact, the system and user prompts, a command agent's
+prompt file) is built by ``agentctl.run.context``; this module keeps the run sequence.
+
+What a run does to its task (decisions the rest of the pipeline relies on):
+
+- claim: ``claimedBy`` = the agent, status ``in_progress``, ``attempts += 1`` (counted
+  when the attempt starts, so a crashed attempt counts). Refused with exit 5 when
+  the task belongs to / is claimed by another agent, is ``done``/``cancelled``,
+  waits at a gate (``review``) or is ``blocked`` (unblock it first).
+- success, agent with ``produces``: ``output`` = ``artifacts/<ID>/<produces>.json``,
+  ``blockedBy`` cleared, status stays ``in_progress``: ``agentctl handoff ID`` then
+  moves it on (``done`` + next stage's task, ``review`` at a gate, or ``rejected``),
+  so the runner never bypasses the handoff's contracts and human gates.
+- success, no ``produces``: nothing to hand off, status ``done`` (artifact, if any,
+  at ``artifacts/<ID>/output.json``: an LLM's reply when it is a JSON object, so the
+  role's self-tests can check its fields, else ``{"text": ...}``).
+- the agent failed (provider errors after every fallback, a command that exits
+  non-zero or times out): status stays ``in_progress`` (the claim is kept for the
+  retry); the error is in the run record. Exit 1.
+- its output breaks its own ``produces`` contract (or is not JSON): status
+  ``rejected`` with a Rejection (``by: "<produces> contract"``) that the next run puts
+  in the agent's context; the bad answer is kept beside, as
+  ``<produces>.rejected.json``, never as ``output``. Exit 3.
+- self-tests failed: the (schema-valid) artifact is written and set as ``output``
+  so ``agentctl selftest ID`` can re-check it, the report is stored as ``selfTest``,
+  status stays ``in_progress`` — not done. Exit 4.
+- its input breaks ``consumes``: nothing executes, status ``blocked`` with
+  ``blockedBy`` naming the input and what is missing, ``blockedOn`` = its
+  dependencies. Exit 3.
+
+Costs: a priced answer → USD; a model genai-prices cannot price → ``costUsd: null``;
+no answer at all (429s, timeouts) or a command agent → 0.0 (no model was billed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agentctl.core.clock import iso
+from agentctl.core.config import AgentDef, ModelRef, Tier
+from agentctl.core.records import Rejection, RejectionError, RunError, RunRecord, Task
+from agentctl.core.redact import redact, redact_obj
+from agentctl.errors import AgentctlError, Conflict, NotFound, TryLater, UsageError
+from agentctl.providers import TokenUsage
+from agentctl.run import idempotency
+from agentctl.run.context import RunInput, build_context, read_input, write_prompt_file
+from agentctl.storage.files.durable import atomic_write
+from agentctl.tiers import budget as budgets
+from agentctl.workspace.loader import Workspace
+
+Clock = Callable[[], datetime]
+EXIT_FOR = {"success": 0, "failure": 1, "rejected": 3, "selftest_failed": 4, "skipped": 75}
+MAX_ERROR_CHARS = 600
+MAX_REJECTION_ERRORS = 20
+TRIGGERS = ("manual", "cron", "pipeline")
+_ERROR_TYPES = {"rate_limited": "RateLimited", "overloaded": "Overloaded", "server": "ServerError",
+                "timeout": "Timeout", "connection": "ConnectionError", "auth": "AuthenticationError",
+                "bad_request": "BadRequest"}
+
+
+@dataclass
+class RunRequest:
+    agent: str
+    task_id: str | None = None
+    prompt: str | None = None
+    input_file: str | None = None
+    idempotency_key: str | None = None
+    trigger: str = "manual"  # manual | cron | pipeline
+    job: str | None = None
+
+
+@dataclass
+class RunOutcome:
+    record: RunRecord
+    exit_code: int
+    message: str
+    duplicate_of: str | None = None
+    """For a duplicate: the runId of the first run, whose result this is."""
+    breaker: str | None = None
+    """A breaker transition caused by this run ("tripped", "recovered", "reopened")."""
+
+
+def new_run_id(now: datetime) -> str:
+    return f"r-{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+def run_agent(ws: Workspace, req: RunRequest, clock: Clock, *, env: Mapping[str, str] | None = None,
+              sleep: Callable[[float], None] = time.sleep) -> RunOutcome:
+    if req.trigger not in TRIGGERS:
+        raise UsageError(f"trigger must be one of {', '.join(TRIGGERS)}; got {req.trigger!r}")
+    agent = ws.agent(req.agent)
+    return _Run(ws, req, agent, clock, dict(os.environ if env is None else env), sleep).run()
+
+
+# --- what one execution produced ------------------------------------------------------
+
+@dataclass
+class _Exec:
+    artifact: Any = None
+    parse_error: str | None = None
+    raw_text: str = ""
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    provider: str | None = None
+    model: str | None = None
+    fallback_from: str | None = None
+    cost: float | None = 0.0
+    error: RunError | None = None
+    exit_code: int = 1
+    counted: bool = True
+    """Whether the outcome counts for the breaker (config errors do not)."""
+    executed: bool = True
+
+
+class _Run:
+    def __init__(self, ws: Workspace, req: RunRequest, agent: AgentDef, clock: Clock, env: dict[str, str],
+                 sleep: Callable[[float], None]):
+        self.ws, self.req, self.agent, self.clock, self.env, self.sleep = ws, req, agent, clock, env, sleep
+        self.started = clock()
+        self.run_id = new_run_id(self.started)
+        self.redact_env = _redaction_env(ws, env)
+        self.executed = False
+        self.admission: Any = None
+        self.outcome_recorded = False
+
+    # --- the steps, in SPEC order ---------------------------------------------------------
+    def run(self) -> RunOutcome:
+        self._preflight()
+        task = self._read_task()
+        inp = read_input(self.ws, self.req.input_file, task)
+        key = self.req.idempotency_key
+        fp = idempotency.fingerprint(self.agent.name, self.req.task_id, self.req.prompt, inp.raw if inp else None)
+        if key:
+            try:
+                dup = idempotency.reserve(self.ws.storage.ledger, key, fp, self.started,
+                                          stale_after=timedelta(seconds=self.agent.timeout_s))
+            except TryLater as exc:
+                return self._skipped(exc, "InFlight")
+            if dup is not None:
+                return self._duplicate(dup)
+        try:
+            outcome = self._gated(task, inp)
+        except BaseException:
+            if key:
+                _quietly(idempotency.release, self.ws.storage.ledger, key, fp, self.clock())
+            raise
+        if key:
+            if self.executed:
+                idempotency.complete(self.ws.storage.ledger, key, fp, _result(outcome), self.clock())
+            else:
+                idempotency.release(self.ws.storage.ledger, key, fp, self.clock())
+        return outcome
+
+    def _gated(self, task: Task | None, inp: RunInput | None) -> RunOutcome:
+        from agentctl.breakers import breaker
+        try:
+            self.admission = breaker.admit(self.ws, self.agent, self.started)
+        except TryLater as exc:
+            return self._skipped(exc, "BreakerOpen")
+        try:
+            try:
+                budgets.check_budgets(self.ws, self.agent, self.started)
+            except TryLater as exc:
+                self._budget_alert(exc)
+                return self._skipped(exc, "BudgetSpent")
+            if task is not None:
+                task = self._claim(task.taskId)
+            input_data = None
+            if inp is not None:
+                input_data, refused = self._check_input(task, inp)
+                if refused is not None:
+                    return refused
+            system, prompt = build_context(self.ws, self.agent, task, self.req.prompt, inp, input_data)
+            if self.agent.runtime == "command":
+                ex = self._execute_command(task, inp, system, prompt)
+            else:
+                ex = self._execute_llm(system, prompt)
+            self.executed = ex.executed
+            return self._conclude(task, ex)
+        finally:
+            if not self.outcome_recorded:  # refused or never executed: the probe slot goes back
+                _quietly(breaker.release_probe, self.ws, self.agent, self.admission)
+
+    def _preflight(self) -> None:
+        """Configuration problems stop the run before anything happens: exit 78, nothing claimed or recorded."""
+        if self.agent.produces:
+            self.ws.load_schema(self.agent.produces)
+        if self.agent.runtime == "llm":
+            from agentctl.tiers import routing
+            routing.api_key(routing.chain_for(self._tier())[0], self.env)
+
+    # --- task and input ------------------------------------------------------------------
+    def _read_task(self) -> Task | None:
+        if not self.req.task_id:
+            return None
+        from agentctl.registry.service import check_task_id
+
+        check_task_id(self.req.task_id)
+        for t in self.ws.storage.registry.load().tasks:
+            if t.taskId == self.req.task_id:
+                return t
+        raise NotFound(f"unknown task {self.req.task_id!r} (see `agentctl task list`)")
+
+    def _claim(self, task_id: str) -> Task:
+        from agentctl.registry.service import set_field
+
+        stamp = iso(self.started)
+        name = self.agent.name
+        with self.ws.storage.registry.transaction(name, stamp) as tx:
+            task = tx.find(task_id)
+            if task is None:
+                raise NotFound(f"task {task_id} disappeared (archived?)")
+            refusal = claim_refusal(task, name)
+            if refusal:
+                raise Conflict(refusal[0], hint=refusal[1])
+            if task.agent is None:
+                set_field(tx, task, "agent", name, stamp)
+            set_field(tx, task, "claimedBy", name, stamp)
+            set_field(tx, task, "status", "in_progress", stamp)
+            set_field(tx, task, "attempts", task.attempts + 1, stamp)
+            return task.model_copy(deep=True)
+
+    def _check_input(self, task: Task | None, inp: RunInput) -> tuple[Any, RunOutcome | None]:
+        from agentctl.contracts.schemas import check_artifact, parse_artifact
+
+        data, not_json = parse_artifact(inp.raw)
+        consumes = self.agent.consumes
+        if consumes is None:
+            return (data if not_json is None else inp.raw.decode("utf-8", "replace")), None
+        verdict = not_json or check_artifact(self.ws, consumes, data)
+        if verdict.valid:
+            return data, None
+        summary = verdict.summary or "does not fit the contract"
+        message = f"input {inp.display} does not satisfy {consumes}: {summary}"
+        if task is not None:
+            self._store_task(task.taskId, "blocked", blocked_by=message, blocked_on=list(task.dependsOn))
+        record = self._record("rejected", error=RunError(type="InputRejected", message=message),
+                              rejection=_rejection_summary(verdict))
+        self.ws.storage.runlog.append(record)
+        return None, RunOutcome(record, 3, record.error.message if record.error else message)
+
+    # --- execution -------------------------------------------------------------------------
+    def _tier(self) -> Tier | ModelRef:
+        tier = self.ws.tier_for(self.agent)
+        if tier is None:
+            if not self.agent.model:
+                from agentctl.errors import ConfigError
+
+                raise ConfigError(f"agents/{self.agent.name}.yaml: runtime llm needs a tier or a model")
+            return ModelRef(model=self.agent.model)
+        return tier
+
+    def _execute_llm(self, system: str, prompt: str) -> _Exec:
+        from agentctl.errors import ConfigError
+        from agentctl.providers import ModelRequest
+        from agentctl.tiers import pricing, routing
+
+        tier = self._tier()
+        schema = self.ws.load_schema(self.agent.produces) if self.agent.produces else None
+        rates = self.ws.root / "state" / "price-rates.json"
+        primary = routing.chain_for(tier)[0]
+        warm = None if pricing.is_cached(primary, self.started, rates) else pricing.warm_in_background
+        request = ModelRequest(system=system, prompt=prompt, schema=schema, schema_name=self.agent.produces,
+                               timeout_s=self.agent.timeout_s, on_send=warm)
+        try:
+            routed = routing.ask(tier, request, env=self.env, timeout_s=self.agent.timeout_s, sleep=self.sleep)
+        except ConfigError as exc:
+            return _Exec(provider=tier.provider, model=tier.model, error=RunError(type="ConfigError",
+                         message=exc.message), exit_code=78, counted=False, executed=False)
+        except routing.RouteFailed as exc:
+            kind = exc.last.kind if exc.last else None
+            first = routing.chain_for(tier)[0].model
+            return _Exec(provider=exc.ref.provider, model=exc.ref.model,
+                         fallback_from=first if exc.ref.model != first else None,
+                         error=RunError(type=_ERROR_TYPES.get(kind or "", "ModelUnavailable"), message=exc.message))
+        ans = routed.answer
+        cost = pricing.run_cost_usd(routed.ref, ans.usage, self.started, rates)
+        artifact = ans.artifact if schema is not None else (json_object_text(ans.raw_text) or ans.artifact)
+        return _Exec(artifact=artifact, parse_error=ans.parse_error, raw_text=ans.raw_text, usage=ans.usage,
+                     provider=routed.ref.provider, model=routed.ref.model, fallback_from=routed.fallback_from,
+                     cost=None if cost is None else round(cost, 10))
+
+    def _execute_command(self, task: Task | None, inp: RunInput | None, system: str, prompt: str) -> _Exec:
+        from agentctl.contracts.schemas import parse_artifact
+        from agentctl.providers.command import run_command
+
+        folder = self._artifact_dir(task)
+        prompt_file = write_prompt_file(folder, self.agent, system, prompt, self.redact_env)
+        staging = folder / f".{self._artifact_name()}.{self.run_id}.json"
+        env = dict(self.env)
+        env.update(AGENTCTL_AGENT=self.agent.name, AGENTCTL_TASK=task.taskId if task else "",
+                   AGENTCTL_INPUT=str(inp.path) if inp else "", AGENTCTL_OUTPUT=str(staging),
+                   AGENTCTL_PROMPT_FILE=str(prompt_file), AGENTCTL_WORKSPACE=str(self.ws.root),
+                   AGENTCTL_RUN_ID=self.run_id)
+        try:
+            res = run_command(list(self.agent.command or []), cwd=self.ws.root, env=env, timeout_s=self.agent.timeout_s)
+            atomic_write(folder / f"{self.agent.name}.log", redact(res.output_tail, self.redact_env).encode())
+            ex = _Exec(provider="command", model=None)
+            tail = res.output_tail.strip()[-MAX_ERROR_CHARS:]
+            if res.spawn_error:
+                ex.error = RunError(type="CommandNotStarted", message=res.spawn_error)
+            elif res.timed_out:
+                ex.error = RunError(type="Timeout", message=f"the command ran past timeout_s={self.agent.timeout_s:g}s; "
+                                    f"its process group was killed" + (f"; output: {tail}" if tail else ""))
+            elif res.exit_code != 0:
+                ex.error = RunError(type="CommandFailed", message=f"the command exited {res.exit_code}"
+                                    + (f": {tail}" if tail else ""))
+            elif staging.is_file():
+                data, not_json = parse_artifact(staging.read_bytes())
+                ex.raw_text = staging.read_text(encoding="utf-8", errors="replace")
+                ex.artifact, ex.parse_error = data, (not_json.summary if not_json else None)
+            elif self.agent.produces:
+                ex.parse_error = "the command wrote no artifact to $AGENTCTL_OUTPUT"
+            return ex
+        finally:
+            staging.unlink(missing_ok=True)
+
+    # --- after execution ---------------------------------------------------------------------
+    def _conclude(self, task: Task | None, ex: _Exec) -> RunOutcome:
+        if ex.error is not None:
+            status, output, report, rejection, verdict = "failure", None, None, None, None
+        else:
+            verdict = self._verify(ex)
+            output = report = rejection = None
+            if verdict is not None and not verdict.valid:
+                status = "rejected"
+                rejection = self._rejection(verdict)
+                self._keep_rejected(task, ex)
+            else:
+                output = self._write_artifact(task, ex.artifact) if ex.artifact is not None else None
+                report = self._self_tests(task, ex.artifact, output)
+                status = "success" if report is None or report.ok else "selftest_failed"
+        stored_error = None
+        if task is not None and ex.executed:
+            stored_error = self._update_task(task, status, output, report, rejection)
+        record = self._record(status, ex=ex, error=ex.error, output=output,
+                              selftest=_selftest_summary(report), rejection=_rejection_summary(verdict))
+        self.ws.storage.runlog.append(record)
+        transition = None
+        if ex.counted and ex.executed and self.admission is not None:
+            from agentctl.breakers import breaker
+            transition = breaker.record_outcome(self.ws, self.agent, status == "success", self.clock(), self.admission)
+            self.outcome_recorded = True
+        code = ex.exit_code if ex.error is not None else EXIT_FOR[status]
+        message = self._message(record, verdict, report)
+        if stored_error is not None:
+            code, message = stored_error.exit_code, f"{message}; the task was NOT updated: {stored_error.message}"
+        if transition:
+            message += f"; breaker {transition}"
+        return RunOutcome(record, code, redact(message, self.redact_env), breaker=transition)
+
+    def _verify(self, ex: _Exec) -> Any:
+        from agentctl.contracts.schemas import Verdict, check_artifact, too_deep, too_deep_verdict
+
+        if ex.parse_error is not None:
+            return Verdict([{"path": "$", "message": ex.parse_error, "missing": []}], [], ex.parse_error)
+        if ex.artifact is not None and too_deep(ex.artifact):  # a model's answer arrives parsed by the SDK
+            return too_deep_verdict()
+        if self.agent.produces:
+            return check_artifact(self.ws, self.agent.produces, ex.artifact)
+        return None
+
+    def _rejection(self, verdict: Any) -> Rejection:
+        errors = [RejectionError(path=p["path"], message=str(p["message"])[:300]) for p in verdict.problems]
+        if len(errors) > MAX_REJECTION_ERRORS:
+            more = len(errors) - MAX_REJECTION_ERRORS + 1
+            errors = errors[: MAX_REJECTION_ERRORS - 1] + [RejectionError(path="$", message=f"… and {more} more problems")]
+        stage = next((s.stage for s in self.ws.config.pipeline if s.agent == self.agent.name), self.agent.produces)
+        return Rejection(at=iso(self.clock()), stage=stage, by=f"{self.agent.produces or 'output'} contract",
+                         missing=list(verdict.missing), errors=errors, summary=verdict.summary or None)
+
+    def _self_tests(self, task: Task | None, artifact: Any, output: str | None) -> Any:
+        from agentctl.selftests.selftest import run_self_tests
+
+        if not self.ws.self_tests_for(self.agent):
+            return None
+        path = self.ws.root / output if output else None
+        return run_self_tests(self.ws, self.agent, artifact, task.taskId if task else None, self.clock(),
+                              output_path=path, env=self.env)
+
+    # --- files ----------------------------------------------------------------------------
+    def _artifact_dir(self, task: Task | None) -> Path:
+        folder = self.ws.artifact_dir(task.taskId if task else self.run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _artifact_name(self) -> str:
+        return self.agent.produces or "output"
+
+    def _write_artifact(self, task: Task | None, artifact: Any) -> str:
+        path = self._artifact_dir(task) / f"{self._artifact_name()}.json"
+        data = json.dumps(redact_obj(artifact, self.redact_env), indent=2, ensure_ascii=False) + "\n"
+        atomic_write(path, data.encode())
+        return self.ws.rel(path)
+
+    def _keep_rejected(self, task: Task | None, ex: _Exec) -> None:
+        path = self._artifact_dir(task) / f"{self._artifact_name()}.rejected.json"
+        text = json.dumps(ex.artifact, indent=2, ensure_ascii=False) if ex.artifact is not None else ex.raw_text
+        atomic_write(path, redact(text or "", self.redact_env).encode())
+
+    # --- registry ---------------------------------------------------------------------------
+    def _update_task(self, task: Task, status: str, output: str | None, report: Any,
+                     rejection: Rejection | None) -> AgentctlError | None:
+        task_status = {"success": "in_progress" if self.agent.produces else "done",
+                       "rejected": "rejected"}.get(status, "in_progress")
+        blocked_by = f"{rejection.by} — {rejection.summary or 'invalid output'}" if rejection else None
+        try:
+            self._store_task(task.taskId, task_status, output=output, report=report, rejection=rejection,
+                             blocked_by=blocked_by, clear_block=status == "success")
+        except AgentctlError as exc:  # lock busy, disk full: the run record still tells what happened
+            return exc
+        return None
+
+    def _store_task(self, task_id: str, status: str, *, output: str | None = None, report: Any = None,
+                    rejection: Rejection | None = None, blocked_by: str | None = None,
+                    blocked_on: list[str] | None = None, clear_block: bool = False) -> None:
+        from agentctl.core.records import SelfTestReport
+        from agentctl.registry.service import set_field
+
+        # the registry masks known names and shapes; a key under a tier's own api_key_env
+        # name is only known here, and model output quoted in a rejection may carry it
+        if rejection is not None:
+            rejection = Rejection.model_validate(redact_obj(rejection.model_dump(mode="json"), self.redact_env))
+        if report is not None:
+            report = SelfTestReport.model_validate(redact_obj(report.model_dump(mode="json"), self.redact_env))
+        if blocked_by is not None:
+            blocked_by = redact(blocked_by, self.redact_env)
+        stamp = iso(self.clock())
+        with self.ws.storage.registry.transaction(self.agent.name, stamp) as tx:
+            task = tx.find(task_id)
+            if task is None:
+                return
+            if output is not None:
+                set_field(tx, task, "output", output, stamp)
+            if report is not None:
+                before = task.selfTest.model_dump(mode="json") if task.selfTest else None
+                task.selfTest = report
+                tx.log(task_id, "selfTest", before, report.model_dump(mode="json"))
+            if rejection is not None:
+                task.rejections = [*task.rejections, rejection]
+                tx.log(task_id, "rejection", None, rejection.model_dump(mode="json"))
+            set_field(tx, task, "status", status, stamp)
+            if blocked_by is not None:
+                set_field(tx, task, "blockedBy", blocked_by, stamp)
+            if blocked_on is not None:
+                set_field(tx, task, "blockedOn", blocked_on, stamp)
+            if clear_block:
+                set_field(tx, task, "blockedBy", None, stamp)
+                set_field(tx, task, "blockedOn", [], stamp)
+            task.updatedAt = stamp
+
+    # --- records ------------------------------------------------------------------------------
+    def _primary(self) -> tuple[str | None, str | None]:
+        if self.agent.runtime == "command":
+            return "command", None
+        try:
+            tier = self._tier()
+        except AgentctlError:
+            return None, self.agent.model
+        return tier.provider, tier.model
+
+    def _record(self, status: str, *, ex: _Exec | None = None, error: RunError | None = None,
+                output: str | None = None, selftest: dict[str, Any] | None = None,
+                rejection: dict[str, Any] | None = None, cost: float | None = 0.0) -> RunRecord:
+        ended = self.clock()
+        provider, model = (ex.provider, ex.model) if ex is not None else self._primary()
+        usage = ex.usage if ex is not None else TokenUsage()
+        if error is not None:
+            error = RunError(type=error.type, message=redact(error.message, self.redact_env)[:MAX_ERROR_CHARS])
+        record = RunRecord(
+            runId=self.run_id, startedAt=iso(self.started), endedAt=iso(ended), agent=self.agent.name,
+            team=self.agent.team, role=self.agent.role, taskId=self.req.task_id, job=self.req.job,
+            trigger=self.req.trigger,  # type: ignore[arg-type]
+            tier=self.agent.tier, provider=provider, model=model,
+            fallbackFrom=ex.fallback_from if ex is not None else None, status=status,  # type: ignore[arg-type]
+            error=error, tokensIn=usage.tokens_in, tokensOut=usage.tokens_out, cacheReadTokens=usage.cache_read,
+            cacheWriteTokens=usage.cache_write, costUsd=ex.cost if ex is not None else cost,
+            durationS=round(max(0.0, (ended - self.started).total_seconds()), 3),
+            idempotencyKey=self.req.idempotency_key, output=output, selfTest=selftest, rejection=rejection)
+        return RunRecord.model_validate(redact_obj(record.model_dump(mode="json"), self.redact_env))
+
+    def _skipped(self, exc: AgentctlError, kind: str) -> RunOutcome:
+        record = self._record("skipped", error=RunError(type=kind, message=exc.message))
+        self.ws.storage.runlog.append(record)
+        return RunOutcome(record, exc.exit_code, redact(exc.render(), self.redact_env))
+
+    def _duplicate(self, dup: idempotency.Duplicate) -> RunOutcome:
+        first = dup.result
+        record = self._record("duplicate", output=first.get("output")).model_copy(
+            update={"duplicateOf": first.get("runId")})
+        self.ws.storage.runlog.append(record)
+        message = (f"duplicate: idempotency key {dup.key!r} already ran as {first.get('runId')} "
+                   f"({first.get('status')}); nothing executed")
+        if first.get("message"):
+            message += f" — {first['message']}"
+        return RunOutcome(record, int(first.get("exitCode", 0)), message, duplicate_of=first.get("runId"))
+
+    def _budget_alert(self, exc: TryLater) -> None:
+        from agentctl.cron.alerts import raise_alert
+
+        _quietly(raise_alert, self.ws, kind="budget", message=f"{self.agent.name}: {exc.message}",
+                 source=f"agent:{self.agent.name}", now=self.started, severity="warning", data=dict(exc.data))
+
+    def _message(self, record: RunRecord, verdict: Any, report: Any) -> str:
+        who = f"{self.agent.name}" + (f" on {record.taskId}" if record.taskId else "")
+        if record.status == "success" and record.provider == "command":
+            return f"{who}: success in {record.durationS:g}s" + (f" → {record.output}" if record.output else "")
+        if record.status == "success":
+            cost = "unpriced" if record.costUsd is None else f"${record.costUsd:.4f}"
+            via = record.model or record.provider or "-"
+            if record.fallbackFrom:
+                via += f" (fallback from {record.fallbackFrom})"
+            return (f"{who}: success in {record.durationS:g}s via {via}, {record.tokensIn}→{record.tokensOut} tokens, "
+                    f"{cost}" + (f" → {record.output}" if record.output else ""))
+        if record.status == "rejected":
+            return (f"{who}: output rejected by the {self.agent.produces or 'output'} contract: "
+                    f"{verdict.summary if verdict else 'invalid'} (kept as {self._artifact_name()}.rejected.json)")
+        if record.status == "selftest_failed":
+            failed = [r.name for r in report.results if not r.ok] if report else []
+            return f"{who}: self-tests failed ({', '.join(failed)}): not done; artifact at {record.output}"
+        err = record.error
+        return f"{who}: {record.status}: {err.type}: {err.message}" if err else f"{who}: {record.status}"
+
+
+# --- pure helpers ---------------------------------------------------------------------------
+
+def claim_refusal(task: Task, agent: str) -> tuple[str, str] | None:
+    """Why ``agent`` may not run ``task`` now (message, hint), or None."""
+    tid = task.taskId
+    if task.claimedBy and task.claimedBy != agent:
+        return f"task {tid} is claimed by {task.claimedBy}", f"`agentctl task update {tid} --set claimedBy=null` frees it"
+    if task.agent and task.agent != agent:
+        return f"task {tid} belongs to agent {task.agent}", f"run `agentctl run {task.agent} --task {tid}`"
+    if task.status in ("done", "cancelled"):
+        return f"task {tid} is {task.status}: nothing to run", "create a new task for new work"
+    if task.status == "review":
+        return f"task {tid} waits at a human gate", f"`agentctl gate approve {tid} --by NAME` (or `gate kill`)"
+    if task.status == "blocked":
+        return f"task {tid} is blocked by {task.blockedBy or 'something'}", f"`agentctl task unblock {tid}` first"
+    return None
+
+
+def json_object_text(text: str) -> dict[str, Any] | None:
+    """The JSON object an agent without a contract answered as text (the studio's prompts ask for one:
+    seo, leo, briefing), so its self-tests can check its fields; None for prose. A ```json fence counts."""
+    body = text.strip()
+    if body.startswith("```"):
+        body = body.split("\n", 1)[-1].rsplit("```", 1)[0]
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and data else None
+
+
+def _rejection_summary(verdict: Any) -> dict[str, Any] | None:
+    if verdict is None or verdict.valid:
+        return None
+    return {"missing": list(verdict.missing), "errors": len(verdict.problems), "summary": verdict.summary}
+
+
+def _selftest_summary(report: Any) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {"ok": report.ok, "failed": [r.name for r in report.results if not r.ok]}
+
+
+def _result(outcome: RunOutcome) -> dict[str, Any]:
+    r = outcome.record
+    return {"runId": r.runId, "status": r.status, "exitCode": outcome.exit_code, "message": outcome.message[:300],
+            "output": r.output, "startedAt": r.startedAt, "costUsd": r.costUsd}
+
+
+def _redaction_env(ws: Workspace, env: dict[str, str]) -> dict[str, str]:
+    """The environment plus every configured key variable, whatever its name (``api_key_env: MY_CRED``)."""
+    out = dict(env)
+    try:
+        tiers = list(ws.config.tiers.values())
+    except AgentctlError:
+        return out
+    refs: list[ModelRef] = [*tiers, *(f for t in tiers for f in t.fallback)]
+    for i, ref in enumerate(refs):
+        value = env.get(ref.api_key_env or "")
+        if value and len(value) >= 6:
+            out[f"AGENTCTL_CONFIGURED_{i}_KEY"] = value
+    return out
+
+
+def _quietly(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    try:
+        fn(*args, **kwargs)
+    except Exception:  # noqa: S110 — best effort on a path that is already failing or advisory
+        pass

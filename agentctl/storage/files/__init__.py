@@ -1,0 +1,1 @@
+"""The embedded file backend: durable atomic writes, locks, JSONL logs, the registry files."""

@@ -1,0 +1,50 @@
+"""The run log: logs/runs/YYYY-MM-DD.jsonl, one record per line, one file per UTC day.
+
+Appends are single writes of one complete line (never interleaved); readers
+open only the files of the window asked for and skip (and count) torn lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agentctl.core.clock import upper_bound_second
+from agentctl.core.records import RunRecord
+from agentctl.storage.files.durable import JsonlReader, append_line, dumps_line
+
+
+class FileRunLog:
+    def __init__(self, root: Path):
+        self.dir = root / "logs" / "runs"
+
+    def path_for(self, day: date) -> Path:
+        return self.dir / f"{day.isoformat()}.jsonl"
+
+    def append(self, record: RunRecord) -> None:
+        day = date.fromisoformat(record.startedAt[:10])
+        append_line(self.path_for(day), dumps_line(record.model_dump(mode="json")))
+
+    def files_between(self, start: datetime, end: datetime) -> list[Path]:
+        """The daily files that can hold runs started in [start, end)."""
+        out = []
+        day = start.date()
+        while day <= end.date():
+            p = self.path_for(day)
+            if p.exists():
+                out.append(p)
+            day += timedelta(days=1)
+        return out
+
+    def read_window(self, start: datetime, end: datetime, reader: JsonlReader | None = None) -> Iterator[dict[str, Any]]:
+        """Run records whose ``startedAt`` falls in [start, end), as dicts."""
+        reader = reader or JsonlReader()
+        lo = start.strftime("%Y-%m-%dT%H:%M:%S")
+        hi = upper_bound_second(end)
+        for path in self.files_between(start, end):
+            for rec in reader.read(path):
+                started = rec.get("startedAt")
+                if isinstance(started, str) and lo <= started[:19] < hi:
+                    yield rec
