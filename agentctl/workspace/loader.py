@@ -128,6 +128,13 @@ class Workspace:
     def storage(self) -> Any:
         from agentctl.storage.base import open_file_storage
 
+        if self.config.storage.backend == "postgres":
+            from agentctl.storage.postgres import open_storage
+
+            storage = open_storage(self)
+            storage.recover()
+            return storage
+
         return open_file_storage(self.root)
 
     def load_agents(self) -> AgentsLoad:

@@ -1,0 +1,205 @@
+"""The task registry on PostgreSQL: a row per task with a ``version`` column.
+
+- ``transaction`` (the file backend's interface): the registry's exclusive advisory
+  lock, read, let the caller decide, write only the rows that changed with
+  compare-and-set on ``version``, insert one event row per change — one transaction;
+- ``claim_next``: the shared lock plus ``FOR UPDATE SKIP LOCKED``, so concurrent
+  claimers never wait on each other and each task has one winner;
+- ``update_one``: one row locked ``FOR UPDATE`` (no registry-wide lock), version + 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from agentctl.core.records import RegistryFile, Task
+from agentctl.core.redact import redact_obj, secret_values
+from agentctl.errors import StateError
+from agentctl.storage.files.registry import _redact_changed
+from agentctl.storage.postgres.connection import Database
+
+try:  # the seam's transaction object (issue 13); the file backend's before it
+    from agentctl.storage.base import RegistryTx  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    from agentctl.storage.files.registry import RegistryTx  # type: ignore[no-redef]
+
+REGISTRY_LOCK = 0x7461736B73  # "tasks"
+_COLUMNS = "task_id, status, agent, claimed_by, updated_at, doc"
+
+
+def _row(task: Task) -> tuple[Any, ...]:
+    dump = task.model_dump(mode="json")
+    return task.taskId, task.status, task.agent, task.claimedBy, task.updatedAt, Jsonb(dump)
+
+
+def _event_rows(tx: RegistryTx, now: str) -> list[tuple[Any, ...]]:
+    values = secret_values()
+    return [(now, c.taskId, tx.actor, c.change, Jsonb(redact_obj(c.before, values=values)),
+             Jsonb(redact_obj(c.after, values=values))) for c in tx.changes]
+
+
+def insert_events(cur: Any, rows: list[tuple[Any, ...]]) -> None:
+    if rows:
+        cur.executemany("INSERT INTO events (ts, task_id, actor, change, before, after) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)", rows)
+
+
+class PgRegistry:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def _load(self, cur: Any) -> tuple[RegistryFile, dict[str, tuple[int, dict[str, Any]]]]:
+        cur.execute("SELECT value FROM agentctl_meta WHERE key = 'nextSeq'")
+        row = cur.fetchone()
+        cur.execute("SELECT doc, version FROM tasks ORDER BY seq")
+        rows = cur.fetchall()
+        try:
+            doc = RegistryFile.model_validate({"nextSeq": int(row[0]) if row else 1, "tasks": [r[0] for r in rows]})
+        except ValueError as exc:
+            raise StateError(f"database table tasks: unreadable task ({str(exc).splitlines()[0]}); not changed") from None
+        return doc, {r[0]["taskId"]: (r[1], r[0]) for r in rows}
+
+    def load(self) -> RegistryFile:
+        with self.db.tx() as cur:
+            return self._load(cur)[0]
+
+    @contextlib.contextmanager
+    def transaction(self, actor: str, now: str) -> Iterator[RegistryTx]:
+        with self.db.tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (REGISTRY_LOCK,))
+            doc, before = self._load(cur)
+            seq = doc.nextSeq
+            tx = RegistryTx(doc, actor)
+            yield tx
+            if not tx.changes and not getattr(tx, "archived", None):
+                return
+            _bump(tx)
+            _redact_changed(tx, secret_values())
+            self._write(cur, tx, before, seq)
+            insert_events(cur, _event_rows(tx, now))
+            if getattr(tx, "archived", None):
+                self.archive_tasks(tx.archived)
+
+    def _write(self, cur: Any, tx: RegistryTx, before: dict[str, tuple[int, dict[str, Any]]], seq: int) -> None:
+        live = set()
+        for task in tx.doc.tasks:
+            live.add(task.taskId)
+            old = before.get(task.taskId)
+            row = _row(task)
+            if old is None:
+                cur.execute(f"INSERT INTO tasks ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)", row)
+            elif row[-1].obj != old[1]:
+                cur.execute("UPDATE tasks SET status = %s, agent = %s, claimed_by = %s, updated_at = %s, doc = %s, "
+                            "version = version + 1 WHERE task_id = %s AND version = %s",
+                            (*row[1:], task.taskId, old[0]))
+                if cur.rowcount != 1:
+                    raise StateError(f"task {task.taskId} changed concurrently; nothing was written — try again")
+        gone = [tid for tid in before if tid not in live]
+        if gone:
+            cur.execute("DELETE FROM tasks WHERE task_id = ANY(%s)", (gone,))
+        if tx.doc.nextSeq != seq:
+            cur.execute("UPDATE agentctl_meta SET value = %s WHERE key = 'nextSeq'", (Jsonb(tx.doc.nextSeq),))
+
+    # --- row-level primitives (no registry-wide lock) ---------------------------
+    def update_one(self, task_id: str, actor: str, now: str, decide: Callable[[RegistryTx, Task], None]) -> Task | None:
+        """Lock one task's row, let ``decide`` change it (logging with ``tx.log``), write it with version + 1."""
+        def run(cur: Any) -> Task | None:
+            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (REGISTRY_LOCK,))
+            cur.execute("SELECT doc, version FROM tasks WHERE task_id = %s FOR UPDATE", (task_id,))
+            row = cur.fetchone()
+            if row is None:
+                return None
+            return self._apply_one(cur, Task.model_validate(row[0]), row[1], actor, now, decide)
+        return self.db.retrying(run)
+
+    def _apply_one(self, cur: Any, task: Task, version: int, actor: str, now: str,
+                   decide: Callable[[RegistryTx, Task], None]) -> Task:
+        tx = RegistryTx(RegistryFile(tasks=[task]), actor)
+        decide(tx, task)
+        if tx.changes:
+            _bump(tx)
+            _redact_changed(tx, secret_values())
+            row = _row(task)
+            cur.execute("UPDATE tasks SET status = %s, agent = %s, claimed_by = %s, updated_at = %s, doc = %s, "
+                        "version = version + 1 WHERE task_id = %s AND version = %s", (*row[1:], task.taskId, version))
+            insert_events(cur, _event_rows(tx, now))
+        return task
+
+    def claim_next(self, agent: str, now: str, ready: Callable[[Task], bool] | None = None) -> Task | None:
+        """Claim the oldest ready todo/rejected task of ``agent``; rows other claimers hold are skipped."""
+        def run(cur: Any) -> Task | None:
+            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (REGISTRY_LOCK,))
+            cur.execute("SELECT doc, version FROM tasks WHERE agent = %s AND status IN ('todo', 'rejected') "
+                        "AND claimed_by IS NULL ORDER BY seq FOR UPDATE SKIP LOCKED", (agent,))
+            for doc, version in cur.fetchall():
+                task = Task.model_validate(doc)
+                if ready is None or ready(task):
+                    return self._apply_one(cur, task, version, agent, now, _claim(agent, now))
+            return None
+        return self.db.retrying(run)
+
+    skipped = 0
+
+    def get(self, task_id: str) -> Task | None:
+        with self.db.tx() as cur:
+            cur.execute("SELECT doc FROM tasks WHERE task_id = %s", (task_id,))
+            row = cur.fetchone()
+        return Task.model_validate(row[0]) if row else None
+
+    def list(self) -> list[Task]:
+        return self.load().tasks
+
+    def versions(self) -> dict[str, int]:
+        with self.db.tx() as cur:
+            cur.execute("SELECT task_id, version FROM tasks")
+            return dict(cur.fetchall())
+
+    # --- archive and events ----------------------------------------------------
+    def archive_tasks(self, tasks: list[Task]) -> None:
+        values = secret_values()
+        with self.db.tx() as cur:
+            cur.executemany("INSERT INTO tasks_archive (task_id, month, doc) VALUES (%s, %s, %s) "
+                            "ON CONFLICT (task_id) DO UPDATE SET month = excluded.month, doc = excluded.doc",
+                            [(t.taskId, t.updatedAt[:7], Jsonb(redact_obj(t.model_dump(mode="json"), values=values)))
+                             for t in tasks])
+
+    def archived(self, reader: Any = None) -> Iterator[Task]:
+        with self.db.tx() as cur:
+            cur.execute("SELECT doc FROM tasks_archive ORDER BY month, seq")
+            rows = cur.fetchall()
+        for (doc,) in rows:
+            try:
+                yield Task.model_validate(doc)
+            except ValueError:
+                if reader is not None:
+                    reader.skipped += 1
+
+    def events(self, reader: Any = None) -> Iterator[dict[str, Any]]:
+        with self.db.tx() as cur:
+            cur.execute("SELECT ts, task_id, actor, change, before, after FROM events ORDER BY id")
+            rows = cur.fetchall()
+        for ts, task_id, actor, change, before, after in rows:
+            yield {"ts": ts, "taskId": task_id, "actor": actor, "change": change, "before": before, "after": after}
+
+
+def _claim(agent: str, now: str) -> Callable[[RegistryTx, Task], None]:
+    def decide(tx: RegistryTx, task: Task) -> None:
+        tx.log(task.taskId, "claimedBy", task.claimedBy, agent)
+        task.claimedBy = agent
+        if task.status != "in_progress":
+            tx.log(task.taskId, "status", task.status, "in_progress")
+            task.status = "in_progress"
+        task.updatedAt = now
+    return decide
+
+
+def _bump(tx: RegistryTx) -> None:
+    """Every task named by a ``log`` call gets ``version`` + 1 once (the seam's rule)."""
+    ids = {c.taskId for c in tx.changes}
+    for task in tx.doc.tasks:
+        if task.taskId in ids and hasattr(task, "version"):
+            task.version += 1
