@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 
 from agentctl.core.clock import upper_bound_second
 from agentctl.core.records import RunRecord
@@ -64,7 +64,7 @@ class PgRunLog:
             self.ensure_partition(date.fromisoformat(month + "-01"))
         rows = [(d["runId"], d["startedAt"], d["startedAt"], d.get("agent"), d.get("job"), d["status"], d.get("tier"),
                  d.get("model"), int(d.get("tokensIn") or 0), int(d.get("tokensOut") or 0), d.get("costUsd"),
-                 float(d.get("durationS") or 0), Jsonb(d)) for d in docs]
+                 float(d.get("durationS") or 0), Json(d)) for d in docs]
         with self.db.tx() as cur:
             cur.executemany("INSERT INTO runs (run_id, started_at, started_txt, agent, job, status, tier, model, "
                             "tokens_in, tokens_out, cost_usd, duration_s, doc) VALUES (%s, %s::timestamptz, %s, %s, "
@@ -145,7 +145,7 @@ class PgAlerts:
 
     def append(self, alert: dict[str, Any]) -> None:
         with self.db.tx() as cur:
-            cur.execute("INSERT INTO alerts (ts, doc) VALUES (%s, %s)", (str(alert.get("ts") or ""), Jsonb(alert)))
+            cur.execute("INSERT INTO alerts (ts, doc) VALUES (%s, %s)", (str(alert.get("ts") or ""), Json(alert)))
 
     def read(self) -> Iterator[dict[str, Any]]:
         with self.db.tx() as cur:

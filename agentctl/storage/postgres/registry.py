@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 
 from agentctl.core.records import RegistryFile, Task
 from agentctl.core.redact import redact_obj, secret_values
@@ -33,13 +33,13 @@ _COLUMNS = "task_id, status, agent, claimed_by, updated_at, doc"
 
 def _row(task: Task) -> tuple[Any, ...]:
     dump = task.model_dump(mode="json")
-    return task.taskId, task.status, task.agent, task.claimedBy, task.updatedAt, Jsonb(dump)
+    return task.taskId, task.status, task.agent, task.claimedBy, task.updatedAt, Json(dump)
 
 
 def _event_rows(tx: RegistryTx, now: str) -> list[tuple[Any, ...]]:
     values = secret_values()
-    return [(now, c.taskId, tx.actor, c.change, Jsonb(redact_obj(c.before, values=values)),
-             Jsonb(redact_obj(c.after, values=values))) for c in tx.changes]
+    return [(now, c.taskId, tx.actor, c.change, Json(redact_obj(c.before, values=values)),
+             Json(redact_obj(c.after, values=values))) for c in tx.changes]
 
 
 def insert_events(cur: Any, rows: list[tuple[Any, ...]]) -> None:
@@ -164,7 +164,7 @@ class PgRegistry:
         with self.db.tx() as cur:
             cur.executemany("INSERT INTO tasks_archive (task_id, month, doc) VALUES (%s, %s, %s) "
                             "ON CONFLICT (task_id) DO UPDATE SET month = excluded.month, doc = excluded.doc",
-                            [(t.taskId, t.updatedAt[:7], Jsonb(redact_obj(t.model_dump(mode="json"), values=values)))
+                            [(t.taskId, t.updatedAt[:7], Json(redact_obj(t.model_dump(mode="json"), values=values)))
                              for t in tasks])
 
     def archived(self, reader: Any = None) -> Iterator[Task]:

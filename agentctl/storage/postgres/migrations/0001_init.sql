@@ -1,6 +1,7 @@
 -- agentctl schema 1: every store of the storage seam (SPEC §12).
--- Documents are jsonb in the file backend's own shapes; the columns next to them are
--- what queries filter, lock and aggregate on.
+-- Documents keep the file backend's own shapes: `json` where key order is output (tasks,
+-- events, runs, alerts), `jsonb` where SQL looks inside (keyed state). The columns next to
+-- them are what queries filter, lock and aggregate on.
 
 CREATE TABLE IF NOT EXISTS agentctl_meta (
     key   text PRIMARY KEY,
@@ -17,7 +18,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     agent      text,
     claimed_by text,
     updated_at text NOT NULL,
-    doc        jsonb NOT NULL
+    doc        json NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_agent_status ON tasks (agent, status);
 
@@ -25,7 +26,7 @@ CREATE TABLE IF NOT EXISTS tasks_archive (
     task_id  text PRIMARY KEY,
     seq      bigserial NOT NULL,
     month    text NOT NULL,
-    doc      jsonb NOT NULL
+    doc      json NOT NULL
 );
 
 -- events: written in the transaction of the change
@@ -35,8 +36,8 @@ CREATE TABLE IF NOT EXISTS events (
     task_id text,
     actor   text,
     change  text NOT NULL,
-    before  jsonb,
-    after   jsonb,
+    before  json,
+    after   json,
     source_key text UNIQUE  -- set by `storage import`: the imported line's hash (imported once)
 );
 CREATE INDEX IF NOT EXISTS events_task ON events (task_id);
@@ -55,7 +56,7 @@ CREATE TABLE IF NOT EXISTS runs (
     tokens_out  bigint NOT NULL DEFAULT 0,
     cost_usd    double precision,
     duration_s  double precision NOT NULL DEFAULT 0,
-    doc         jsonb NOT NULL,
+    doc         json NOT NULL,
     PRIMARY KEY (run_id, started_at)
 ) PARTITION BY RANGE (started_at);
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
@@ -83,7 +84,7 @@ CREATE TABLE IF NOT EXISTS cron_slots (
 CREATE TABLE IF NOT EXISTS alerts (
     id   bigserial PRIMARY KEY,
     ts   text NOT NULL,
-    doc  jsonb NOT NULL,
+    doc  json NOT NULL,
     source_key text UNIQUE
 );
 -- learn ledger, regressions: whole small documents
