@@ -42,7 +42,7 @@ from agentctl.core.config import PipelineStage
 from agentctl.core.records import FINISHED, Rejection, RejectionError, Task
 from agentctl.errors import ConfigError, Conflict, SelfTestFailed, UsageError
 from agentctl.registry.service import NewTask, _get, add_task_tx, check_task_id, find_task, set_field
-from agentctl.storage.files.registry import RegistryTx
+from agentctl.storage.base import RegistryTx
 from agentctl.workspace.loader import Workspace
 
 MAX_REJECTION_ERRORS = 20

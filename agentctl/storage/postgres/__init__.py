@@ -23,7 +23,7 @@ class PgStorage:
     backend = "postgres"
 
     def __init__(self, db: Database):
-        from agentctl.storage.postgres.documents import PgBreakers, PgState
+        from agentctl.storage.postgres.documents import PgBreakers
         from agentctl.storage.postgres.keyed import PgCron, PgKeyed
         from agentctl.storage.postgres.logs import PgAlerts, PgArtifacts, PgBlob, PgRunLog
         from agentctl.storage.postgres.registry import PgRegistry
@@ -33,12 +33,16 @@ class PgStorage:
         self.runlog = PgRunLog(db)
         self.breakers = PgBreakers(db, "breakers", "agents")
         self.idempotency = PgKeyed(db, "idempotency")
-        self.ledger = PgState(db, "idempotency", "keys")  # the document view of the same rows
         self.cron = PgCron(db, "cron")
         self.alerts = PgAlerts(db, PgKeyed(db, "alerts"))
-        self.learn_ledger = PgBlob(db, "memory/learn-ledger.json")
+        self.learn_ledger = PgBlob(db, "state/learn.json")
         self.regressions = PgBlob(db, "memory/regressions.yaml")
         self.artifacts = PgArtifacts(db)
+
+    @property
+    def ledger(self) -> Any:
+        """The idempotency ledger (old name)."""
+        return self.idempotency
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[None]:
@@ -50,10 +54,8 @@ class PgStorage:
         from agentctl.storage.postgres.migrate import ensure_current
 
         ensure_current(self.db)
-        try:
-            from agentctl.storage.base import Recovery  # type: ignore[attr-defined]
-        except ImportError:  # pragma: no cover - before the seam's Recovery exists
-            return None
+        from agentctl.storage.base import Recovery
+
         return Recovery()
 
     def close(self) -> None:

@@ -19,13 +19,9 @@ from psycopg.types.json import Json, Jsonb
 from agentctl.core.records import RegistryFile, Task
 from agentctl.core.redact import redact_obj, secret_values
 from agentctl.errors import StateError
+from agentctl.storage.base import RegistryTx
 from agentctl.storage.files.registry import _redact_changed
 from agentctl.storage.postgres.connection import Database
-
-try:  # the seam's transaction object (issue 13); the file backend's before it
-    from agentctl.storage.base import RegistryTx  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    from agentctl.storage.files.registry import RegistryTx  # type: ignore[no-redef]
 
 REGISTRY_LOCK = 0x7461736B73  # "tasks"
 _COLUMNS = "task_id, status, agent, claimed_by, updated_at, doc"
@@ -75,13 +71,13 @@ class PgRegistry:
             seq = doc.nextSeq
             tx = RegistryTx(doc, actor)
             yield tx
-            if not tx.changes and not getattr(tx, "archived", None):
+            if not tx.changes and not tx.archived:
                 return
             _bump(tx)
             _redact_changed(tx, secret_values())
             self._write(cur, tx, before, seq)
             insert_events(cur, _event_rows(tx, now))
-            if getattr(tx, "archived", None):
+            if tx.archived:
                 self.archive_tasks(tx.archived)
 
     def _write(self, cur: Any, tx: RegistryTx, before: dict[str, tuple[int, dict[str, Any]]], seq: int) -> None:
@@ -178,12 +174,23 @@ class PgRegistry:
                 if reader is not None:
                     reader.skipped += 1
 
+    def last_events(self, task_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        with self.db.tx() as cur:
+            cur.execute("SELECT ts, task_id, actor, change, before, after FROM events WHERE task_id = %s "
+                        "ORDER BY id DESC LIMIT %s", (task_id, limit))
+            rows = cur.fetchall()
+        return [_event(*r) for r in reversed(rows)]
+
     def events(self, reader: Any = None) -> Iterator[dict[str, Any]]:
         with self.db.tx() as cur:
             cur.execute("SELECT ts, task_id, actor, change, before, after FROM events ORDER BY id")
             rows = cur.fetchall()
-        for ts, task_id, actor, change, before, after in rows:
-            yield {"ts": ts, "taskId": task_id, "actor": actor, "change": change, "before": before, "after": after}
+        for row in rows:
+            yield _event(*row)
+
+
+def _event(ts: str, task_id: str, actor: str, change: str, before: Any, after: Any) -> dict[str, Any]:
+    return {"ts": ts, "taskId": task_id, "actor": actor, "change": change, "before": before, "after": after}
 
 
 def _claim(agent: str, now: str) -> Callable[[RegistryTx, Task], None]:
@@ -201,5 +208,5 @@ def _bump(tx: RegistryTx) -> None:
     """Every task named by a ``log`` call gets ``version`` + 1 once (the seam's rule)."""
     ids = {c.taskId for c in tx.changes}
     for task in tx.doc.tasks:
-        if task.taskId in ids and hasattr(task, "version"):
+        if task.taskId in ids:
             task.version += 1

@@ -23,7 +23,9 @@ from agentctl.storage.postgres import PgStorage
 
 STATE_FILES = {"breakers": ("state/breakers.json", "agents"), "idempotency": ("state/idempotency.json", "keys"),
                "cron": ("state/cron.json", "jobs"), "alerts": ("state/alerts.json", "alerts")}
-BLOBS = ("memory/regressions.yaml", "memory/learn-ledger.json")
+"""Store → (old single-document file, its key). The keyed stores are now one file per key
+under ``state/<store>/`` (read both; exported per key); breakers stay one document."""
+BLOBS = ("memory/regressions.yaml", "state/learn.json")
 COUNTED = {"tasks": "SELECT count(*) FROM tasks", "archive": "SELECT count(*) FROM tasks_archive",
            "events": "SELECT count(*) FROM events", "runs": "SELECT count(*) FROM runs",
            "alerts": "SELECT count(*) FROM alerts", "artifacts": "SELECT count(*) FROM artifacts",
@@ -111,24 +113,23 @@ def _import_tasks(cur: Any, root: Path) -> int:
     return n
 
 
-def _state_entries(root: Path, rel: str, kind: str) -> dict[str, Any]:
+def _state_entries(root: Path, store: str, rel: str, kind: str) -> dict[str, Any]:
+    entries: dict[str, Any] = {}
     raw = read_bytes(root / rel)
     if raw is not None and raw.strip():
         data = json.loads(raw)
-        return data.get(kind) or {} if isinstance(data, dict) else {}
-    folder = (root / rel).with_suffix("")  # a keyed store kept as one file per key
-    entries = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        data = json.loads(path.read_bytes())
-        if isinstance(data, dict):
-            entries[str(data.get("key", path.stem))] = data.get("value", data)
+        entries.update(data.get(kind) or {} if isinstance(data, dict) else {})
+    if store != "breakers":
+        from agentctl.storage.files.keyed import FileKeyed
+
+        entries.update(FileKeyed(root, store).items())
     return entries
 
 
 def _import_state(cur: Any, root: Path) -> dict[str, int]:
     out = {}
     for store, (rel, kind) in STATE_FILES.items():
-        rows = [(store, k, Jsonb(v)) for k, v in _state_entries(root, rel, kind).items()]
+        rows = [(store, k, Jsonb(v)) for k, v in _state_entries(root, store, rel, kind).items()]
         out[store] = _insert_docs(cur, "INSERT INTO kv (store, key, value) VALUES (%s, %s, %s) "
                                   "ON CONFLICT DO NOTHING", rows)
     out["documents"] = 0
@@ -178,8 +179,15 @@ def export_files(st: PgStorage, dest: Path) -> dict[str, int]:
     out["runs"] = _write_lines(dest, "logs/runs/{}.jsonl", ((r["startedAt"][:10], r) for r in runs))
     for store, (rel, kind) in STATE_FILES.items():
         entries = {k: v for s, k, v in kv if s == store}
-        atomic_write(dest / rel, (json.dumps({"version": 1, kind: entries}, indent=1, sort_keys=True) + "\n").encode())
         out[store] = len(entries)
+        if store == "breakers":
+            atomic_write(dest / rel, (json.dumps({"version": 1, kind: entries}, indent=1, sort_keys=True) + "\n").encode())
+            continue
+        from agentctl.storage.files.keyed import FileKeyed, _encode
+
+        keyed = FileKeyed(dest, store)
+        for key, value in entries.items():
+            atomic_write(keyed.path_for(key), _encode(key, value))
     for name, data in blobs:
         atomic_write(dest / name, bytes(data))
     out["documents"] = len(blobs)
