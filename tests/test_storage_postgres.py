@@ -129,19 +129,20 @@ def test_round_trip_files_postgres_files(tmp_path: Path, pg_dsn: str) -> None:
     assert run("storage", "export", "--to", str(out)).exit_code == 2  # not empty: refused
 
 
-def test_missing_dsn_is_a_configuration_error(pg_ws: Path) -> None:
-    res = Cli(pg_ws)("task", "list", env={"AGENTCTL_PG_DSN": ""})
+def test_missing_dsn_is_a_configuration_error(tmp_path: Path) -> None:
+    res = Cli(make_pg_workspace(tmp_path / "ws"))("task", "list", env={"AGENTCTL_PG_DSN": ""})
     assert res.exit_code == 78 and "AGENTCTL_PG_DSN is not set" in res.stderr
 
 
-def test_without_psycopg_exits_78_saying_what_to_install(pg_ws: Path, pg_dsn: str,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_psycopg_exits_78_saying_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)
-    res = cli(pg_ws, pg_dsn)("task", "list")
+    res = cli(make_pg_workspace(tmp_path / "ws"), "dbname=x")("task", "list")
     assert res.exit_code == 78 and "pip install 'agentctl[postgres]'" in res.stderr
 
 
-def test_unreachable_server_is_75_and_never_shows_the_password(pg_ws: Path) -> None:
+def test_unreachable_server_is_75_and_never_shows_the_password(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg")
+    pg_ws = make_pg_workspace(tmp_path / "ws")
     dsn = "postgresql://agentctl:hunter2-very-secret@127.0.0.1:1/agentctl"
     for args in (("task", "list"), ("storage", "status"), ("task", "add", "--title", "x")):
         res = Cli(pg_ws)(*args, env={"AGENTCTL_PG_DSN": dsn})

@@ -55,7 +55,7 @@ class PgKeyed:
     @contextlib.contextmanager
     def transaction(self, key: str, now: datetime | None = None) -> Iterator[PgSlot]:
         with self.db.tx() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (KEY_LOCK_SPACE, f"{self.store}\x00{key}"))
+            cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (KEY_LOCK_SPACE, f"{self.store}/{key}"))
             cur.execute("SELECT value FROM kv WHERE store = %s AND key = %s", (self.store, key))
             row = cur.fetchone()
             before = row[0] if row else None
