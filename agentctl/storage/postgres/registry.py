@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import msgspec
 from psycopg.types.json import Json, Jsonb
 
 from agentctl.core.records import RegistryFile, Task
@@ -48,16 +49,18 @@ class PgRegistry:
     def __init__(self, db: Database):
         self.db = db
 
-    def _load(self, cur: Any) -> tuple[RegistryFile, dict[str, tuple[int, dict[str, Any]]]]:
-        cur.execute("SELECT value FROM agentctl_meta WHERE key = 'nextSeq'")
-        row = cur.fetchone()
-        cur.execute("SELECT doc, version FROM tasks ORDER BY seq")
-        rows = cur.fetchall()
+    def _load(self, cur: Any) -> tuple[RegistryFile, dict[str, int]]:
+        """The registry and each task's version, in one round trip (one JSON text, decoded as the
+        file backend decodes tasks.json)."""
+        cur.execute("SELECT (SELECT value::text FROM agentctl_meta WHERE key = 'nextSeq'), "
+                    "coalesce(json_agg(doc ORDER BY seq), '[]')::text, coalesce(json_object_agg(task_id, version), "
+                    "'{}')::text FROM tasks")
+        seq, docs, versions = cur.fetchone()
         try:
-            doc = RegistryFile.model_validate({"nextSeq": int(row[0]) if row else 1, "tasks": [r[0] for r in rows]})
-        except ValueError as exc:
+            doc = RegistryFile.model_validate({"nextSeq": int(seq or 1), "tasks": msgspec.json.decode(docs)})
+        except (ValueError, msgspec.DecodeError) as exc:
             raise StateError(f"database table tasks: unreadable task ({str(exc).splitlines()[0]}); not changed") from None
-        return doc, {r[0]["taskId"]: (r[1], r[0]) for r in rows}
+        return doc, msgspec.json.decode(versions)
 
     def load(self) -> RegistryFile:
         with self.db.tx() as cur:
@@ -80,18 +83,18 @@ class PgRegistry:
             if tx.archived:
                 self.archive_tasks(tx.archived)
 
-    def _write(self, cur: Any, tx: RegistryTx, before: dict[str, tuple[int, dict[str, Any]]], seq: int) -> None:
+    def _write(self, cur: Any, tx: RegistryTx, before: dict[str, int], seq: int) -> None:
+        """Insert new tasks, compare-and-set the tasks named by ``tx.log``, delete the ones moved out."""
+        logged = {c.taskId for c in tx.changes}
         live = set()
         for task in tx.doc.tasks:
             live.add(task.taskId)
-            old = before.get(task.taskId)
-            row = _row(task)
-            if old is None:
-                cur.execute(f"INSERT INTO tasks ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)", row)
-            elif row[-1].obj != old[1]:
+            if task.taskId not in before:
+                cur.execute(f"INSERT INTO tasks ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)", _row(task))
+            elif task.taskId in logged:
                 cur.execute("UPDATE tasks SET status = %s, agent = %s, claimed_by = %s, updated_at = %s, doc = %s, "
                             "version = version + 1 WHERE task_id = %s AND version = %s",
-                            (*row[1:], task.taskId, old[0]))
+                            (*_row(task)[1:], task.taskId, before[task.taskId]))
                 if cur.rowcount != 1:
                     raise StateError(f"task {task.taskId} changed concurrently; nothing was written — try again")
         gone = [tid for tid in before if tid not in live]
