@@ -590,7 +590,9 @@ def build_scorecard(ws: Workspace, *, days: float, now: datetime, pricer: Pricer
     end = now.astimezone(UTC)
     start = end - timedelta(days=days)
     agents = ws.agents
-    fold = scan_window(ws.root / "logs" / "runs", start, end, *_names(ws, agents))
+    runlog = ws.storage.runlog
+    fold = (runlog.scorecard_fold(start, end, *_names(ws, agents)) if hasattr(runlog, "scorecard_fold")
+            else scan_window(ws.root / "logs" / "runs", start, end, *_names(ws, agents)))
     b = _accumulate(fold, agents, {j.name for j in ws.config.cron if j.builtin}, _tier_resolver(ws, agents))
     ctx = _Context(ws, agents, fold, days, pricer or genai_price, b.agents, b.agent_model, b.tiers)
     notes: list[str] = []

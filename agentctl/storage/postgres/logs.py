@@ -131,6 +131,50 @@ class PgRunLog:
                 out.setdefault(job, {})[status] = n
         return out
 
+    def job_records(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """Run records with a ``job`` in [start, end) (cron coverage), filtered in SQL."""
+        with self.db.tx() as cur:
+            cur.execute(f"SELECT doc FROM runs WHERE job IS NOT NULL AND {self._WHERE} ORDER BY started_at, run_id",
+                        self._window(start, end))
+            rows = cur.fetchall()
+        yield from (r[0] for r in rows)
+
+    def day_blocks(self, start: datetime, end: datetime) -> Iterator[tuple[int, bytes]]:
+        """(day offset, that day's records as JSONL bytes in time order) over [start, end): the input
+        the scorecard's fold reads from daily files, one day per round trip."""
+        lo, hi = start.strftime("%Y-%m-%dT%H:%M:%S"), upper_bound_second(end)
+        day, last = start.date(), end.date()
+        offset = 0
+        while day <= last:
+            d_lo = max(lo, f"{day.isoformat()}T00:00:00")
+            d_hi = min(hi, f"{(day + timedelta(days=1)).isoformat()}T00:00:00")
+            with self.db.tx() as cur:
+                cur.execute("SELECT coalesce(string_agg(doc::text, E'\\n' ORDER BY started_at, run_id), '') FROM runs "
+                            "WHERE started_at >= %s::timestamptz - interval '1 second' AND started_at < "
+                            "%s::timestamptz + interval '2 seconds' AND left(started_txt, 19) >= %s AND "
+                            "left(started_txt, 19) < %s", (d_lo + "Z", d_hi + "Z", d_lo, d_hi))
+                text = cur.fetchone()[0]
+            if text:
+                yield offset, text.encode()
+            day += timedelta(days=1)
+            offset += 1
+
+    def scorecard_fold(self, start: datetime, end: datetime, agents: Any = (), models: Any = ()) -> Any:
+        """The scorecard's Fold over [start, end), fed from the database in the file scan's order."""
+        from agentctl.scorecard.scan import Fold, _decode, _gc_paused, scan_decoders
+
+        fast, general = scan_decoders(agents, models)
+        fold = Fold(lo=start.strftime("%Y-%m-%dT%H:%M:%S"), hi=upper_bound_second(end), fast=fast, general=general)
+        with _gc_paused():
+            for offset, buf in self.day_blocks(start, end):
+                fold.day = offset
+                fold.bytes += len(buf)
+                recs, bad = _decode(buf, fold.fast, fold.general)
+                fold.skipped_lines += bad
+                fold._fold(recs)
+                fold.files += 1
+        return fold
+
     def count(self) -> int:
         with self.db.tx() as cur:
             cur.execute("SELECT count(*) FROM runs")
