@@ -61,12 +61,23 @@ def pg_dsn() -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def add_storage_block(root: Path) -> None:
+    with (root / "agentctl.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("\nstorage:\n  backend: postgres\n  dsn_env: AGENTCTL_PG_DSN\n")
+
+
+def use_postgres(root: Path, request: pytest.FixtureRequest) -> None:
+    """Point an existing workspace at a fresh database (AGENTCTL_TEST_STORAGE=postgres)."""
+    dsn = request.getfixturevalue("pg_dsn")
+    request.getfixturevalue("monkeypatch").setenv("AGENTCTL_PG_DSN", dsn)
+    add_storage_block(root)
+
+
 def make_pg_workspace(root: Path, template: str = "minimal") -> Path:
     from agentctl.workspace.templates import init_workspace
 
     init_workspace(root, template, force=False)
-    with (root / "agentctl.yaml").open("a", encoding="utf-8") as fh:
-        fh.write("\nstorage:\n  backend: postgres\n  dsn_env: AGENTCTL_PG_DSN\n")
+    add_storage_block(root)
     return root
 
 

@@ -73,12 +73,11 @@ class PgRunLog:
 
     @staticmethod
     def _window(start: datetime, end: datetime) -> tuple[Any, ...]:
-        """Same bounds as the file scan: [start's second, end's second] on the text, with a
-        timestamptz range around it so only the window's partitions are read."""
-        return (start - timedelta(seconds=1), end + timedelta(seconds=2),
-                start.strftime("%Y-%m-%dT%H:%M:%S"), upper_bound_second(end))
+        """The file scan's bounds: from ``start``'s second to ``end``'s second included, on
+        ``started_at`` (so only the window's partitions are read)."""
+        return start.replace(microsecond=0), end.replace(microsecond=0) + timedelta(seconds=1)
 
-    _WHERE = "started_at >= %s AND started_at < %s AND left(started_txt, 19) >= %s AND left(started_txt, 19) < %s"
+    _WHERE = "started_at >= %s AND started_at < %s"
 
     def scan(self, start: datetime, end: datetime) -> PgRunScan:
         with self.db.tx() as cur:
