@@ -219,12 +219,10 @@ def _keep_artifact(ws: Workspace, task: Task, stage: PipelineStage, checked: _Ch
     """The accepted artifact at artifacts/<ID>/<produces>.json (copied there if it came from elsewhere)."""
     if not stage.produces or checked.raw is None or checked.source is None:
         return task.output if checked.source is None else _display(ws, checked.source)
-    from agentctl.storage.files.durable import atomic_write
-
-    canonical = ws.artifact_dir(task.taskId) / f"{stage.produces}.json"
-    if checked.source.resolve() != canonical.resolve():
-        canonical.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(canonical, checked.raw)
+    name = f"{stage.produces}.json"
+    canonical = ws.artifact_dir(task.taskId) / name
+    if checked.source.resolve() != canonical.resolve():  # in the registry's unit of work
+        return ws.storage.artifacts.put(task.taskId, name, checked.raw)
     return ws.rel(canonical)
 
 

@@ -354,8 +354,13 @@ def open_storage(workspace: Workspace) -> Storage:
     """
     from agentctl.errors import ConfigError
 
-    config, _ = workspace.load_config_problems()  # a broken agentctl.yaml is reported by the commands that read it
-    name = backend_name(config.storage.backend if config is not None else None)
+    try:
+        configured = workspace.config.storage.backend  # parsed once, shared with the command
+    except ConfigError as exc:  # a broken agentctl.yaml is reported by the commands that read it …
+        if "storage" in " ".join(p.render() for p in exc.problems):  # … unless it is this setting
+            raise
+        configured = None
+    name = backend_name(configured)
     if name == "files":
         storage = open_file_storage(workspace.root)
     elif name == "postgres":

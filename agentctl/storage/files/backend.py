@@ -148,10 +148,7 @@ class FileStorage:
         return journal.unit(self.root)
 
     def recover(self) -> Recovery:
-        done = journal.recover(self.root)
-        for store in (self.idempotency, self.cron, self.alerts.dedupe):
-            store.migrate()
-        return done
+        return journal.recover(self.root)
 
     def close(self) -> None:
         return None

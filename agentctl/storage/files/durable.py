@@ -111,12 +111,15 @@ def replace_file(tmp: Path, path: Path) -> None:
     except OSError as exc:
         raise _failed(path, exc) from None
     _fsync_dir(path.parent)
-    if tmp.parent != path.parent:
-        _fsync_dir(tmp.parent)
 
 
-def delete_file(path: Path) -> None:
-    """Remove ``path`` if present, durably."""
+def sync_folder(folder: Path) -> None:
+    """fsync a folder: the files created or renamed in it survive a power loss."""
+    _fsync_dir(folder)
+
+
+def delete_file(path: Path, sync: bool = True) -> None:
+    """Remove ``path`` if present (durably unless ``sync`` is False: a replayable journal entry)."""
     _point()
     try:
         path.unlink()
@@ -124,7 +127,8 @@ def delete_file(path: Path) -> None:
         return
     except OSError as exc:
         raise _failed(path, exc, "delete failed") from None
-    _fsync_dir(path.parent)
+    if sync:
+        _fsync_dir(path.parent)
 
 
 def atomic_write(path: Path, data: bytes) -> None:

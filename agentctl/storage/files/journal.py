@@ -117,16 +117,45 @@ def commit(u: FileUnit) -> None:
     """Make the unit's writes durable all together (module docstring)."""
     if not u.replaces and not u.appends:
         return
-    if not u.replaces and len(u.appends) == 1:
+    if not u.replaces and len(u.appends) == 1:  # one write() is atomic by itself
         durable.append_line(*u.appends[0])
+        return
+    if len(u.replaces) == 1 and not u.appends:  # so is one os.replace
+        [(path, data)] = u.replaces.items()
+        durable.atomic_write(path, data) if data is not None else durable.delete_file(path)
         return
     folder = journal_dir(u.root)
     with durable.locked(u.root / "state" / "journal"):
         uid = uuid.uuid4().hex
-        intent = _stage(u, folder, uid)
-        durable.atomic_write(folder / f"{uid}.json", json.dumps(intent).encode())
-        _apply(u.root, intent)
+        try:
+            intent = _stage(u, folder, uid)
+            # the commit point: a torn intent does not parse and counts as never written
+            durable.write_durably(folder / f"{uid}.json", json.dumps(intent).encode())
+            durable.sync_folder(folder)
+        except StateError:
+            _drop_temps(folder, uid)
+            raise
+        try:
+            _apply(u.root, intent, first=True)
+        except _NothingApplied as exc:  # the first step failed: undo the intent, report 74
+            _forget(folder / f"{uid}.json")
+            _drop_temps(folder, uid)
+            raise exc.error from None
+        except StateError as exc:
+            raise StateError(f"{exc.message}; the rest of this change will be completed by the next "
+                             "agentctl command (journal state/journal/)") from None
         _forget(folder / f"{uid}.json")
+
+
+class _NothingApplied(Exception):
+    def __init__(self, error: StateError):
+        self.error = error
+
+
+def _drop_temps(folder: Path, uid: str) -> None:
+    for tmp in folder.glob(f"{uid}.*.tmp"):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def _stage(u: FileUnit, folder: Path, uid: str) -> dict[str, object]:
@@ -151,19 +180,32 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _apply(root: Path, intent: dict[str, object]) -> None:
-    """Apply an intent; every step may run again after a crash with the same result."""
+def _apply(root: Path, intent: dict[str, object], first: bool = False) -> None:
+    """Apply an intent; every step may run again after a crash with the same result.
+    ``first``: a failure of the very first step raises _NothingApplied."""
     folder = journal_dir(root)
-    for item in intent["replace"]:  # type: ignore[attr-defined]
-        tmp = folder / item["tmp"]
-        if tmp.exists():
-            durable.replace_file(tmp, root / item["path"])
-    for rel in intent["delete"]:  # type: ignore[attr-defined]
-        durable.delete_file(root / rel)
-    for item in intent["append"]:  # type: ignore[attr-defined]
-        path, data = root / item["path"], base64.b64decode(item["data"])
-        if not _appended(path, int(item["size"]), data):
-            durable.append_line(path, data)
+    steps = [*((lambda i=item: _replace(folder, root, i)) for item in intent["replace"]),  # type: ignore[attr-defined]
+             *((lambda r=rel: durable.delete_file(root / r)) for rel in intent["delete"]),  # type: ignore[attr-defined]
+             *((lambda i=item: _append(root, i)) for item in intent["append"])]  # type: ignore[attr-defined]
+    for n, step in enumerate(steps):
+        try:
+            step()
+        except StateError as exc:
+            if first and n == 0:
+                raise _NothingApplied(exc) from None
+            raise
+
+
+def _replace(folder: Path, root: Path, item: dict[str, str]) -> None:
+    tmp = folder / item["tmp"]
+    if tmp.exists():
+        durable.replace_file(tmp, root / item["path"])
+
+
+def _append(root: Path, item: dict[str, object]) -> None:
+    path, data = root / str(item["path"]), base64.b64decode(str(item["data"]))
+    if not _appended(path, int(item["size"]), data):  # type: ignore[call-overload]
+        durable.append_line(path, data)
 
 
 def _appended(path: Path, size: int, data: bytes) -> bool:
@@ -179,7 +221,7 @@ def _appended(path: Path, size: int, data: bytes) -> bool:
 
 
 def _forget(path: Path) -> None:
-    durable.delete_file(path)
+    durable.delete_file(path, sync=False)  # lost by a crash? replaying the intent is harmless
 
 
 def recover(root: Path) -> Recovery:

@@ -43,12 +43,16 @@ class FileKeyed:
         self.dir = root / "state" / kind
         self.kind = kind
         self.legacy = root / "state" / legacy if legacy else None
+        self._migrated = False
 
     def path_for(self, key: str) -> Path:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
         return self.dir / digest[:2] / f"{digest}.json"
 
     def _read(self, path: Path) -> dict[str, Any] | None:
+        if not self._migrated:
+            self._migrated = True
+            self.migrate()
         unit = journal.current()
         staged, raw = unit.staged(path) if unit is not None else (False, None)
         if not staged:
@@ -81,6 +85,9 @@ class FileKeyed:
                 unit.replace(path, None if slot.value is None else _encode(key, slot.value))
 
     def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        if not self._migrated:
+            self._migrated = True
+            self.migrate()
         for path in sorted(self.dir.glob("*/*.json")):
             with contextlib.suppress(StateError, OSError):
                 raw = json.loads(path.read_bytes())
@@ -98,6 +105,7 @@ class FileKeyed:
 
     def migrate(self) -> None:
         """Move the entries of the old single document into per-key files, once."""
+        self._migrated = True
         if self.legacy is None or not self.legacy.exists():
             return
         with durable.locked(self.legacy):

@@ -110,8 +110,9 @@ class FileRegistry:
 
     def archived(self, reader: JsonlReader | None = None) -> Iterator[Task]:
         """Archived tasks; torn or corrupt lines are skipped and counted in ``reader.skipped``."""
-        reader = reader or self._reader
-        reader.skipped = 0
+        if reader is None:
+            reader = self._reader
+            reader.skipped = 0
         for path in sorted(self.archive_dir.glob("tasks-*.jsonl")):
             for obj in reader.read(path):
                 try:
@@ -137,8 +138,9 @@ class FileRegistry:
 
     def events(self, reader: JsonlReader | None = None) -> Iterator[dict[str, Any]]:
         """Event lines; torn or corrupt lines are skipped and counted in ``reader.skipped``."""
-        reader = reader or self._reader
-        reader.skipped = 0
+        if reader is None:
+            reader = self._reader
+            reader.skipped = 0
         yield from reader.read(self.events_path)
 
 
