@@ -105,8 +105,11 @@ class Database:
             raise unavailable(exc, self.dsn) from None
         return self._conn
 
+    def __del__(self) -> None:  # a Workspace dropped without close(): end the session quietly
+        self.close()
+
     def close(self) -> None:
-        if self._conn is not None:
+        if getattr(self, "_conn", None) is not None:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
