@@ -166,3 +166,40 @@ def test_files_backend_status(minimal_ws: Path) -> None:
     assert info["backend"] == "files" and info["counts"]["tasks"] == 1 and info["counts"]["events"] == 1
     assert run("storage", "init").exit_code == 0
     assert run("storage", "import").exit_code == 2
+
+
+def test_a_deadlock_is_75_and_applies_nothing(pg_ws: Path, pg_dsn: str) -> None:
+    """Two transactions each lock one task, then both need the whole registry: the server picks a
+    victim; it exits 75 with nothing applied, the other commits."""
+    from agentctl.errors import TryLater
+    from agentctl.storage.postgres import PgStorage
+    from agentctl.storage.postgres.connection import Database
+
+    run = cli(pg_ws, pg_dsn)
+    for title in ("a", "b"):
+        run("task", "add", "--title", title, "--agent", "bob")
+    barrier, outcome = threading.Barrier(2), {}
+
+    def go(task_id: str) -> None:
+        st = PgStorage(Database(pg_dsn))
+        try:
+            with st.registry.transaction("t", "2026-12-03T12:00:00Z") as tx:
+                task = tx.find(task_id)
+                tx.log(task_id, "notes", task.notes, "touched")
+                task.notes = "touched"
+                barrier.wait()
+                assert len(tx.doc.tasks) == 2
+            outcome[task_id] = "ok"
+        except TryLater as exc:
+            outcome[task_id] = exc.exit_code
+        finally:
+            st.close()
+
+    threads = [threading.Thread(target=go, args=(t,)) for t in ("T-1", "T-2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(map(str, outcome.values())) == ["75", "ok"]
+    notes = {t["taskId"]: t["notes"] for t in run("task", "list", "--json").json()}
+    assert sorted(map(str, notes.values())) == ["None", "touched"]

@@ -93,6 +93,7 @@ class Database:
         self.dsn = dsn
         self._conn: Any = None
         self.depth = 0
+        self._retrying = False
 
     def connect(self) -> Any:
         psycopg = psycopg_module()
@@ -126,8 +127,11 @@ class Database:
                     yield cur
                 finally:
                     self.depth -= 1
-        except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected):
-            raise
+        except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
+            if self._retrying:
+                raise
+            raise TryLater(f"database busy ({type(exc).__name__}: another command held the same rows); "
+                           "nothing was changed — try again") from None
         except psycopg.OperationalError as exc:
             self.close()
             raise unavailable(exc, self.dsn) from None
@@ -137,13 +141,19 @@ class Database:
     def retrying(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn(cursor)`` in one transaction, retried on serialization failure or deadlock."""
         psycopg = psycopg_module()
+        if self.depth:  # inside a unit of work: it cannot be replayed from here
+            with self.tx() as cur:
+                return fn(cur)
         for attempt in range(RETRIES + 1):
+            self._retrying = True
             try:
                 with self.tx() as cur:
                     return fn(cur)
             except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
-                if self.depth or attempt == RETRIES:
+                if attempt == RETRIES:
                     raise TryLater(f"database busy: {type(exc).__name__} {RETRIES + 1} times; "
                                    "nothing was changed — try again") from None
                 time.sleep(0.005 * (2 ** attempt))
+            finally:
+                self._retrying = False
         raise AssertionError("unreachable")

@@ -1,11 +1,12 @@
 """The task registry on PostgreSQL: a row per task with a ``version`` column.
 
-- ``transaction`` (the file backend's interface): the registry's exclusive advisory
-  lock, read, let the caller decide, write only the rows that changed with
-  compare-and-set on ``version``, insert one event row per change — one transaction;
-- ``claim_next``: the shared lock plus ``FOR UPDATE SKIP LOCKED``, so concurrent
-  claimers never wait on each other and each task has one winner;
-- ``update_one``: one row locked ``FOR UPDATE`` (no registry-wide lock), version + 1.
+- ``transaction`` (the seam's interface): row locks taken as the caller reads (``LazyTx``:
+  one task's row for ``find``, every row for ``doc``), the caller decides, the tasks it
+  logged are written with compare-and-set on ``version`` and one event row per change —
+  one transaction;
+- ``claim_next``: ``FOR UPDATE SKIP LOCKED``, so concurrent claimers never wait on each
+  other and each task has one winner;
+- ``update_one``: one row locked ``FOR UPDATE``, version + 1.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
+from psycopg.errors import UniqueViolation
 from psycopg.types.json import Json, Jsonb
 
 from agentctl.core.records import RegistryFile, Task
 from agentctl.core.redact import redact_obj, secret_values
-from agentctl.errors import StateError
+from agentctl.errors import Conflict, StateError
 from agentctl.storage.base import RegistryTx
 from agentctl.storage.files.registry import _redact_changed
 from agentctl.storage.postgres.connection import Database
+from agentctl.storage.postgres.lazytx import LazyTx
 
-REGISTRY_LOCK = 0x7461736B73  # "tasks"
 _COLUMNS = "task_id, status, agent, claimed_by, updated_at, doc"
 
 
@@ -68,46 +70,54 @@ class PgRegistry:
 
     @contextlib.contextmanager
     def transaction(self, actor: str, now: str) -> Iterator[RegistryTx]:
+        """Row locks taken as the caller reads (``LazyTx``); one transaction with the events."""
         with self.db.tx() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (REGISTRY_LOCK,))
-            doc, before = self._load(cur)
-            seq = doc.nextSeq
-            tx = RegistryTx(doc, actor)
+            tx = LazyTx(cur, actor)
             yield tx
             if not tx.changes and not tx.archived:
                 return
-            _bump(tx)
-            _redact_changed(tx, secret_values())
-            self._write(cur, tx, before, seq)
+            view = tx if tx.full else RegistryTx(RegistryFile(tasks=list(tx.found.values())), actor, tx.changes)
+            _bump(view)
+            _redact_changed(view, secret_values())
+            self._write(cur, tx)
             insert_events(cur, _event_rows(tx, now))
             if tx.archived:
                 self.archive_tasks(tx.archived)
 
-    def _write(self, cur: Any, tx: RegistryTx, before: dict[str, int], seq: int) -> None:
+    def _write(self, cur: Any, tx: LazyTx) -> None:
         """Insert new tasks, compare-and-set the tasks named by ``tx.log``, delete the ones moved out."""
         logged = {c.taskId for c in tx.changes}
-        live = set()
+        if not tx.full:  # only found rows: they are locked and known
+            for task_id in logged & set(tx.found):
+                self._cas(cur, tx.found[task_id], tx.versions[task_id])
+            return
+        before, live = tx.versions, set()
         for task in tx.doc.tasks:
             live.add(task.taskId)
             if task.taskId not in before:
-                cur.execute(f"INSERT INTO tasks ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)", _row(task))
+                try:
+                    cur.execute(f"INSERT INTO tasks ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)", _row(task))
+                except UniqueViolation:
+                    raise Conflict(f"task {task.taskId} already exists") from None
             elif task.taskId in logged:
-                cur.execute("UPDATE tasks SET status = %s, agent = %s, claimed_by = %s, updated_at = %s, doc = %s, "
-                            "version = version + 1 WHERE task_id = %s AND version = %s",
-                            (*_row(task)[1:], task.taskId, before[task.taskId]))
-                if cur.rowcount != 1:
-                    raise StateError(f"task {task.taskId} changed concurrently; nothing was written — try again")
+                self._cas(cur, task, before[task.taskId])
         gone = [tid for tid in before if tid not in live]
         if gone:
             cur.execute("DELETE FROM tasks WHERE task_id = ANY(%s)", (gone,))
-        if tx.doc.nextSeq != seq:
+        if tx.doc.nextSeq != tx.seq:
             cur.execute("UPDATE agentctl_meta SET value = %s WHERE key = 'nextSeq'", (Jsonb(tx.doc.nextSeq),))
+
+    @staticmethod
+    def _cas(cur: Any, task: Task, version: int) -> None:
+        cur.execute("UPDATE tasks SET status = %s, agent = %s, claimed_by = %s, updated_at = %s, doc = %s, "
+                    "version = version + 1 WHERE task_id = %s AND version = %s", (*_row(task)[1:], task.taskId, version))
+        if cur.rowcount != 1:
+            raise StateError(f"task {task.taskId} changed concurrently; nothing was written — try again")
 
     # --- row-level primitives (no registry-wide lock) ---------------------------
     def update_one(self, task_id: str, actor: str, now: str, decide: Callable[[RegistryTx, Task], None]) -> Task | None:
         """Lock one task's row, let ``decide`` change it (logging with ``tx.log``), write it with version + 1."""
         def run(cur: Any) -> Task | None:
-            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (REGISTRY_LOCK,))
             cur.execute("SELECT doc, version FROM tasks WHERE task_id = %s FOR UPDATE", (task_id,))
             row = cur.fetchone()
             if row is None:
@@ -131,7 +141,6 @@ class PgRegistry:
     def claim_next(self, agent: str, now: str, ready: Callable[[Task], bool] | None = None) -> Task | None:
         """Claim the oldest ready todo/rejected task of ``agent``; rows other claimers hold are skipped."""
         def run(cur: Any) -> Task | None:
-            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (REGISTRY_LOCK,))
             cur.execute("SELECT doc, version FROM tasks WHERE agent = %s AND status IN ('todo', 'rejected') "
                         "AND claimed_by IS NULL ORDER BY seq FOR UPDATE SKIP LOCKED", (agent,))
             for doc, version in cur.fetchall():
