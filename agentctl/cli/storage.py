@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,30 +52,14 @@ def init(ctx: typer.Context) -> None:
                                                              " (already up to date)"))
 
 
-def _file_status(root: Path) -> dict[str, Any]:
-    from agentctl.storage.files.durable import JsonlReader
-    from agentctl.storage.files.registry import FileRegistry
-
-    reader = JsonlReader()
-
-    def lines(paths: list[Path]) -> int:
-        return sum(1 for p in paths for _ in reader.read(p))
-
-    counts = {"tasks": len(FileRegistry(root).load().tasks),
-              "archive": lines(sorted((root / "archive").glob("tasks-*.jsonl"))),
-              "events": lines([root / "logs" / "events.jsonl"]),
-              "runs": lines(sorted((root / "logs" / "runs").glob("*.jsonl"))),
-              "alerts": lines([root / "logs" / "alerts.jsonl"]),
-              "artifacts": sum(1 for p in (root / "artifacts").rglob("*") if p.is_file())}
-    return {"backend": "files", "root": str(root), "counts": counts, "skippedLines": reader.skipped}
-
-
 @storage_app.command("status")
 def status(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Backend, schema and server version (PostgreSQL), and row/line counts per store."""
     w = ws(ctx)
     if _backend(w) == "files":
-        info = _file_status(w.root)
+        from agentctl.storage.admin import file_status
+
+        info = file_status(w.root)
     else:
         from agentctl.storage.postgres.transfer import status as pg_status
 
@@ -132,6 +115,7 @@ def export(ctx: typer.Context,
     """Write the database's state back to the file layout in DIR, with a copy of this
     workspace's configuration set to the files backend: a workspace every command works on."""
     from agentctl.errors import UsageError
+    from agentctl.storage.admin import copy_config
     from agentctl.storage.postgres.migrate import ensure_current
     from agentctl.storage.postgres.transfer import export_files
 
@@ -143,7 +127,7 @@ def export(ctx: typer.Context,
     try:
         ensure_current(st.db)
         dest.mkdir(parents=True, exist_ok=True)
-        _copy_config(w.root, dest)
+        copy_config(w.root, dest)
         counts = export_files(st, dest)
     finally:
         st.close()
@@ -151,19 +135,6 @@ def export(ctx: typer.Context,
         emit_json({"to": str(dest), "exported": counts})
     else:
         typer.echo(f"exported to {dest}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-
-
-def _copy_config(src: Path, dest: Path) -> None:
-    import yaml
-
-    from agentctl.storage.files.durable import atomic_write
-
-    for name in ("agents", "schemas", "prompts"):
-        if (src / name).is_dir():
-            shutil.copytree(src / name, dest / name)
-    data = yaml.safe_load((src / "agentctl.yaml").read_text(encoding="utf-8")) or {}
-    data.pop("storage", None)
-    atomic_write(dest / "agentctl.yaml", yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode())
 
 
 def register(app: typer.Typer) -> None:

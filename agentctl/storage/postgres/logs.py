@@ -158,22 +158,6 @@ class PgRunLog:
             day += timedelta(days=1)
             offset += 1
 
-    def scorecard_fold(self, start: datetime, end: datetime, agents: Any = (), models: Any = ()) -> Any:
-        """The scorecard's Fold over [start, end), fed from the database in the file scan's order."""
-        from agentctl.scorecard.scan import Fold, _decode, _gc_paused, scan_decoders
-
-        fast, general = scan_decoders(agents, models)
-        fold = Fold(lo=start.strftime("%Y-%m-%dT%H:%M:%S"), hi=upper_bound_second(end), fast=fast, general=general)
-        with _gc_paused():
-            for offset, buf in self.day_blocks(start, end):
-                fold.day = offset
-                fold.bytes += len(buf)
-                recs, bad = _decode(buf, fold.fast, fold.general)
-                fold.skipped_lines += bad
-                fold._fold(recs)
-                fold.files += 1
-        return fold
-
     def count(self) -> int:
         with self.db.tx() as cur:
             cur.execute("SELECT count(*) FROM runs")
