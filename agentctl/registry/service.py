@@ -271,7 +271,7 @@ def is_held(task: Task) -> bool:
 
 def _open_breakers(ws: Workspace, now: datetime) -> list[str]:
     """Open or half-open breakers for the board; a missing or unreadable state shows nothing."""
-    if not (ws.root / "state" / "breakers.json").exists():
+    if ws.storage.backend == "files" and not (ws.root / "state" / "breakers.json").exists():
         return []
     from agentctl.breakers.breaker import open_breakers
 
