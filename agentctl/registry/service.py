@@ -82,7 +82,7 @@ def add_task_tx(tx: RegistryTx, new: NewTask, prefix: str, now: str) -> Task:
     task = Task(taskId=task_id, title=new.title, agent=new.agent, product=new.product, phase=new.phase,
                 dependsOn=list(new.depends_on), input=new.input, status=new.status,  # type: ignore[arg-type]
                 createdAt=now, updatedAt=now)
-    tx.doc.tasks.append(task)
+    tx.add(task)
     tx.log(task_id, "create", None, task.model_dump(mode="json"))
     return task
 
