@@ -47,9 +47,9 @@ def set_field(tx: RegistryTx, task: Task, name: str, value: Any, now: str) -> No
 def find_task(ws: Workspace, task_id: str) -> Task:
     """A live task, else an archived one; unknown → NotFound (exit 2)."""
     check_task_id(task_id)
-    for t in ws.storage.registry.load().tasks:
-        if t.taskId == task_id:
-            return t
+    live = ws.storage.registry.load().find(task_id)
+    if live is not None:
+        return live
     for t in ws.storage.registry.archived():
         if t.taskId == task_id:
             return t

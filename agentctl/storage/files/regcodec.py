@@ -271,23 +271,35 @@ def _plan(cls: Any) -> list[tuple[str, str, Any]] | None:
 
 def trusted(cls: Any, data: dict[str, Any]) -> Any:
     """``cls`` built from data agentctl validated when it wrote it (a sealed file): no validation,
-    no schema build. Anything unexpected falls back to ``model_validate``."""
+    no schema build; ``data`` (freshly decoded) becomes the object's own. Anything unexpected
+    falls back to ``model_validate``."""
     plan = _plan(cls)
     if plan is None or len(data) != len(plan):
         return cls.model_validate(data)
-    values = {}
     for name, kind, sub in plan:
+        if kind == "plain":
+            continue
         if name not in data:
             return cls.model_validate(data)
         v = data[name]
         if kind == "model" and v is not None:
-            v = trusted(sub, v)
-        elif kind == "list":
-            v = [trusted(sub, x) for x in v]
-        values[name] = v
+            data[name] = trusted(sub, v)
+        elif kind == "list" and v:
+            data[name] = [trusted(sub, x) for x in v]
+    if data.keys() != _names(cls, plan):
+        return cls.model_validate(data)
     obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__dict__", data)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(data))
     object.__setattr__(obj, "__pydantic_extra__", None)
     object.__setattr__(obj, "__pydantic_private__", None)
     return obj
+
+
+_field_names: dict[type, Any] = {}
+
+
+def _names(cls: Any, plan: list[tuple[str, str, Any]]) -> Any:
+    if cls not in _field_names:
+        _field_names[cls] = {name: None for name, _, _ in plan}.keys()
+    return _field_names[cls]

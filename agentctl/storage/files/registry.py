@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from pydantic import PrivateAttr, ValidationError
 
 from agentctl.core.records import RegistryFile, Task
-from agentctl.core.redact import redact_obj, secret_values
 from agentctl.errors import StateError
 from agentctl.storage.files import regcodec
 from agentctl.storage.files.durable import JsonlReader, append_line, atomic_write, dumps_line, locked
@@ -51,7 +49,7 @@ class _View:
             return None
         start, end = span
         if start not in self.found:
-            data = msgspec.json.decode(self.sealed.raw[start:end])
+            data = json.loads(self.sealed.raw[start:end])
             self.found[start] = (end, regcodec.trusted(Task, data))
         return self.found[start][1]
 
@@ -60,7 +58,7 @@ class _View:
         self.expanded = True
         first = {t.taskId: t for _, t in sorted(self.found.values(), key=lambda et: et[0], reverse=True)}
         out = []
-        for data in msgspec.json.decode(self.sealed.raw)["tasks"]:
+        for data in json.loads(self.sealed.raw)["tasks"]:  # stdlib json: as fast here, and no msgspec import
             out.append(first.pop(data["taskId"], None) or regcodec.trusted(Task, data))
         return out + self.added
 
@@ -76,6 +74,11 @@ class _SealedDoc(RegistryFile):
             self.__dict__["tasks"] = tasks
             return tasks
         return super().__getattr__(name)  # type: ignore[misc]
+
+    def find(self, task_id: str) -> Task | None:
+        if "tasks" in self.__dict__:
+            return super().find(task_id)
+        return self._view.find(task_id)  # type: ignore[no-any-return]
 
     def model_dump(self, **kw: Any) -> dict[str, Any]:
         self.tasks  # noqa: B018 — expand before pydantic reads __dict__
@@ -143,6 +146,8 @@ class FileRegistry:
         return doc, view
 
     def _validate(self, raw: bytes) -> RegistryFile:
+        import msgspec
+
         try:  # msgspec parses ~4x faster than pydantic's JSON mode; pydantic still validates
             return RegistryFile.model_validate(msgspec.json.decode(raw))
         except msgspec.DecodeError as exc:
@@ -171,6 +176,8 @@ class FileRegistry:
             yield tx
             if not tx.changes:
                 return
+            from agentctl.core.redact import redact_obj, secret_values
+
             values = secret_values()
             _redact_changed(tx, values)
             data = _encode(tx)
@@ -194,6 +201,8 @@ class FileRegistry:
         by_month: dict[str, list[Task]] = {}
         for t in tasks:
             by_month.setdefault(t.updatedAt[:7], []).append(t)
+        from agentctl.core.redact import redact_obj, secret_values
+
         values = secret_values()
         for month, items in by_month.items():
             payload = b"".join(dumps_line(redact_obj(t.model_dump(mode="json"), values=values)) for t in items)
@@ -222,6 +231,8 @@ _UNREDACTED = frozenset({"taskId", "dependsOn", "blockedOn", "agent", "claimedBy
 def _redact_changed(tx: RegistryTx, values: list[str]) -> None:
     """Mask secrets (values of *_KEY/*_TOKEN/... variables, known key shapes) in the free text of the
     tasks this transaction changed: titles people paste, rejection messages quoting model output."""
+    from agentctl.core.redact import redact_obj
+
     for task_id in dict.fromkeys(c.taskId for c in tx.changes):
         task = tx.find(task_id)
         if task is None:
