@@ -1,0 +1,128 @@
+"""Cost per operation of the keyed state documents at many keys (issue 20, "State documents").
+
+For each store — the idempotency ledger (`reserve` + `complete` of a new key, as `run
+--idempotency-key` does), the cron state (one job's entry, as `cron run` records a slot)
+and the alert dedupe (one alert key, as an alert is claimed) — the store is filled with
+N live keys, then OPS operations on new keys are timed through the storage API
+(``StateStore.transaction``). Printed: p50 / p99 ms per operation and file size, beside
+the durable-write floor of one small file measured in the same run. Target: p99 ≤ 20 ms
+at 100,000 keys (``--full``).
+
+    python benchmarks/state_store.py [--keys 10000] [--ops 20] [--full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+LATER = "2036-01-01T00:00:00Z"
+
+
+def _ledger_entry(i: int) -> dict[str, Any]:
+    return {"fingerprint": f"fp-{i}", "state": "done", "createdAt": "2026-11-26T11:00:00Z", "expiresAt": LATER,
+            "result": {"runId": f"r-{i}", "status": "success"}, "completedAt": "2026-11-26T11:00:01Z"}
+
+
+def _cron_entry(i: int) -> dict[str, Any]:
+    return {"slot": "2026-11-26T11:59:00Z", "at": "2026-11-26T11:59:00Z", "status": "success", "exitCode": 0}
+
+
+def _alert_entry(i: int) -> dict[str, Any]:
+    return {"lastSentAt": "2026-11-26T11:59:00Z", "suppressed": 0}
+
+
+def prefill(store: Any, n: int, entry: Callable[[int], dict[str, Any]]) -> None:
+    """N live keys: written at once for a one-document store, else key by key through the API."""
+    path, kind = getattr(store, "path", None), getattr(store, "kind", None)
+    if isinstance(path, Path) and isinstance(kind, str) and path.suffix == ".json":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"version": 1, kind: {f"pre-{i}": entry(i) for i in range(n)}}
+        path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        return
+    for i in range(n):
+        with store.transaction() as data:
+            data[kind][f"pre-{i}"] = entry(i)
+
+
+def _stores(ws: Any) -> dict[str, tuple[Any, Callable[[int], dict[str, Any]], Callable[[Any, int], None]]]:
+    from agentctl.cron.alerts import dedupe_state
+    from agentctl.cron.jobs import ledger as cron_state
+    from agentctl.run import idempotency
+
+    def ledger_op(store: Any, i: int) -> None:
+        idempotency.reserve(store, f"bench-{i}", "fp", NOW)
+        idempotency.complete(store, f"bench-{i}", "fp", {"runId": f"b-{i}"}, NOW)
+
+    def cron_op(store: Any, i: int) -> None:
+        with store.transaction() as data:
+            data["jobs"][f"bench-{i}"] = _cron_entry(i)
+
+    def alert_op(store: Any, i: int) -> None:
+        with store.transaction() as data:
+            data["alerts"][f"bench-{i}"] = {"lastSentAt": "2026-11-26T12:00:00Z", "suppressed": 0}
+
+    return {"idempotency ledger (reserve+complete)": (ws.storage.ledger, _ledger_entry, ledger_op),
+            "cron state (one job entry)": (cron_state(ws), _cron_entry, cron_op),
+            "alert dedupe (one alert key)": (dedupe_state(ws), _alert_entry, alert_op)}
+
+
+def _size(store: Any) -> int:
+    path = getattr(store, "path", None)
+    if isinstance(path, Path) and path.is_file():
+        return path.stat().st_size
+    root = path if isinstance(path, Path) and path.is_dir() else None
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root else 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--keys", type=int, default=10_000)
+    ap.add_argument("--ops", type=int, default=20)
+    ap.add_argument("--full", action="store_true", help="100,000 keys (the target's size)")
+    args = ap.parse_args()
+    keys = 100_000 if args.full else args.keys
+    from agentctl.storage.files.durable import atomic_write
+    from agentctl.workspace.loader import Workspace
+    from agentctl.workspace.templates import init_workspace
+
+    print(f"state stores at {keys:,} keys, {args.ops} operations each, load avg {os.getloadavg()[0]:.1f}")
+    print(f"{'store':40} {'p50 ms':>8} {'p99 ms':>8} {'x floor':>8} {'size KiB':>9} {'p99<=20ms':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "ws"
+        init_workspace(root, "minimal", force=False)
+        ws = Workspace(root)
+        floor = []
+        for i in range(args.ops):
+            t0 = time.perf_counter()
+            atomic_write(root / "state" / "floor.json", json.dumps({"k": i}).encode())
+            floor.append(time.perf_counter() - t0)
+        f50 = statistics.median(floor) * 1000
+        print(f"{'floor: durable write of one small file':40} {f50:8.2f}")
+        for name, (store, entry, op) in _stores(ws).items():
+            prefill(store, keys, entry)
+            lat = []
+            for i in range(args.ops):
+                t0 = time.perf_counter()
+                op(store, i)
+                lat.append(time.perf_counter() - t0)
+            lat.sort()
+            p50, p99 = statistics.median(lat) * 1000, lat[max(0, int(len(lat) * 0.99) - 1)] * 1000
+            print(f"{name:40} {p50:8.2f} {p99:8.2f} {p50 / f50:8.1f} {_size(store) / 1024:9.0f} "
+                  f"{'ok' if p99 <= 20 else 'OVER':>9}")
+
+
+if __name__ == "__main__":
+    main()
