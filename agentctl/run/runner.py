@@ -144,6 +144,10 @@ class _Run:
         self.executed = False
         self.admission: Any = None
         self.outcome_recorded = False
+        self.retry_of: str | None = None
+        self.claim_version: int | None = None
+        self.settle_key: Callable[[dict[str, Any]], None] | None = None
+        """Binds the result to the idempotency key, in the same unit of work as the run record."""
 
     # --- the steps, in SPEC order ---------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -152,25 +156,26 @@ class _Run:
         inp = read_input(self.ws, self.req.input_file, task)
         key = self.req.idempotency_key
         fp = idempotency.fingerprint(self.agent.name, self.req.task_id, self.req.prompt, inp.raw if inp else None)
+        store = self.ws.storage.idempotency
         if key:
             try:
-                dup = idempotency.reserve(self.ws.storage.ledger, key, fp, self.started,
-                                          stale_after=timedelta(seconds=self.agent.timeout_s))
+                got = idempotency.reserve(store, key, fp, self.started, run_id=self.run_id,
+                                          stale_after=timedelta(seconds=self.agent.timeout_s),
+                                          find_run=lambda rid: self.ws.storage.runlog.find(rid, self.started))
             except TryLater as exc:
                 return self._skipped(exc, "InFlight")
-            if dup is not None:
-                return self._duplicate(dup)
+            if isinstance(got, idempotency.Duplicate):
+                return self._duplicate(got)
+            self.retry_of = got.retry_of
+            self.settle_key = lambda result: idempotency.complete(store, key, fp, result, self.clock())
         try:
             outcome = self._gated(task, inp)
         except BaseException:
             if key:
-                _quietly(idempotency.release, self.ws.storage.ledger, key, fp, self.clock())
+                _quietly(idempotency.release, store, key, fp, self.clock())
             raise
-        if key:
-            if self.executed:
-                idempotency.complete(self.ws.storage.ledger, key, fp, _result(outcome), self.clock())
-            else:
-                idempotency.release(self.ws.storage.ledger, key, fp, self.clock())
+        if key and not self.executed:
+            idempotency.release(store, key, fp, self.clock())
         return outcome
 
     def _gated(self, task: Task | None, inp: RunInput | None) -> RunOutcome:
@@ -240,7 +245,9 @@ class _Run:
             set_field(tx, task, "claimedBy", name, stamp)
             set_field(tx, task, "status", "in_progress", stamp)
             set_field(tx, task, "attempts", task.attempts + 1, stamp)
-            return task.model_copy(deep=True)
+            claimed = task
+        self.claim_version = claimed.version  # bumped by the commit: compare-and-set at store time
+        return claimed.model_copy(deep=True)
 
     def _check_input(self, task: Task | None, inp: RunInput) -> tuple[Any, RunOutcome | None]:
         from agentctl.contracts.schemas import check_artifact, parse_artifact
@@ -352,24 +359,29 @@ class _Run:
                 output = self._write_artifact(task, ex.artifact) if ex.artifact is not None else None
                 report = self._self_tests(task, ex.artifact, output)
                 status = "success" if report is None or report.ok else "selftest_failed"
-        stored_error = None
-        if task is not None and ex.executed:
-            stored_error = self._update_task(task, status, output, report, rejection)
-        record = self._record(status, ex=ex, error=ex.error, output=output,
-                              selftest=_selftest_summary(report), rejection=_rejection_summary(verdict))
-        self.ws.storage.runlog.append(record)
-        transition = None
-        if ex.counted and ex.executed and self.admission is not None:
-            from agentctl.breakers import breaker
-            transition = breaker.record_outcome(self.ws, self.agent, status == "success", self.clock(), self.admission)
-            self.outcome_recorded = True
-        code = ex.exit_code if ex.error is not None else EXIT_FOR[status]
-        message = self._message(record, verdict, report)
-        if stored_error is not None:
-            code, message = stored_error.exit_code, f"{message}; the task was NOT updated: {stored_error.message}"
-        if transition:
-            message += f"; breaker {transition}"
-        return RunOutcome(record, code, redact(message, self.redact_env), breaker=transition)
+        with self.ws.storage.unit_of_work():  # task, run record, breaker and key: all or nothing
+            stored_error = None
+            if task is not None and ex.executed:
+                stored_error = self._update_task(task, status, output, report, rejection)
+            record = self._record(status, ex=ex, error=ex.error, output=output,
+                                  selftest=_selftest_summary(report), rejection=_rejection_summary(verdict))
+            self.ws.storage.runlog.append(record)
+            transition = None
+            if ex.counted and ex.executed and self.admission is not None:
+                from agentctl.breakers import breaker
+                transition = breaker.record_outcome(self.ws, self.agent, status == "success", self.clock(),
+                                                    self.admission)
+                self.outcome_recorded = True
+            code = ex.exit_code if ex.error is not None else EXIT_FOR[status]
+            message = self._message(record, verdict, report)
+            if stored_error is not None:
+                code, message = stored_error.exit_code, f"{message}; the task was NOT updated: {stored_error.message}"
+            if transition:
+                message += f"; breaker {transition}"
+            outcome = RunOutcome(record, code, redact(message, self.redact_env), breaker=transition)
+            if self.settle_key is not None and ex.executed:
+                self.settle_key(_result(outcome))
+        return outcome
 
     def _verify(self, ex: _Exec) -> Any:
         from agentctl.contracts.schemas import Verdict, check_artifact, too_deep, too_deep_verdict
@@ -498,7 +510,8 @@ class _Run:
             error=error, tokensIn=usage.tokens_in, tokensOut=usage.tokens_out, cacheReadTokens=usage.cache_read,
             cacheWriteTokens=usage.cache_write, costUsd=ex.cost if ex is not None else cost,
             durationS=round(max(0.0, (ended - self.started).total_seconds()), 3),
-            idempotencyKey=self.req.idempotency_key, output=output, selfTest=selftest, rejection=rejection)
+            idempotencyKey=self.req.idempotency_key, output=output, selfTest=selftest, rejection=rejection,
+            retryOf=self.retry_of)
         return RunRecord.model_validate(redact_obj(record.model_dump(mode="json"), self.redact_env))
 
     def _skipped(self, exc: AgentctlError, kind: str) -> RunOutcome:
