@@ -4,7 +4,7 @@ For each store — the idempotency ledger (`reserve` + `complete` of a new key, 
 --idempotency-key` does), the cron state (one job's entry, as `cron run` records a slot)
 and the alert dedupe (one alert key, as an alert is claimed) — the store is filled with
 N live keys, then OPS operations on new keys are timed through the storage API
-(``StateStore.transaction``). Printed: p50 / p99 ms per operation and file size, beside
+(``KeyedStore.transaction``, one small file per key since i13). Printed: p50 / p99 ms per operation and file size, beside
 the durable-write floor of one small file measured in the same run. Target: p99 ≤ 20 ms
 at 100,000 keys (``--full``).
 
@@ -45,46 +45,39 @@ def _alert_entry(i: int) -> dict[str, Any]:
 
 
 def prefill(store: Any, n: int, entry: Callable[[int], dict[str, Any]]) -> None:
-    """N live keys: written at once for a one-document store, else key by key through the API."""
-    path, kind = getattr(store, "path", None), getattr(store, "kind", None)
-    if isinstance(path, Path) and isinstance(kind, str) and path.suffix == ".json":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        doc = {"version": 1, kind: {f"pre-{i}": entry(i) for i in range(n)}}
-        path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-        return
+    """N live keys, written straight in the store's own layout (one file per key), not fsynced:
+    filling through the API would cost N durable writes."""
+    from agentctl.storage.files import keyed
+
     for i in range(n):
-        with store.transaction() as data:
-            data[kind][f"pre-{i}"] = entry(i)
+        path = store.path_for(f"pre-{i}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(keyed._encode(f"pre-{i}", entry(i)))
 
 
 def _stores(ws: Any) -> dict[str, tuple[Any, Callable[[int], dict[str, Any]], Callable[[Any, int], None]]]:
-    from agentctl.cron.alerts import dedupe_state
-    from agentctl.cron.jobs import ledger as cron_state
     from agentctl.run import idempotency
 
     def ledger_op(store: Any, i: int) -> None:
-        idempotency.reserve(store, f"bench-{i}", "fp", NOW)
-        idempotency.complete(store, f"bench-{i}", "fp", {"runId": f"b-{i}"}, NOW)
+        idempotency.reserve(store, f"bench-{i}", "fp", NOW, run_id=f"b-{i}")
+        idempotency.complete(store, f"bench-{i}", "fp", {"runId": f"b-{i}", "exitCode": 0}, NOW)
 
-    def cron_op(store: Any, i: int) -> None:
-        with store.transaction() as data:
-            data["jobs"][f"bench-{i}"] = _cron_entry(i)
+    def slot_op(value: Callable[[int], dict[str, Any]]) -> Callable[[Any, int], None]:
+        def op(store: Any, i: int) -> None:
+            with store.transaction(f"bench-{i}", NOW) as slot:
+                slot.value = value(i)
+        return op
 
-    def alert_op(store: Any, i: int) -> None:
-        with store.transaction() as data:
-            data["alerts"][f"bench-{i}"] = {"lastSentAt": "2026-11-26T12:00:00Z", "suppressed": 0}
-
-    return {"idempotency ledger (reserve+complete)": (ws.storage.ledger, _ledger_entry, ledger_op),
-            "cron state (one job entry)": (cron_state(ws), _cron_entry, cron_op),
-            "alert dedupe (one alert key)": (dedupe_state(ws), _alert_entry, alert_op)}
+    return {"idempotency ledger (reserve+complete)": (ws.storage.idempotency, _ledger_entry, ledger_op),
+            "cron state (one job entry)": (ws.storage.cron, _cron_entry, slot_op(_cron_entry)),
+            "alert dedupe (one alert key)": (ws.storage.alerts.dedupe, _alert_entry, slot_op(_alert_entry))}
 
 
 def _size(store: Any) -> int:
-    path = getattr(store, "path", None)
-    if isinstance(path, Path) and path.is_file():
-        return path.stat().st_size
-    root = path if isinstance(path, Path) and path.is_dir() else None
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root else 0
+    root = getattr(store, "dir", None) or getattr(store, "root", None)
+    if isinstance(root, Path) and root.is_dir():
+        return sum(p.stat().st_size for p in root.rglob("*.json"))
+    return 0
 
 
 def main() -> None:
