@@ -35,7 +35,7 @@ from agentctl.core.clock import iso, parse_iso
 from agentctl.core.config import CronJob
 from agentctl.core.records import RunError, RunRecord
 from agentctl.errors import AgentctlError, ConfigError, NotFound, StateError, TryLater
-from agentctl.storage.files.durable import open_log
+from agentctl.storage import open_log
 from agentctl.workspace.loader import Workspace
 
 Clock = Callable[[], datetime]

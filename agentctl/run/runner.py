@@ -67,7 +67,7 @@ from agentctl.errors import AgentctlError, Conflict, NotFound, TryLater, UsageEr
 from agentctl.providers import TokenUsage
 from agentctl.run import idempotency
 from agentctl.run.context import RunInput, build_context, read_input, write_prompt_file
-from agentctl.storage.files.durable import atomic_write
+from agentctl.storage import atomic_write
 from agentctl.tiers import budget as budgets
 from agentctl.workspace.loader import Workspace
 
@@ -146,6 +146,7 @@ class _Run:
         self.outcome_recorded = False
         self.retry_of: str | None = None
         self.claim_version: int | None = None
+        self.claimed: Task | None = None
         self.settle_key: Callable[[dict[str, Any]], None] | None = None
         """Binds the result to the idempotency key, in the same unit of work as the run record."""
 
@@ -247,6 +248,7 @@ class _Run:
             set_field(tx, task, "attempts", task.attempts + 1, stamp)
             claimed = task
         self.claim_version = claimed.version  # bumped by the commit: compare-and-set at store time
+        self.claimed = claimed.model_copy(deep=True)
         return claimed.model_copy(deep=True)
 
     def _check_input(self, task: Task | None, inp: RunInput) -> tuple[Any, RunOutcome | None]:
@@ -449,7 +451,6 @@ class _Run:
                     rejection: Rejection | None = None, blocked_by: str | None = None,
                     blocked_on: list[str] | None = None, clear_block: bool = False) -> None:
         from agentctl.core.records import SelfTestReport
-        from agentctl.registry.service import set_field
 
         # the registry masks known names and shapes; a key under a tier's own api_key_env
         # name is only known here, and model output quoted in a rejection may carry it
@@ -460,28 +461,25 @@ class _Run:
         if blocked_by is not None:
             blocked_by = redact(blocked_by, self.redact_env)
         stamp = iso(self.clock())
+        refused = None
         with self.ws.storage.registry.transaction(self.agent.name, stamp) as tx:
             task = tx.find(task_id)
             if task is None:
                 return
-            if output is not None:
-                set_field(tx, task, "output", output, stamp)
-            if report is not None:
-                before = task.selfTest.model_dump(mode="json") if task.selfTest else None
-                task.selfTest = report
-                tx.log(task_id, "selfTest", before, report.model_dump(mode="json"))
-            if rejection is not None:
-                task.rejections = [*task.rejections, rejection]
-                tx.log(task_id, "rejection", None, rejection.model_dump(mode="json"))
-            set_field(tx, task, "status", status, stamp)
-            if blocked_by is not None:
-                set_field(tx, task, "blockedBy", blocked_by, stamp)
-            if blocked_on is not None:
-                set_field(tx, task, "blockedOn", blocked_on, stamp)
-            if clear_block:
-                set_field(tx, task, "blockedBy", None, stamp)
-                set_field(tx, task, "blockedOn", [], stamp)
-            task.updatedAt = stamp
+            moved = task_changes(self.claimed, task, self.claim_version,
+                                 lambda: self.ws.storage.registry.last_events(task_id))
+            if moved is not None and moved[0] != self.agent.name:  # compare-and-set failed: record, not result
+                refused = f"result not applied: task changed during the run ({moved[0]}: {moved[1]})"
+                tx.log(task_id, "result not applied", None, {"runId": self.run_id, "reason": refused,
+                                                             "output": output})
+            else:
+                if moved is not None:  # the agent's own process blocked (or moved) its task: that stands
+                    status, blocked_by, blocked_on, clear_block = task.status, None, None, False
+                _apply_result(tx, task, stamp, status, output=output, report=report, rejection=rejection,
+                              blocked_by=blocked_by, blocked_on=blocked_on, clear_block=clear_block)
+        if refused is not None:
+            raise Conflict(refused, hint="the run record and its artifact are kept; look at the task and run "
+                                         "again if it still needs the work")
 
     # --- records ------------------------------------------------------------------------------
     def _primary(self) -> tuple[str | None, str | None]:
@@ -558,6 +556,51 @@ class _Run:
 
 
 # --- pure helpers ---------------------------------------------------------------------------
+
+def _apply_result(tx: Any, task: Task, stamp: str, status: str, *, output: str | None, report: Any,
+                  rejection: Rejection | None, blocked_by: str | None, blocked_on: list[str] | None,
+                  clear_block: bool) -> None:
+    """A run's result on its task (inside the registry transaction of the store step)."""
+    from agentctl.registry.service import set_field
+
+    task_id = task.taskId
+    if output is not None:
+        set_field(tx, task, "output", output, stamp)
+    if report is not None:
+        before = task.selfTest.model_dump(mode="json") if task.selfTest else None
+        task.selfTest = report
+        tx.log(task_id, "selfTest", before, report.model_dump(mode="json"))
+    if rejection is not None:
+        task.rejections = [*task.rejections, rejection]
+        tx.log(task_id, "rejection", None, rejection.model_dump(mode="json"))
+    set_field(tx, task, "status", status, stamp)
+    if blocked_by is not None:
+        set_field(tx, task, "blockedBy", blocked_by, stamp)
+    if blocked_on is not None:
+        set_field(tx, task, "blockedOn", blocked_on, stamp)
+    if clear_block:
+        set_field(tx, task, "blockedBy", None, stamp)
+        set_field(tx, task, "blockedOn", [], stamp)
+    task.updatedAt = stamp
+
+
+GUARDED = ("status", "agent", "claimedBy", "blockedBy", "phase", "gate")
+"""Fields whose change during a run means its result no longer applies (compare-and-set, SPEC §5)."""
+
+
+def task_changes(claimed: Task | None, now: Task, version: int | None,
+                 events: Callable[[], list[dict[str, Any]]]) -> tuple[str, str] | None:
+    """(who, what) when a guarded field of the task changed since the claim, else None."""
+    if claimed is None or version is None or now.version == version:
+        return None
+    changed = [f for f in GUARDED if getattr(claimed, f) != getattr(now, f)]
+    if not changed:
+        return None
+    field_ = changed[0]
+    what = f"{field_} {getattr(claimed, field_)} → {getattr(now, field_)}"
+    who = next((e.get("actor") for e in reversed(events()) if e.get("change") in changed), None)
+    return str(who or "someone"), what
+
 
 def claim_refusal(task: Task, agent: str) -> tuple[str, str] | None:
     """Why ``agent`` may not run ``task`` now (message, hint), or None."""
