@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 HEAVY = ("anthropic", "openai", "genai_prices", "jsonschema", "psycopg", "mcp", "rich", "croniter", "crontab",
-         "httpx", "msgspec")
-"""Never on a hot command: the SDKs, the validators, the price table, the extras, rich and croniter."""
+         "httpx", "msgspec", "yaml")
+"""Never on a hot command: the SDKs, the validators, the price table, the extras, rich, croniter,
+and yaml (the default storage backend is chosen without parsing agentctl.yaml)."""
 
 HOT = {  # name → argv after `-w WS`
     "status": ["status"],
