@@ -86,3 +86,17 @@ def pg_ws(tmp_path: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A minimal workspace on a fresh database (AGENTCTL_PG_DSN set for in-process calls)."""
     monkeypatch.setenv("AGENTCTL_PG_DSN", pg_dsn)
     return make_pg_workspace(tmp_path / "pgws")
+
+
+def make_postgres_storage(tmp_path: Path):
+    """A fresh database's storage for the conformance suite (tests/test_storage_conformance.py).
+    The database lives as long as the throwaway cluster (pg_virtualenv drops it at the end)."""
+    require_postgres()
+    import psycopg
+
+    from agentctl.storage.postgres import Database, PgStorage
+
+    name = f"agentctl_c_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PgStorage(Database(f"dbname={name}"))

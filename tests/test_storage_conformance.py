@@ -196,7 +196,11 @@ def test_cron_overlap_lock_refuses_a_second_holder(backend: Storage) -> None:
 
 def open_again(backend: Storage) -> Storage:
     """A second handle on the same state, as another process would open it."""
-    return open_file_storage(backend.root) if backend.backend == "files" else backend  # type: ignore[attr-defined]
+    if backend.backend == "files":
+        return open_file_storage(backend.root)  # type: ignore[attr-defined]
+    from agentctl.storage.postgres import Database, PgStorage
+
+    return PgStorage(Database(backend.db.dsn))  # type: ignore[attr-defined]  # a second session
 
 
 # --- documents, blobs, alerts, artifacts -----------------------------------------------------
@@ -250,7 +254,10 @@ def test_postgres_without_its_module_says_it_is_not_installed(tmp_path: Path, mo
     init_workspace(tmp_path / "ws", "minimal", force=False)
     cfg = tmp_path / "ws" / "agentctl.yaml"
     cfg.write_text(cfg.read_text() + "storage:\n  backend: postgres\n")
+    import agentctl.storage
+
     monkeypatch.setitem(sys.modules, "agentctl.storage.postgres", None)  # the module is absent
+    monkeypatch.delattr(agentctl.storage, "postgres", raising=False)  # … also as an attribute of its package
     with pytest.raises(ConfigError, match="postgres backend is not installed") as err:
         Workspace(tmp_path / "ws").storage  # noqa: B018
     assert err.value.exit_code == 78
