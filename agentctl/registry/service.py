@@ -47,9 +47,9 @@ def set_field(tx: RegistryTx, task: Task, name: str, value: Any, now: str) -> No
 def find_task(ws: Workspace, task_id: str) -> Task:
     """A live task, else an archived one; unknown → NotFound (exit 2)."""
     check_task_id(task_id)
-    for t in ws.storage.registry.load().tasks:
-        if t.taskId == task_id:
-            return t
+    live = ws.storage.registry.load().find(task_id)
+    if live is not None:
+        return live
     for t in ws.storage.registry.archived():
         if t.taskId == task_id:
             return t
@@ -82,7 +82,7 @@ def add_task_tx(tx: RegistryTx, new: NewTask, prefix: str, now: str) -> Task:
     task = Task(taskId=task_id, title=new.title, agent=new.agent, product=new.product, phase=new.phase,
                 dependsOn=list(new.depends_on), input=new.input, status=new.status,  # type: ignore[arg-type]
                 createdAt=now, updatedAt=now)
-    tx.doc.tasks.append(task)
+    tx.add(task)
     tx.log(task_id, "create", None, task.model_dump(mode="json"))
     return task
 
@@ -271,7 +271,7 @@ def is_held(task: Task) -> bool:
 
 def _open_breakers(ws: Workspace, now: datetime) -> list[str]:
     """Open or half-open breakers for the board; a missing or unreadable state shows nothing."""
-    if not (ws.root / "state" / "breakers.json").exists():
+    if ws.storage.backend == "files" and not (ws.root / "state" / "breakers.json").exists():
         return []
     from agentctl.breakers.breaker import open_breakers
 
