@@ -65,13 +65,14 @@ def _worker(root: str, idx: int, barrier, out) -> None:
         did["failures"].append(now.isoformat())
         # ledger: a key of its own, and one key all workers race for
         key = f"w{idx}-{j}"
-        assert idempotency.reserve(ws.storage.ledger, key, "fp", T0) is None
-        idempotency.complete(ws.storage.ledger, key, "fp", {"runId": key}, T0)
+        assert isinstance(idempotency.reserve(ws.storage.idempotency, key, "fp", T0), idempotency.Reserved)
+        idempotency.complete(ws.storage.idempotency, key, "fp", {"runId": key}, T0)
         did["keys"].append(key)
         try:
-            if idempotency.reserve(ws.storage.ledger, f"shared-{j}", "fp", T0) is None:
+            got = idempotency.reserve(ws.storage.idempotency, f"shared-{j}", "fp", T0)
+            if isinstance(got, idempotency.Reserved):
                 did["shared"].append(f"shared-{j}")  # this worker "executes" it
-                idempotency.complete(ws.storage.ledger, f"shared-{j}", "fp", {"runId": f"w{idx}"}, T0)
+                idempotency.complete(ws.storage.idempotency, f"shared-{j}", "fp", {"runId": f"w{idx}"}, T0)
         except TryLater:
             pass  # in flight in another worker: not executed here
         # cron: every worker asks for the same slot
@@ -125,7 +126,7 @@ def test_mixed_workload_loses_nothing_and_executes_nothing_twice(tmp_path: Path)
     check(len(saved["failures"]) == WORKERS * ROUNDS, f"breaker kept {len(saved['failures'])} failures")
 
     # ledger: every own key kept; every shared key executed by exactly one worker
-    keys = json.loads((root / "state" / "idempotency.json").read_text())["keys"]
+    keys = dict(Workspace(root).storage.idempotency.items())
     own = [k for d in results.values() for k in d["keys"]]
     lost = [k for k in own if (keys.get(k) or {}).get("state") != "done"]
     check(not lost and len(own) == WORKERS * ROUNDS, f"ledger lost {len(lost)} keys")
@@ -172,11 +173,17 @@ def _hold(path: str, ready) -> None:
         time.sleep(60)
 
 
+def _keyed_rel(kind: str, key: str) -> str:
+    """A per-key entry's lock is its bucket's (state/<kind>/<hh>/bucket.lock)."""
+    from agentctl.storage.files.keyed import FileKeyed
+    return str(FileKeyed(Path("."), kind).path_for(key).parent / "bucket")
+
+
 LOCKED_FILES = {
     "breakers": ("state/breakers.json", ["breaker", "trip", "flaky"]),
-    "ledger": ("state/idempotency.json", ["run", "cmd", "--prompt", "p", "--idempotency-key", "k"]),
+    "ledger": (_keyed_rel("idempotency", "k"), ["run", "cmd", "--prompt", "p", "--idempotency-key", "k"]),
     "regressions": ("memory/regressions.yaml", ["regressions", "approve", "REG-001"]),
-    "cron-ledger": ("state/cron.json", ["cron", "run", "tick"]),
+    "cron-ledger": (_keyed_rel("cron", "tick"), ["cron", "run", "tick"]),
     "cron-overlap": ("state/cron-tick", ["cron", "run", "tick"]),
     "tasks": ("tasks.json", ["task", "add", "--title", "after"]),
 }

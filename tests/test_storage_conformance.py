@@ -35,6 +35,8 @@ def _postgres(tmp_path: Path) -> Storage:
         fixtures = importlib.import_module("fixtures_postgres")
     except ImportError:
         pytest.skip("no PostgreSQL fixtures (tests/fixtures_postgres.py)")
+    if not hasattr(fixtures, "make_postgres_storage"):  # to add: a fresh Storage on a throwaway database
+        pytest.skip("tests/fixtures_postgres.py has no make_postgres_storage(tmp_path) yet")
     return fixtures.make_postgres_storage(tmp_path)
 
 
