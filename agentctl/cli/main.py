@@ -19,10 +19,17 @@ class AgentctlGroup(TyperGroup):
     """Turns agentctl errors into one or two lines on stderr and their exit code (SPEC §10)."""
 
     def invoke(self, ctx: Any) -> Any:
+        from agentctl.core.inert import installed
         from agentctl.errors import AgentctlError
 
         try:
-            return super().invoke(ctx)
+            with installed():  # every line printed is redacted and inert (agentctl.core.inert)
+                try:
+                    return super().invoke(ctx)
+                finally:
+                    sys.stdout.flush()
+        except BrokenPipeError:  # `agentctl status | head -1`: the reader left; end quietly like other CLIs
+            _quiet_pipe()
         except AgentctlError as exc:
             from agentctl.core.redact import redact
 
@@ -47,6 +54,21 @@ class AgentctlGroup(TyperGroup):
                     err=True,
                 )
             raise typer.Exit(70) from None
+
+
+EXIT_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a CLI killed by a closed pipe."""
+
+
+def _quiet_pipe() -> None:
+    """stdout's reader is gone: point stdout at /dev/null (so the interpreter's final flush is
+    silent) and exit 141 without a word."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    raise typer.Exit(EXIT_PIPE)
 
 
 app = typer.Typer(
@@ -105,6 +127,16 @@ def main() -> None:
         os.environ.setdefault("TERM", "dumb")
     try:
         app(prog_name="agentctl")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_pipe_exit()
     except SystemExit:
         raise
     sys.exit(0)
+
+
+def _quiet_pipe_exit() -> None:
+    try:
+        _quiet_pipe()
+    except typer.Exit:
+        sys.exit(EXIT_PIPE)
