@@ -21,9 +21,10 @@ class AgentctlGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         from agentctl.core.inert import installed
         from agentctl.errors import AgentctlError
+        from agentctl.run.staging import Terminated, terminating_signals
 
         try:
-            with installed():  # every line printed is redacted and inert (agentctl.core.inert)
+            with installed(), terminating_signals():  # printed lines redacted and inert; TERM/HUP unwind
                 try:
                     return super().invoke(ctx)
                 finally:
@@ -40,6 +41,9 @@ class AgentctlGroup(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("agentctl: interrupted", err=True)
             raise typer.Exit(130) from None
+        except Terminated as exc:  # every `finally` ran: staging removed, the agent's group killed
+            typer.echo(f"agentctl: {exc}", err=True)
+            raise typer.Exit(128 + exc.signum) from None
         except Exception as exc:  # a bug: short message, traceback only on request
             if os.environ.get("AGENTCTL_DEBUG") == "1":
                 import traceback

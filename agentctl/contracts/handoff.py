@@ -31,6 +31,7 @@ INTERFACE (used by the CLI and the runner):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -222,10 +223,24 @@ def _keep_artifact(ws: Workspace, task: Task, stage: PipelineStage, checked: _Ch
     from agentctl.storage.files.durable import atomic_write
 
     canonical = ws.artifact_dir(task.taskId) / f"{stage.produces}.json"
-    if checked.source.resolve() != canonical.resolve():
+    clean = _redacted_artifact(checked.raw)
+    if checked.source.resolve() != canonical.resolve() or clean != checked.raw:
         canonical.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(canonical, checked.raw)
+        atomic_write(canonical, clean)
     return ws.rel(canonical)
+
+
+def _redacted_artifact(raw: bytes) -> bytes:
+    """The artifact as kept in the workspace: secrets masked in its values and keys (the
+    original, validated file is the caller's; the copy never carries a key)."""
+    from agentctl.core.redact import redact, redact_obj
+
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return redact(raw.decode("utf-8", "replace")).encode()
+    clean = redact_obj(data)
+    return raw if clean == data else (json.dumps(clean, indent=2, ensure_ascii=False) + "\n").encode()
 
 
 def _reject(tx: RegistryTx, task: Task, stage: PipelineStage, nxt: PipelineStage | None, verdict: Verdict,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 MASK = "[REDACTED]"
@@ -76,15 +76,39 @@ def register_secret_values(values: Iterable[str]) -> None:
     _registered_values.update(v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET)
 
 
+_NEVER_SECRET = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ", "PWD",
+                           "TMPDIR", "TEMP", "TMP", "HOSTNAME", "PYTHONPATH", "VIRTUAL_ENV", "NO_COLOR"})
+"""Passed to agents, never masked: their values (``/home/me``) are in every path we print."""
+
+
 def register_secret_names(names: Iterable[str | None]) -> None:
     """Treat these environment variables as secret whatever their name (``api_key_env``, ``env:``)."""
-    _registered_names.update(n for n in names if n)
+    _registered_names.update(n for n in names if n and n not in _NEVER_SECRET and not n.startswith("LC_"))
+
+
+_name_sources: list[Callable[[], Iterable[str]]] = []
+
+
+def register_name_source(source: Callable[[], Iterable[str]]) -> None:
+    """A lazy ``register_secret_names``: called once, the first time something is redacted (a
+    workspace's ``api_key_env`` names are read only by commands that print or write)."""
+    _name_sources.append(source)
+
+
+def _drain_sources() -> None:
+    while _name_sources:
+        source = _name_sources.pop()
+        try:
+            register_secret_names(source())
+        except Exception:  # noqa: S112 — a broken config is reported by its own loader, not here
+            continue
 
 
 def clear_registered() -> None:
     """Forget registered values and names (tests)."""
     _registered_values.clear()
     _registered_names.clear()
+    _name_sources.clear()
 
 
 def is_secret_name(name: str) -> bool:
@@ -93,12 +117,15 @@ def is_secret_name(name: str) -> bool:
 
 def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
     """Every value to mask, longest first (so a key containing another is masked whole)."""
+    if _name_sources:
+        _drain_sources()
     env = os.environ if env is None else env
     values = {v for k, v in env.items() if len(v) >= MIN_SECRET and is_secret_name(k)}
     for name in _registered_names:
-        value = os.environ.get(name, "")
-        if len(value) >= MIN_SECRET:
-            values.add(value)
+        for source in (env, os.environ):
+            value = source.get(name, "")
+            if len(value) >= MIN_SECRET:
+                values.add(value)
     values |= _registered_values
     return sorted(values, key=len, reverse=True)
 

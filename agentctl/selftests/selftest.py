@@ -35,7 +35,7 @@ from typing import IO, Any
 from agentctl.core.clock import iso
 from agentctl.core.config import AgentDef, Check, SelfTestRule
 from agentctl.core.records import RuleResult, SelfTestReport
-from agentctl.core.redact import redact
+from agentctl.core.redact import redact, redact_tail
 from agentctl.selftests.jsonpath import parse, resolve
 from agentctl.workspace.loader import Workspace
 
@@ -161,9 +161,9 @@ def _kill_group(pgid: int) -> None:
 
 def _tail(fh: IO[bytes], env: Mapping[str, str]) -> str:
     size = fh.seek(0, os.SEEK_END)
-    fh.seek(max(0, size - _TAIL_READ))
-    text = fh.read().decode("utf-8", errors="replace")
-    return redact(text, dict(env))[-TAIL_CHARS:]
+    start = max(0, size - _TAIL_READ)
+    fh.seek(start)
+    return redact_tail(fh.read(), cut=start > 0, keep=TAIL_CHARS, env=env)
 
 
 # --- check rules ---------------------------------------------------------------------

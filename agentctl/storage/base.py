@@ -42,10 +42,11 @@ class Storage:
 
 
 def open_file_storage(root: Path) -> Storage:
-    from agentctl.storage.files.durable import JsonState
+    from agentctl.storage.files.durable import JsonState, confine_to
     from agentctl.storage.files.registry import FileRegistry
     from agentctl.storage.files.runlog import FileRunLog
 
+    confine_to(root)
     return Storage(
         registry=FileRegistry(root),
         runlog=FileRunLog(root),

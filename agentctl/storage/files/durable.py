@@ -7,6 +7,10 @@
 - append = one ``write()`` of one complete line on an ``O_APPEND`` descriptor, so
   concurrent writers never interleave; a torn last line (a crash mid-write) is
   closed with a newline before the next append, and readers skip and count it.
+- confinement: every write, append and lock under a workspace root (``confine_to``) is
+  refused (74) when a component of its path below the root is a symbolic link — an
+  ``artifacts/T-1`` linked outside, a linked ``logs/events.jsonl`` or ``tasks.json`` is
+  an error, never written through nor replaced.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,12 +37,44 @@ def set_lock_timeout(seconds: float) -> None:
     _lock_timeout = seconds
 
 
+_roots: set[Path] = set()
+
+
+def confine_to(root: Path) -> None:
+    """Writes below ``root`` (a workspace) must stay inside it: no symbolic link on the way."""
+    _roots.add(Path(os.path.abspath(root)))
+
+
+def check_confined(path: Path) -> None:
+    """StateError (74) when ``path`` lies under a workspace root and a component of it below the
+    root is a symbolic link; paths outside every workspace (``--output FILE``) are the user's."""
+    p = Path(os.path.abspath(path))
+    for root in _roots:
+        if root != p and root not in p.parents:
+            continue
+        cur = root
+        for part in p.relative_to(root).parts:
+            cur = cur / part
+            try:
+                mode = os.lstat(cur).st_mode
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                raise StateError(f"{cur}: cannot check ({exc.strerror})") from None
+            if stat.S_ISLNK(mode):
+                raise StateError(f"{cur}: is a symbolic link ({os.readlink(cur)}); agentctl writes only inside the "
+                                 "workspace and never through a link — nothing was written; replace it by a "
+                                 "real file or folder")
+        return
+
+
 @contextlib.contextmanager
 def locked(path: Path, timeout: float | None = None) -> Iterator[None]:
     """Hold the exclusive lock of ``path`` (its sidecar ``path.lock``)."""
     from filelock import FileLock, Timeout
 
     wait = _lock_timeout if timeout is None else timeout
+    check_confined(Path(str(path) + ".lock"))
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path) + ".lock", timeout=wait)
     try:
@@ -69,6 +106,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` durably; on any error the old file stays."""
     folder = path.parent
     tmp: str | None = None
+    check_confined(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
@@ -100,6 +138,7 @@ def append_line(path: Path, line: bytes) -> None:
     """Append one complete line with a single write(); start a fresh line after a torn one."""
     if not line.endswith(b"\n"):
         line += b"\n"
+    check_confined(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
@@ -177,6 +216,7 @@ class JsonState:
         self.kind = kind
 
     def read(self) -> dict[str, Any]:
+        check_confined(self.path)
         raw = read_bytes(self.path)
         if raw is None or not raw.strip():
             return {"version": self.VERSION, self.kind: {}}

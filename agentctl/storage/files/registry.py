@@ -20,7 +20,15 @@ from pydantic import ValidationError
 from agentctl.core.records import RegistryFile, Task
 from agentctl.core.redact import redact_obj, secret_values
 from agentctl.errors import StateError
-from agentctl.storage.files.durable import JsonlReader, append_line, atomic_write, dumps_line, locked, read_bytes
+from agentctl.storage.files.durable import (
+    JsonlReader,
+    append_line,
+    atomic_write,
+    check_confined,
+    dumps_line,
+    locked,
+    read_bytes,
+)
 
 
 @dataclass
@@ -56,6 +64,7 @@ class FileRegistry:
         self.archive_dir = root / "archive"
 
     def load(self) -> RegistryFile:
+        check_confined(self.path)  # a linked tasks.json is an error (74), never followed nor replaced
         raw = read_bytes(self.path)
         if raw is None:
             return RegistryFile()
@@ -81,6 +90,7 @@ class FileRegistry:
 
     @contextlib.contextmanager
     def transaction(self, actor: str, now: str) -> Iterator[RegistryTx]:
+        check_confined(self.events_path)  # before anything changes: a linked log refuses the whole change
         with locked(self.path):
             tx = RegistryTx(self.load(), actor)
             yield tx
