@@ -64,7 +64,7 @@ _SHAPES = re.compile("|".join(f"(?:{s})" for s in _SHAPE_LIST))
 _URL_CREDS = re.compile(r"(?<=://)([^\s/:@\"'<>]*):([^\s/@\"'<>]+)@")
 _BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=\-]{8,}")
 _ASSIGN = re.compile(
-    r"(?i)\b((?:[a-z0-9]+[_\-])*(?:api[_\-]?key|x-api-key|token|secret|password|passwd|pwd|authorization"
+    r"(?i)\b((?:[a-z0-9]{1,24}[_\-]){0,4}(?:api[_\-]?key|x-api-key|token|secret|password|passwd|pwd|authorization"
     r"|access[_\-]?key|client[_\-]?secret|secret[_\-]?key[_\-]?base)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}]{4,})")
 
 _registered_values: set[str] = set()

@@ -25,7 +25,7 @@ SETTABLE = {"title", "agent", "product", "phase", "blockedBy", "pr", "input", "o
 
 
 def check_task_id(task_id: str) -> str:
-    if not _ID.match(task_id) or ".." in task_id:
+    if not isinstance(task_id, str) or not _ID.fullmatch(task_id) or ".." in task_id:  # fullmatch: no trailing \n
         raise UsageError(f"invalid task id {task_id!r}: use letters, digits, '.', '_' or '-' (no paths)")
     return task_id
 

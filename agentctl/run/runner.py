@@ -208,8 +208,10 @@ class _Run:
         if self.agent.produces:
             self.ws.load_schema(self.agent.produces)
         if self.req.task_id:  # a linked artifacts/<ID> is refused (74) before the task is claimed
+            from agentctl.registry.service import check_task_id
             from agentctl.storage.files.durable import check_confined
 
+            check_task_id(self.req.task_id)
             check_confined(self.ws.artifact_dir(self.req.task_id) / "x")
         if self.agent.runtime == "llm":
             from agentctl.tiers import routing

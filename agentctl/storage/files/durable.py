@@ -57,7 +57,7 @@ def check_confined(path: Path) -> None:
             cur = cur / part
             try:
                 mode = os.lstat(cur).st_mode
-            except FileNotFoundError:
+            except (FileNotFoundError, ValueError):  # not there yet (or no valid path: the write will say)
                 return
             except OSError as exc:
                 raise StateError(f"{cur}: cannot check ({exc.strerror})") from None
