@@ -121,6 +121,8 @@ def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
         _drain_sources()
     env = os.environ if env is None else env
     values = {v for k, v in env.items() if len(v) >= MIN_SECRET and is_secret_name(k)}
+    values |= {m.group(2) for v in env.values() if "://" in v  # DATABASE_URL's password, alone too
+               for m in _URL_CREDS.finditer(v) if len(m.group(2)) >= MIN_SECRET}
     for name in _registered_names:
         for source in (env, os.environ):
             value = source.get(name, "")

@@ -18,7 +18,7 @@ import msgspec
 from pydantic import ValidationError
 
 from agentctl.core.records import RegistryFile, Task
-from agentctl.core.redact import redact_obj, secret_values
+from agentctl.core.redact import redact, redact_obj, secret_values
 from agentctl.errors import StateError
 from agentctl.storage.files.durable import (
     JsonlReader,
@@ -105,7 +105,7 @@ class FileRegistry:
             data = tx.doc.model_dump_json(indent=1).encode() + b"\n"
             atomic_write(self.path, data)
             lines = b"".join(
-                dumps_line({"ts": now, "taskId": c.taskId, "actor": actor, "change": c.change,
+                dumps_line({"ts": now, "taskId": c.taskId, "actor": actor, "change": redact(c.change, values=values),
                             "before": redact_obj(c.before, values=values),
                             "after": redact_obj(c.after, values=values)})
                 for c in tx.changes
