@@ -58,7 +58,7 @@ env = {k: v for k, v in os.environ.items() if k.startswith("LEAK_") or k in %r o
 print("\n".join(f"{k}={v}" for k, v in env.items()))
 art = {"env": env, "keys": {v: 1 for v in env.values()}, "sources": "https://example.com"}
 json.dump(art, open(os.environ["AGENTCTL_OUTPUT"], "w"))
-""" % (list(NAMED),)
+""".replace("%r", repr(list(NAMED)))
 
 THING = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "required": ["sources"],
          "properties": {"sources": {"type": "string", "pattern": "^https://"}}}
@@ -175,19 +175,19 @@ def test_a_tail_cut_at_every_offset_leaves_no_suffix(secret: str) -> None:
     env = {"SOME_TOKEN": secret}
     for cut in range(1, len(secret)):
         raw = (secret[cut:] + " and then some output\n" + "x" * 50).encode()
-        tail = R.redact_tail(raw, cut=True, keep=40, env=env)
+        tail = R.redact_tail(raw, cut=True, keep=1000, env=env)
         suffix = secret[cut:]
         assert len(suffix) < 4 or suffix not in tail, (cut, tail)
 
 
 def test_a_64k_output_tail_boundary_through_a_command_agent(tmp_path: Path) -> None:
-    from agentctl.providers.command import TAIL_BYTES, TAIL_OVERLAP
+    from agentctl.providers.command import TAIL_BYTES
 
     secret = SHAPES["anthropic"]
     root = make_rel_ws(tmp_path / "ws")
     cli = Cli(root)
-    for cut in (1, 7, len(secret) - 5):  # the first byte read for the tail falls inside the secret
-        filler = TAIL_BYTES + TAIL_OVERLAP - len(secret) + cut
+    for cut in (1, 7, len(secret) - 5):  # the tail's first byte falls inside the secret
+        filler = TAIL_BYTES - (len(secret) - cut)
         script = f'echo start; printf "%s" "$LEAK"; head -c {filler} /dev/zero | tr "\\0" "y"'
         (root / "agents" / "tail.yaml").write_text(json.dumps(
             {"name": "tail", "runtime": "command", "command": ["sh", "-c", script + "; exit 1"]}))
