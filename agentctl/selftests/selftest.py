@@ -75,6 +75,10 @@ def run_self_tests(ws: Workspace, agent: AgentDef, artifact: Any, task_id: str |
                    output_path: Path | None = None, env: Mapping[str, str] | None = None) -> SelfTestReport:
     """Run every rule of ``agent`` against ``artifact`` (the parsed JSON, or None / NoArtifact)."""
     out = output_path or artifact_path(ws, agent, task_id)
+    if out is not None:  # the rules may write there: never through a link out of the workspace (74)
+        from agentctl.storage.files.durable import check_confined
+
+        check_confined(out)
     run_env = {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("AGENTCTL_")}
     run_env.update(AGENTCTL_AGENT=agent.name, AGENTCTL_TASK=task_id or "", AGENTCTL_WORKSPACE=str(ws.root),
                    AGENTCTL_OUTPUT=str(out) if out else "")
