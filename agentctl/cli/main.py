@@ -21,7 +21,7 @@ class AgentctlGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         from agentctl.core.inert import installed
         from agentctl.errors import AgentctlError
-        from agentctl.run.staging import Terminated, terminating_signals
+        from agentctl.storage.staging import Terminated, terminating_signals
 
         try:
             with installed(), terminating_signals():  # printed lines redacted and inert; TERM/HUP unwind
@@ -102,7 +102,7 @@ def main_callback(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more (also under cron).")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
 ) -> None:
-    from agentctl.storage.files.durable import set_lock_timeout
+    from agentctl.storage import set_lock_timeout
 
     set_lock_timeout(lock_timeout)
     ctx.obj = AppState(workspace_opt=workspace, verbose=verbose)

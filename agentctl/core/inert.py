@@ -8,8 +8,8 @@ filtered through it stays exact JSON with the same values.
 
 ``InertStream`` applies redaction then ``inert`` to everything written to stdout/stderr
 at the CLI edge; a renderer that emits its own styling (rich, on a terminal) sanitizes
-its data first and writes through ``trusted()``. ``markup`` and ``html`` escape data for
-rich markup and for markdown/HTML reports.
+its data first (as ``rich.text.Text``, never markup) and writes through ``trusted()``;
+``html`` escapes data for markdown/HTML reports.
 """
 
 from __future__ import annotations
@@ -30,13 +30,6 @@ def _escape(m: re.Match[str]) -> str:
 def inert(text: str) -> str:
     """``text`` with every control / bidi character shown as ``\\uXXXX``."""
     return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
-
-
-def markup(text: Any) -> str:
-    """Data for a rich markup string: inert, with ``[`` escaped."""
-    from rich.markup import escape
-
-    return escape(inert(str(text)))
 
 
 def html(text: Any, *, quote: bool = False) -> str:

@@ -76,7 +76,7 @@ def run_self_tests(ws: Workspace, agent: AgentDef, artifact: Any, task_id: str |
     """Run every rule of ``agent`` against ``artifact`` (the parsed JSON, or None / NoArtifact)."""
     out = output_path or artifact_path(ws, agent, task_id)
     if out is not None:  # the rules may write there: never through a link out of the workspace (74)
-        from agentctl.storage.files.durable import check_confined
+        from agentctl.storage import check_confined
 
         check_confined(out)
     run_env = {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("AGENTCTL_")}

@@ -96,7 +96,7 @@ def key_env_names(config_path: Path) -> list[str]:
 class Workspace:
     def __init__(self, root: Path):
         self.root = Path(root).resolve()
-        from agentctl.storage.files.durable import confine_to
+        from agentctl.storage import confine_to
 
         confine_to(self.root)  # every write below it is refused through a symbolic link
         from agentctl.core.redact import register_name_source
@@ -144,11 +144,11 @@ class Workspace:
 
     @cached_property
     def storage(self) -> Any:
-        from agentctl.run.staging import clean_stale
-        from agentctl.storage.base import open_file_storage
+        from agentctl.storage.base import open_storage
+        from agentctl.storage.staging import clean_stale
 
         clean_stale(self.root)  # what a SIGKILLed run left in .agentctl/staging
-        return open_file_storage(self.root)
+        return open_storage(self)
 
     def load_agents(self) -> AgentsLoad:
         from agentctl.core.config import AgentDef
