@@ -46,7 +46,8 @@ def test_command_gets_its_environment_and_prompt_file(llm_ws):
     assert art["AGENTCTL_WORKSPACE"] == root and art["cwd"] == root
     assert art["AGENTCTL_INPUT"] == str(llm_ws.root / "inputs" / "brief.json")
     assert json.loads(art["input"]) == {"topic": "disk"}
-    assert Path(art["AGENTCTL_OUTPUT"]).parent == llm_ws.root / "artifacts" / tid
+    staged = Path(art["AGENTCTL_OUTPUT"]).parent  # a private folder, gone after the run
+    assert staged.parent == llm_ws.root / ".agentctl" / "staging" and not staged.exists()
     assert "Check the disks" in art["prompt"] and "be quick" in art["prompt"] and "You are probe." in art["prompt"]
     assert out.record.provider == "command" and out.record.costUsd == 0.0
     assert llm_ws.get_task(tid).status == "done"

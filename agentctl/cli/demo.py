@@ -121,9 +121,11 @@ def demo(
     force: Annotated[bool, typer.Option("--force", help="Use DIR even if it holds other files (never an existing workspace).")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout (progress goes to stderr).")] = False,
 ) -> None:
+    from agentctl.core.inert import trusted
     from agentctl.demo.play import DEFAULT_DIR, play
 
-    summary = play(path_arg(directory or DEFAULT_DIR), force=force, emit=Narrator(stderr=json_))
+    with trusted():  # the narration is the demo's own script, styled by rich (still redacted)
+        summary = play(path_arg(directory or DEFAULT_DIR), force=force, emit=Narrator(stderr=json_))
     if json_:
         emit_json(summary)
 

@@ -19,10 +19,18 @@ class AgentctlGroup(TyperGroup):
     """Turns agentctl errors into one or two lines on stderr and their exit code (SPEC §10)."""
 
     def invoke(self, ctx: Any) -> Any:
+        from agentctl.core.inert import installed
         from agentctl.errors import AgentctlError
+        from agentctl.storage.staging import Terminated, terminating_signals
 
         try:
-            return super().invoke(ctx)
+            with installed(), terminating_signals():  # printed lines redacted and inert; TERM/HUP unwind
+                try:
+                    return super().invoke(ctx)
+                finally:
+                    sys.stdout.flush()
+        except BrokenPipeError:  # `agentctl status | head -1`: the reader left; end quietly like other CLIs
+            _quiet_pipe()
         except AgentctlError as exc:
             from agentctl.core.redact import redact
 
@@ -33,6 +41,9 @@ class AgentctlGroup(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("agentctl: interrupted", err=True)
             raise typer.Exit(130) from None
+        except Terminated as exc:  # every `finally` ran: staging removed, the agent's group killed
+            typer.echo(f"agentctl: {exc}", err=True)
+            raise typer.Exit(128 + exc.signum) from None
         except Exception as exc:  # a bug: short message, traceback only on request
             if os.environ.get("AGENTCTL_DEBUG") == "1":
                 import traceback
@@ -47,6 +58,21 @@ class AgentctlGroup(TyperGroup):
                     err=True,
                 )
             raise typer.Exit(70) from None
+
+
+EXIT_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a CLI killed by a closed pipe."""
+
+
+def _quiet_pipe() -> None:
+    """stdout's reader is gone: point stdout at /dev/null (so the interpreter's final flush is
+    silent) and exit 141 without a word."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    raise typer.Exit(EXIT_PIPE)
 
 
 _app = typer.Typer(
@@ -168,6 +194,16 @@ def main() -> None:
     _register_for(sys.argv[1:])
     try:
         _app(prog_name="agentctl")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_pipe_exit()
     except SystemExit:
         raise
     sys.exit(0)
+
+
+def _quiet_pipe_exit() -> None:
+    try:
+        _quiet_pipe()
+    except typer.Exit:
+        sys.exit(EXIT_PIPE)

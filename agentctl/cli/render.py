@@ -10,6 +10,8 @@ import json
 import sys
 from typing import Any
 
+from agentctl.core.inert import inert
+
 
 def to_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, ensure_ascii=False, default=str)
@@ -26,7 +28,7 @@ def _cell(v: Any) -> str:
         return f"{v:.4g}"
     if isinstance(v, (list, tuple)):
         return ", ".join(map(str, v)) or "-"
-    return str(v).replace("\n", " ")
+    return inert(str(v).replace("\n", " "))
 
 
 def table(rows: list[dict[str, Any]], columns: list[str], headers: list[str] | None = None, max_width: int = 60) -> str:

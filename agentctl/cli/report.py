@@ -86,7 +86,13 @@ def scorecard(
         import shutil
 
         width = max(100, shutil.get_terminal_size((160, 40)).columns) if sys.stdout.isatty() else 160
-    typer.echo(render(report, kind, color=color, width=width), nl=False)
+    import contextlib
+
+    from agentctl.core.inert import trusted
+
+    text = render(report, kind, color=color, width=width)  # its data is already inert and escaped
+    with trusted() if kind != "json" else contextlib.nullcontext():
+        typer.echo(text, nl=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,15 @@ from agentctl.cli.render import emit_json, kv, table
 task_app = typer.Typer(help="The task registry: add, show, list, update, claim, block.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="A person overriding an integrity rule (a gate, failed "
+                                        "self-tests); recorded as a `forced` event. Refused inside an agent process.")]
+ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why (recorded in the `forced` event).")]
+
+
+def _who(force: bool, reason: str | None) -> Any:
+    from agentctl.registry.policy import Actor
+
+    return Actor(agent=in_agent_process(), force=force, reason=reason)
 TASK_COLUMNS = ["taskId", "status", "agent", "product", "phase", "title", "blockedBy"]
 
 
@@ -28,13 +37,15 @@ def add(
     phase: Annotated[str | None, typer.Option("--phase")] = None,
     depends_on: Annotated[list[str] | None, typer.Option("--depends-on", help="Task id this one depends on (repeatable).")] = None,
     input_: Annotated[str | None, typer.Option("--input", help="Input artifact path.")] = None,
+    force: ForceOpt = False,
+    reason: ReasonOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Add a task; prints its id."""
     from agentctl.registry.service import NewTask, add_task
 
     task = add_task(ws(ctx), NewTask(title=title, agent=agent, task_id=task_id, product=product, phase=phase,
-                                     depends_on=depends_on or [], input=input_), actor(), now())
+                                     depends_on=depends_on or [], input=input_), actor(), now(), _who(force, reason))
     if json_:
         emit_json(_task_dict(task))
     else:
@@ -99,13 +110,15 @@ def update(
     pr: Annotated[str | None, typer.Option("--pr", help="Pull-request URL.")] = None,
     check: Annotated[list[str] | None, typer.Option("--check", help="NAME=VALUE, e.g. qa=passed (repeatable).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="FIELD=VALUE (repeatable).")] = None,
+    force: ForceOpt = False,
+    reason: ReasonOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Change a task's status, phase, PR, checks or fields."""
     from agentctl.registry.service import Update, update_task
 
     task = update_task(ws(ctx), task_id, Update(status=status, phase=phase, pr=pr, checks=check or [],
-                                                sets=set_ or []), actor(), now(), agent_process=in_agent_process())
+                                                sets=set_ or []), actor(), now(), who=_who(force, reason))
     emit_json(_task_dict(task)) if json_ else typer.echo(f"{task.taskId}: {task.status}")
 
 
@@ -123,20 +136,21 @@ def claim(ctx: typer.Context, task_id: Annotated[str, typer.Argument(metavar="ID
 def block(ctx: typer.Context, task_id: Annotated[str, typer.Argument(metavar="ID")],
           by: Annotated[str, typer.Option("--by", help="What blocks it, in words.")],
           on: Annotated[list[str] | None, typer.Option("--on", help="The task it waits on (repeatable).")] = None,
-          json_: JsonOpt = False) -> None:
+          force: ForceOpt = False, reason: ReasonOpt = None, json_: JsonOpt = False) -> None:
     """Mark a task blocked, by what (and on which task)."""
     from agentctl.registry.service import block_task
 
-    task = block_task(ws(ctx), task_id, by, on or [], actor(), now())
+    task = block_task(ws(ctx), task_id, by, on or [], actor(), now(), _who(force, reason))
     emit_json(_task_dict(task)) if json_ else typer.echo(f"{task.taskId}: blocked by {task.blockedBy}")  # as stored (redacted)
 
 
 @task_app.command("unblock")
-def unblock(ctx: typer.Context, task_id: Annotated[str, typer.Argument(metavar="ID")], json_: JsonOpt = False) -> None:
+def unblock(ctx: typer.Context, task_id: Annotated[str, typer.Argument(metavar="ID")],
+            force: ForceOpt = False, reason: ReasonOpt = None, json_: JsonOpt = False) -> None:
     """Clear a task's block."""
     from agentctl.registry.service import unblock_task
 
-    task = unblock_task(ws(ctx), task_id, actor(), now())
+    task = unblock_task(ws(ctx), task_id, actor(), now(), _who(force, reason))
     emit_json(_task_dict(task)) if json_ else typer.echo(f"{task.taskId}: {task.status}")
 
 

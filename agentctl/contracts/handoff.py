@@ -31,6 +31,7 @@ INTERFACE (used by the CLI and the runner):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -221,9 +222,23 @@ def _keep_artifact(ws: Workspace, task: Task, stage: PipelineStage, checked: _Ch
         return task.output if checked.source is None else _display(ws, checked.source)
     name = f"{stage.produces}.json"
     canonical = ws.artifact_dir(task.taskId) / name
-    if checked.source.resolve() != canonical.resolve():  # in the registry's unit of work
-        return ws.storage.artifacts.put(task.taskId, name, checked.raw)
+    clean = _redacted_artifact(checked.raw)  # the copy kept never carries a key
+    if checked.source.resolve() != canonical.resolve() or clean != checked.raw:  # in the registry's unit of work
+        return ws.storage.artifacts.put(task.taskId, name, clean)
     return ws.rel(canonical)
+
+
+def _redacted_artifact(raw: bytes) -> bytes:
+    """The artifact as kept in the workspace: secrets masked in its values and keys (the
+    original, validated file is the caller's; the copy never carries a key)."""
+    from agentctl.core.redact import redact, redact_obj
+
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return redact(raw.decode("utf-8", "replace")).encode()
+    clean = redact_obj(data)
+    return raw if clean == data else (json.dumps(clean, indent=2, ensure_ascii=False) + "\n").encode()
 
 
 def _reject(tx: RegistryTx, task: Task, stage: PipelineStage, nxt: PipelineStage | None, verdict: Verdict,

@@ -11,6 +11,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 REGISTRY_VERSION = 1
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+MAX_COUNT = 1_000_000_000
+"""Bound of stored counters (``nextSeq``, ``attempts``): a huge number is a corrupt file."""
+
+
+def check_iso(v: str) -> str:
+    """An ISO-8601 timestamp (``2026-11-26T10:00:00Z``), else ValueError."""
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not an ISO-8601 timestamp: {v[:40]!r}") from None
+    if len(v) < 10 or v[4] != "-":
+        raise ValueError(f"not an ISO-8601 timestamp: {v[:40]!r}")
+    return v
 
 Status = Literal["todo", "in_progress", "blocked", "review", "rejected", "done", "failed", "cancelled"]
 STATUSES: tuple[str, ...] = ("todo", "in_progress", "blocked", "review", "rejected", "done", "failed", "cancelled")
@@ -76,7 +91,7 @@ class Task(_Model):
     output: str | None = None
     rejections: list[Rejection] = []
     selfTest: SelfTestReport | None = None
-    attempts: int = 0
+    attempts: int = Field(default=0, ge=0, le=MAX_COUNT, strict=True)
     gate: str | None = None
     """`pending` while a human gate waits, then `approved` / `killed`."""
     notes: str | None = None
@@ -85,21 +100,38 @@ class Task(_Model):
     version: int = 0
     """Incremented by every registry change of this task (compare-and-set of runs)."""
 
+    @field_validator("createdAt", "updatedAt")
+    @classmethod
+    def _iso(cls, v: str) -> str:
+        return check_iso(v)
+
 
 class RegistryFile(_Model):
-    version: int = REGISTRY_VERSION
-    nextSeq: int = 1
+    version: int = Field(default=REGISTRY_VERSION, strict=True)
+    nextSeq: int = Field(default=1, ge=1, le=MAX_COUNT, strict=True)
     tasks: list[Task] = []
 
     def find(self, task_id: str) -> Task | None:
         """The first task with this id (a sealed file's registry finds it without reading the others)."""
         return next((t for t in self.tasks if t.taskId == task_id), None)
 
+    @field_validator("tasks")
+    @classmethod
+    def _unique(cls, tasks: list[Task]) -> list[Task]:
+        seen: set[str] = set()
+        for t in tasks:
+            if t.taskId in seen:
+                raise ValueError(f"duplicate task id {t.taskId!r}")
+            seen.add(t.taskId)
+        return tasks
+
     @field_validator("version")
     @classmethod
     def _known(cls, v: int) -> int:
         if v > REGISTRY_VERSION:
             raise ValueError(f"format version {v} is newer than this agentctl understands ({REGISTRY_VERSION})")
+        if v != REGISTRY_VERSION:
+            raise ValueError(f"format version must be {REGISTRY_VERSION}, got {v}")
         return v
 
 

@@ -1,39 +1,142 @@
-"""Secret redaction for everything agentctl writes or prints.
+"""Secret redaction: the one pass every write and every print goes through.
 
-Two nets: the values of environment variables whose names look secret
-(``*_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``), and known key shapes
-(``sk-…``, ``sk-ant-…``, ``xai-…``, bearer tokens, ``api_key=…``) even when no
-variable holds them — a provider or an agent may echo a key we never saw.
+Three nets, checked in this order on every string (values *and* JSON object keys):
+
+1. known values: every environment variable whose name looks secret (``*_KEY``,
+   ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``, ``*_PWD``, ``*_DSN``, ``PGPASSWORD``,
+   ``SECRET_KEY_BASE``, …), plus the values of variables *registered* by name (a tier's
+   ``api_key_env``, an agent's ``env:`` list) or by value (the workspace env file) through
+   ``register_secret_names`` / ``register_secret_values``;
+2. key shapes, even when no variable holds them — a provider or an agent may echo a key
+   we never saw. The set follows detect-secrets' plugins (AWS, GitHub, Slack, Stripe, JWT,
+   private keys, Azure storage, Discord, basic auth in URLs, …) plus the model vendors'
+   keys, compiled into one alternation (one scan per string on hot paths);
+3. assignments (``password=…``, ``"api_key": "…"``, ``Authorization: Bearer …``).
+
+``redact_tail`` redacts the end of a long output without leaving a cut secret's suffix at
+its first byte; ``redact_obj`` walks JSON-like data, keys included.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 MASK = "[REDACTED]"
-_SECRET_NAME = re.compile(r"(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|DSN)$", re.I)
-_SHAPES = re.compile(
-    r"(?:sk-ant-[A-Za-z0-9_\-]{8,}"
-    r"|sk-(?:proj-)?[A-Za-z0-9_\-]{16,}"
-    r"|xai-[A-Za-z0-9_\-]{16,}"
-    r"|gh[pousr]_[A-Za-z0-9]{20,}"
-    r"|xox[abprs]-[A-Za-z0-9\-]{10,}"
-    r"|AKIA[0-9A-Z]{16}"
-    r"|AIza[0-9A-Za-z_\-]{30,})"
+MIN_SECRET = 6
+"""Shorter values are not masked by value (too many false hits); shapes still apply."""
+
+_SECRET_NAME = re.compile(
+    r"(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?|DSN|AUTH)$|_PWD$|^PGPASSWORD$"
+    r"|^SECRET_KEY_BASE$", re.I)
+"""``DATABASE_URL`` and other URLs are not masked whole: the password in ``user:pw@`` is (a shape)."""
+_SECRET_FIELD = re.compile(
+    r"(?:^|[_\-.])(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key"
+    r"|secret[_\-]?key|credentials?|dsn|auth[_\-]?token|client[_\-]?secret)$|^(?:authorization|apikey)$", re.I)
+"""JSON keys whose string value is a secret whatever it looks like (``{"db_password": "x"}``)."""
+
+_SHAPE_LIST = (
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+    r"PuTTY-User-Key-File-\d: [\s\S]*?(?:Private-MAC: \S+|\Z)",
+    r"sk-ant-[A-Za-z0-9_\-]{8,}",
+    r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}",
+    r"xai-[A-Za-z0-9_\-]{16,}",
+    r"gh[pousr]_[A-Za-z0-9_]{20,}",
+    r"github_pat_[A-Za-z0-9_]{20,}",
+    r"glpat-[A-Za-z0-9_\-]{20,}",
+    r"xox[abposr]-[A-Za-z0-9\-]{10,}",
+    r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}",
+    r"AIza[0-9A-Za-z_\-]{30,}",
+    r"[rs]k_(?:live|test)_[0-9a-zA-Z]{10,}",
+    r"whsec_[0-9a-zA-Z]{10,}",
+    r"npm_[A-Za-z0-9]{36}",
+    r"pypi-AgE[A-Za-z0-9_\-]{40,}",
+    r"SG\.[\w\-]{16,}\.[\w\-]{16,}",
+    r"eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{3,}(?:\.[A-Za-z0-9_\-+/=]*)?",
+    r"[MNO][a-zA-Z\d_\-]{23,25}\.[a-zA-Z\d_\-]{6}\.[a-zA-Z\d_\-]{27,}",
+    r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]+",
+    r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_\-]+",
+    r"(?i:AccountKey|SharedAccessKey|SharedSecret)=[^;\s\"']{8,}",
 )
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}")
-_ASSIGN = re.compile(r"(?i)\b((?:api[_-]?key|x-api-key|token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}]{6,})")
+_SHAPES = re.compile("|".join(f"(?:{s})" for s in _SHAPE_LIST))
+_URL_CREDS = re.compile(r"(?<=://)([^\s/:@\"'<>]*):([^\s/@\"'<>]+)@")
+_BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=\-]{8,}")
+_ASSIGN = re.compile(
+    r"(?i)\b((?:[a-z0-9]{1,24}[_\-]){0,4}(?:api[_\-]?key|x-api-key|token|secret|password|passwd|pwd|authorization"
+    r"|access[_\-]?key|client[_\-]?secret|secret[_\-]?key[_\-]?base)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}]{4,})")
+
+_registered_values: set[str] = set()
+_registered_names: set[str] = set()
 
 
-def secret_values(env: dict[str, str] | None = None) -> list[str]:
+def register_secret_values(values: Iterable[str]) -> None:
+    """Mask these values everywhere from now on (the workspace env file, a key read elsewhere)."""
+    _registered_values.update(v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET)
+
+
+_NEVER_SECRET = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ", "PWD",
+                           "TMPDIR", "TEMP", "TMP", "HOSTNAME", "PYTHONPATH", "VIRTUAL_ENV", "NO_COLOR"})
+"""Passed to agents, never masked: their values (``/home/me``) are in every path we print."""
+
+
+def register_secret_names(names: Iterable[str | None]) -> None:
+    """Treat these environment variables as secret whatever their name (``api_key_env``, ``env:``)."""
+    _registered_names.update(n for n in names if n and n not in _NEVER_SECRET and not n.startswith("LC_"))
+
+
+_name_sources: list[Callable[[], Iterable[str]]] = []
+
+
+def register_name_source(source: Callable[[], Iterable[str]]) -> None:
+    """A lazy ``register_secret_names``: called once, the first time something is redacted (a
+    workspace's ``api_key_env`` names are read only by commands that print or write)."""
+    _name_sources.append(source)
+
+
+def _drain_sources() -> None:
+    while _name_sources:
+        source = _name_sources.pop()
+        try:
+            register_secret_names(source())
+        except Exception:  # noqa: S112 — a broken config is reported by its own loader, not here
+            continue
+
+
+def clear_registered() -> None:
+    """Forget registered values and names (tests)."""
+    _registered_values.clear()
+    _registered_names.clear()
+    _name_sources.clear()
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name)) or name in _registered_names
+
+
+def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
+    """Every value to mask, longest first (so a key containing another is masked whole)."""
+    if _name_sources:
+        _drain_sources()
     env = os.environ if env is None else env
-    values = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 6}
+    values = {v for k, v in env.items() if len(v) >= MIN_SECRET and is_secret_name(k)}
+    values |= {m.group(2) for v in env.values() if "://" in v  # DATABASE_URL's password, alone too
+               for m in _URL_CREDS.finditer(v) if len(m.group(2)) >= MIN_SECRET}
+    for name in _registered_names:
+        for source in (env, os.environ):
+            value = source.get(name, "")
+            if len(value) >= MIN_SECRET:
+                values.add(value)
+    values |= _registered_values
     return sorted(values, key=len, reverse=True)
 
 
-def redact(text: str, env: dict[str, str] | None = None, *, values: list[str] | None = None) -> str:
+def _url_creds(m: re.Match[str]) -> str:
+    return f"{m.group(1)}:{MASK}@"
+
+
+def redact(text: str, env: Mapping[str, str] | None = None, *, values: list[str] | None = None) -> str:
     """``text`` with secrets masked; ``values`` (from ``secret_values``) saves re-reading ``env``."""
     if not text:
         return text
@@ -41,18 +144,60 @@ def redact(text: str, env: dict[str, str] | None = None, *, values: list[str] | 
         if value in text:
             text = text.replace(value, MASK)
     text = _SHAPES.sub(MASK, text)
+    if "://" in text:
+        text = _URL_CREDS.sub(_url_creds, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
     return _ASSIGN.sub(lambda m: m.group(1) + MASK, text)
 
 
-def redact_obj(obj: Any, env: dict[str, str] | None = None, *, values: list[str] | None = None) -> Any:
-    """Redact every string inside a JSON-like structure (the secret values are read once)."""
+def redact_obj(obj: Any, env: Mapping[str, str] | None = None, *, values: list[str] | None = None) -> Any:
+    """Redact every string inside a JSON-like structure — object keys too; the value of a
+    secret-named key (``db_password``) is masked whatever it looks like."""
     if values is None:
         values = secret_values(env)
     if isinstance(obj, str):
         return redact(obj, values=values)
     if isinstance(obj, dict):
-        return {k: redact_obj(v, values=values) for k, v in obj.items()}
-    if isinstance(obj, list):
+        out: dict[Any, Any] = {}
+        for k, v in obj.items():
+            key = redact(k, values=values) if isinstance(k, str) else k
+            while key in out:  # two keys masked to the same text: keep both
+                key = f"{key}#"
+            masked = isinstance(k, str) and isinstance(v, str) and v and _SECRET_FIELD.search(k)
+            out[key] = MASK if masked else redact_obj(v, values=values)
+        return out
+    if isinstance(obj, list | tuple):
         return [redact_obj(v, values=values) for v in obj]
     return obj
+
+
+_PEM_END = re.compile(r"\A[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+
+
+def redact_cut(text: str, values: list[str]) -> str:
+    """Redact a window whose start was cut out of a longer text: a secret straddling the cut
+    leaves only its suffix here, which no pattern recognises — so the leading partial token
+    (up to the first whitespace), a suffix of any known value, or the body of a private key
+    whose BEGIN line was cut off is masked too."""
+    if _PEM_END.match(text):
+        text = _PEM_END.sub(MASK, text, count=1)
+    for value in values:
+        for i in range(1, len(value)):
+            if text.startswith(value[i:]):
+                text = MASK + text[len(value) - i:]
+                break
+    m = re.match(r"\S+", text)
+    if m:
+        text = MASK + text[m.end():] if len(m.group()) >= 4 else text[m.end():]
+    return redact(text, values=values)
+
+
+def redact_tail(raw: bytes, *, cut: bool, keep: int, env: Mapping[str, str] | None = None) -> str:
+    """The last ``keep`` characters of ``raw`` redacted: redact first, truncate after, so the
+    truncation can only cut a mask or plain text. ``cut`` says ``raw`` starts mid-output."""
+    values = secret_values(env)
+    text = raw.decode("utf-8", errors="replace")
+    text = redact_cut(text, values) if cut else redact(text, values=values)
+    if len(text) <= keep:
+        return text
+    return text[-keep:]

@@ -21,13 +21,15 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentctl.core.redact import redact
+from agentctl.core.redact import redact_tail
 
 TAIL_BYTES = 64 * 1024
+TAIL_OVERLAP = 8 * 1024
+"""Read this much more than the tail, so a secret straddling the tail's edge is seen whole."""
 KILL_GRACE_S = 0.5
 
 
@@ -59,15 +61,18 @@ def _kill_group(pgid: int) -> None:
 
 
 def _tail(fh: tempfile._TemporaryFileWrapper, env: Mapping[str, str]) -> str:  # type: ignore[type-arg]
+    """Redact a window wider than the tail, then keep the tail: no secret cut at the edge."""
     fh.flush()
     size = fh.seek(0, os.SEEK_END)
-    fh.seek(max(0, size - TAIL_BYTES))
-    text = fh.read().decode("utf-8", errors="replace")
-    return redact(text, dict(env))
+    start = max(0, size - TAIL_BYTES - TAIL_OVERLAP)
+    fh.seek(start)
+    return redact_tail(fh.read(), cut=start > 0, keep=TAIL_BYTES, env=env)
 
 
-def run_command(argv: list[str], *, cwd: Path, env: Mapping[str, str], timeout_s: float) -> CommandResult:
-    """Run ``argv`` (no shell) with ``env``; kill its process group on timeout."""
+def run_command(argv: list[str], *, cwd: Path, env: Mapping[str, str], timeout_s: float,
+                on_start: Callable[[int], None] | None = None) -> CommandResult:
+    """Run ``argv`` (no shell) with ``env``; kill its process group on timeout or interruption.
+    ``on_start(pgid)`` is told the group as soon as it exists (staging records it)."""
     start = time.monotonic()
     with tempfile.TemporaryFile() as out:
         try:
@@ -78,6 +83,8 @@ def run_command(argv: list[str], *, cwd: Path, env: Mapping[str, str], timeout_s
                                  spawn_error=f"cannot start {argv[0]!r}: {exc.strerror or exc}")
         timed_out = False
         try:
+            if on_start is not None:
+                on_start(proc.pid)
             code: int | None = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out, code = True, None

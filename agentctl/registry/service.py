@@ -15,6 +15,8 @@ from typing import Any
 from agentctl.core.clock import iso, parse_iso
 from agentctl.core.records import FINISHED, STATUSES, TASK_ID_PATTERN, Task
 from agentctl.errors import Conflict, NotFound, UsageError
+from agentctl.registry import policy
+from agentctl.registry.policy import Actor
 from agentctl.storage.base import RegistryTx
 from agentctl.workspace.loader import Workspace
 
@@ -23,7 +25,7 @@ SETTABLE = {"title", "agent", "product", "phase", "blockedBy", "pr", "input", "o
 
 
 def check_task_id(task_id: str) -> str:
-    if not _ID.match(task_id) or ".." in task_id:
+    if not isinstance(task_id, str) or not _ID.fullmatch(task_id) or ".." in task_id:  # fullmatch: no trailing \n
         raise UsageError(f"invalid task id {task_id!r}: use letters, digits, '.', '_' or '-' (no paths)")
     return task_id
 
@@ -87,12 +89,23 @@ def add_task_tx(tx: RegistryTx, new: NewTask, prefix: str, now: str) -> Task:
     return task
 
 
-def add_task(ws: Workspace, new: NewTask, actor: str, now: datetime) -> Task:
+def add_task(ws: Workspace, new: NewTask, actor: str, now: datetime, who: Actor | None = None) -> Task:
     if not new.title.strip():
         raise UsageError("--title must not be empty")
+    who = who or Actor()
+    policy.check_force(who)
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:
-        return add_task_tx(tx, new, ws.config.task_prefix, stamp)
+        policy.check_add([t for d in new.depends_on if (t := tx.find(d)) is not None], who)
+        task = add_task_tx(tx, new, ws.config.task_prefix, stamp)
+        _log_forced(tx, task, who)
+        return task
+
+
+def _log_forced(tx: RegistryTx, task: Task, who: Actor) -> None:
+    forced = policy.forced_event(who)
+    if forced is not None:
+        tx.log(task.taskId, "forced", None, forced)
 
 
 def parse_value(raw: str) -> Any:
@@ -125,9 +138,11 @@ class Update:
 
 
 def update_task(ws: Workspace, task_id: str, up: Update, actor: str, now: datetime,
-                agent_process: str | None = None) -> Task:
-    """``agent_process`` ($AGENTCTL_AGENT, read by the CLI): an agent may not move a task out of a
-    pending human gate by editing its status — that would approve its own work past the gate."""
+                agent_process: str | None = None, who: Actor | None = None) -> Task:
+    """``agent_process`` ($AGENTCTL_AGENT, read by the CLI) or ``who``: the integrity rules of
+    ``agentctl.registry.policy`` (no agent finishes, re-points or re-stages its own gated work)."""
+    who = who or Actor(agent=agent_process)
+    policy.check_force(who)
     if up.status is not None and up.status not in STATUSES:
         raise UsageError(f"--status must be one of {', '.join(STATUSES)}; got {up.status!r}")
     parsed_sets = [_split(s, "--set") for s in up.sets]
@@ -138,9 +153,8 @@ def update_task(ws: Workspace, task_id: str, up: Update, actor: str, now: dateti
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:
         task = _get(tx, task_id)
-        if agent_process and task.gate == "pending" and up.status not in (None, task.status):
-            raise UsageError(f"task {task_id} waits at a human gate: refused inside agent process {agent_process} "
-                             "(AGENTCTL_AGENT is set; only `agentctl gate approve|kill` by a human moves it on)")
+        policy.check_update(task, _changes(task, up, parsed_sets), who)
+        _log_forced(tx, task, who)
         if up.status is not None:
             set_field(tx, task, "status", up.status, stamp)
             if up.status != "blocked" and task.blockedBy and up.status in ("todo", "in_progress", "done", "cancelled"):
@@ -161,6 +175,15 @@ def update_task(ws: Workspace, task_id: str, up: Update, actor: str, now: dateti
         return task
 
 
+def _changes(task: Task, up: Update, sets: list[tuple[str, str]]) -> dict[str, Any]:
+    """The fields an update would really change (name → new value)."""
+    wanted: dict[str, Any] = {"status": up.status, "phase": up.phase, "pr": up.pr}
+    wanted = {k: v for k, v in wanted.items() if v is not None}
+    for name, value in sets:
+        wanted[name] = None if value.strip().lower() in ("null", "none") else value
+    return {k: v for k, v in wanted.items() if getattr(task, k) != v}
+
+
 def claim_task(ws: Workspace, task_id: str, agent: str, now: datetime) -> Task:
     stamp = iso(now)
     with ws.storage.registry.transaction(agent, stamp) as tx:
@@ -175,10 +198,15 @@ def claim_task(ws: Workspace, task_id: str, agent: str, now: datetime) -> Task:
         return task
 
 
-def block_task(ws: Workspace, task_id: str, by: str, on: list[str], actor: str, now: datetime) -> Task:
+def block_task(ws: Workspace, task_id: str, by: str, on: list[str], actor: str, now: datetime,
+               who: Actor | None = None) -> Task:
+    who = who or Actor()
+    policy.check_force(who)
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:
         task = _get(tx, task_id)
+        policy.check_block(task, "block", who)
+        _log_forced(tx, task, who)
         for other in on:
             _get(tx, other)
         set_field(tx, task, "status", "blocked", stamp)
@@ -188,10 +216,14 @@ def block_task(ws: Workspace, task_id: str, by: str, on: list[str], actor: str, 
         return task
 
 
-def unblock_task(ws: Workspace, task_id: str, actor: str, now: datetime) -> Task:
+def unblock_task(ws: Workspace, task_id: str, actor: str, now: datetime, who: Actor | None = None) -> Task:
+    who = who or Actor()
+    policy.check_force(who)
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:
         task = _get(tx, task_id)
+        policy.check_block(task, "unblock", who)
+        _log_forced(tx, task, who)
         set_field(tx, task, "blockedBy", None, stamp)
         set_field(tx, task, "blockedOn", [], stamp)
         if task.status == "blocked":

@@ -213,6 +213,12 @@ class _Run:
         """Configuration problems stop the run before anything happens: exit 78, nothing claimed or recorded."""
         if self.agent.produces:
             self.ws.load_schema(self.agent.produces)
+        if self.req.task_id:  # a linked artifacts/<ID> is refused (74) before the task is claimed
+            from agentctl.registry.service import check_task_id
+            from agentctl.storage import check_confined
+
+            check_task_id(self.req.task_id)
+            check_confined(self.ws.artifact_dir(self.req.task_id) / "x")
         if self.agent.runtime == "llm":
             from agentctl.tiers import routing
             routing.api_key(routing.chain_for(self._tier())[0], self.env)
@@ -312,39 +318,45 @@ class _Run:
                      cost=None if cost is None else round(cost, 10))
 
     def _execute_command(self, task: Task | None, inp: RunInput | None, system: str, prompt: str) -> _Exec:
-        from agentctl.contracts.schemas import parse_artifact
-        from agentctl.providers.command import run_command
+        from agentctl.storage.staging import staging_dir
 
         folder = self._artifact_dir(task)
         prompt_file = write_prompt_file(folder, self.agent, system, prompt, self.redact_env)
-        staging = folder / f".{self._artifact_name()}.{self.run_id}.json"
+        with staging_dir(self.ws.root) as private:  # the raw artifact never outlives the run
+            return self._command_in(private, folder, task, inp, prompt_file)
+
+    def _command_in(self, private: Path, folder: Path, task: Task | None, inp: RunInput | None,
+                    prompt_file: Path) -> _Exec:
+        from agentctl.contracts.schemas import parse_artifact
+        from agentctl.providers.command import run_command
+        from agentctl.storage.staging import note_group
+
+        staging = private / f"{self._artifact_name()}.json"
         env = dict(self.env)
         env.update(AGENTCTL_AGENT=self.agent.name, AGENTCTL_TASK=task.taskId if task else "",
                    AGENTCTL_INPUT=str(inp.path) if inp else "", AGENTCTL_OUTPUT=str(staging),
                    AGENTCTL_PROMPT_FILE=str(prompt_file), AGENTCTL_WORKSPACE=str(self.ws.root),
                    AGENTCTL_RUN_ID=self.run_id)
-        try:
-            res = run_command(list(self.agent.command or []), cwd=self.ws.root, env=env, timeout_s=self.agent.timeout_s)
-            atomic_write(folder / f"{self.agent.name}.log", redact(res.output_tail, self.redact_env).encode())
-            ex = _Exec(provider="command", model=None)
-            tail = res.output_tail.strip()[-MAX_ERROR_CHARS:]
-            if res.spawn_error:
-                ex.error = RunError(type="CommandNotStarted", message=res.spawn_error)
-            elif res.timed_out:
-                ex.error = RunError(type="Timeout", message=f"the command ran past timeout_s={self.agent.timeout_s:g}s; "
-                                    f"its process group was killed" + (f"; output: {tail}" if tail else ""))
-            elif res.exit_code != 0:
-                ex.error = RunError(type="CommandFailed", message=f"the command exited {res.exit_code}"
-                                    + (f": {tail}" if tail else ""))
-            elif staging.is_file():
-                data, not_json = parse_artifact(staging.read_bytes())
-                ex.raw_text = staging.read_text(encoding="utf-8", errors="replace")
-                ex.artifact, ex.parse_error = data, (not_json.summary if not_json else None)
-            elif self.agent.produces:
-                ex.parse_error = "the command wrote no artifact to $AGENTCTL_OUTPUT"
-            return ex
-        finally:
-            staging.unlink(missing_ok=True)
+        res = run_command(list(self.agent.command or []), cwd=self.ws.root, env=env, timeout_s=self.agent.timeout_s,
+                          on_start=lambda pgid: note_group(private, pgid))
+        atomic_write(folder / f"{self.agent.name}.log", redact(res.output_tail, self.redact_env).encode())
+        ex = _Exec(provider="command", model=None)
+        tail = res.output_tail.strip()[-MAX_ERROR_CHARS:]
+        if res.spawn_error:
+            ex.error = RunError(type="CommandNotStarted", message=res.spawn_error)
+        elif res.timed_out:
+            ex.error = RunError(type="Timeout", message=f"the command ran past timeout_s={self.agent.timeout_s:g}s; "
+                                f"its process group was killed" + (f"; output: {tail}" if tail else ""))
+        elif res.exit_code != 0:
+            ex.error = RunError(type="CommandFailed", message=f"the command exited {res.exit_code}"
+                                + (f": {tail}" if tail else ""))
+        elif staging.is_file() and not staging.is_symlink():
+            data, not_json = parse_artifact(staging.read_bytes())
+            ex.raw_text = staging.read_text(encoding="utf-8", errors="replace")
+            ex.artifact, ex.parse_error = data, (not_json.summary if not_json else None)
+        elif self.agent.produces:
+            ex.parse_error = "the command wrote no artifact to $AGENTCTL_OUTPUT"
+        return ex
 
     # --- after execution ---------------------------------------------------------------------
     def _conclude(self, task: Task | None, ex: _Exec) -> RunOutcome:

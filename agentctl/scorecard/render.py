@@ -17,8 +17,11 @@ EXTENSIONS = {"table": "txt", "markdown": "md", "json": "json", "html": "html"}
 
 
 def render(report: dict[str, Any], fmt: str, *, color: bool = False, width: int | None = None) -> str:
+    """The report in ``fmt``. Data from run logs and configs (names, teams, error text) is made
+    inert first (``agentctl.core.inert``), HTML-escaped for markdown, and never read as rich markup."""
     if fmt == "json":
         return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    report = _clean(report, markdown=fmt == "markdown")
     if fmt == "markdown":
         return render_markdown(report)
     if fmt == "html":
@@ -26,6 +29,20 @@ def render(report: dict[str, Any], fmt: str, *, color: bool = False, width: int 
     if fmt == "table":
         return render_table(report, color=color, width=width)
     raise ValueError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
+
+
+def _clean(obj: Any, *, markdown: bool) -> Any:
+    """Every string value inert (and HTML-escaped for markdown); keys are ours and kept."""
+    from agentctl.core.inert import html as html_text
+    from agentctl.core.inert import inert
+
+    if isinstance(obj, str):
+        return html_text(obj) if markdown else inert(obj)
+    if isinstance(obj, dict):
+        return {k: _clean(v, markdown=markdown) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v, markdown=markdown) for v in obj]
+    return obj
 
 
 # --- cells -----------------------------------------------------------------------------
@@ -365,6 +382,7 @@ def render_table(report: dict[str, Any], *, color: bool = False, width: int | No
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     r = report
     buf = io.StringIO()
@@ -382,7 +400,7 @@ def render_table(report: dict[str, Any], *, color: bool = False, width: int | No
             agents.add_column(h, justify="left" if i < 3 else "right", no_wrap=True)
         for a in r["agents"]:
             style = "red" if a["agent"] in broken else ("yellow" if (a["successRate"] or 0) < 0.9 else None)
-            agents.add_row(*(f(a) for _, f in AGENT_COLUMNS), style=style)
+            agents.add_row(*(Text(f(a)) for _, f in AGENT_COLUMNS), style=style)  # data is never markup
         console.print(agents)
     buckets = (("Model efficiency — per tier", TIER_HEADERS, [_tier_cells(t) for t in r["tiers"]]),
                ("Per model", MODEL_HEADERS, [_model_cells(m) for m in r.get("models", [])]))
@@ -391,7 +409,7 @@ def render_table(report: dict[str, Any], *, color: bool = False, width: int | No
         for i, h in enumerate(headers):
             t.add_column(h, justify="left" if i < 2 else "right", no_wrap=i < 2)
         for row in rows:
-            t.add_row(*row)
+            t.add_row(*(Text(c) for c in row))
         console.print(t)
 
     def section(title: str, lines: list[str], empty: str, style: str = "") -> None:

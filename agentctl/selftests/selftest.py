@@ -35,7 +35,7 @@ from typing import IO, Any
 from agentctl.core.clock import iso
 from agentctl.core.config import AgentDef, Check, SelfTestRule
 from agentctl.core.records import RuleResult, SelfTestReport
-from agentctl.core.redact import redact
+from agentctl.core.redact import redact, redact_tail
 from agentctl.selftests.jsonpath import parse, resolve
 from agentctl.workspace.loader import Workspace
 
@@ -75,6 +75,10 @@ def run_self_tests(ws: Workspace, agent: AgentDef, artifact: Any, task_id: str |
                    output_path: Path | None = None, env: Mapping[str, str] | None = None) -> SelfTestReport:
     """Run every rule of ``agent`` against ``artifact`` (the parsed JSON, or None / NoArtifact)."""
     out = output_path or artifact_path(ws, agent, task_id)
+    if out is not None:  # the rules may write there: never through a link out of the workspace (74)
+        from agentctl.storage import check_confined
+
+        check_confined(out)
     run_env = {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("AGENTCTL_")}
     run_env.update(AGENTCTL_AGENT=agent.name, AGENTCTL_TASK=task_id or "", AGENTCTL_WORKSPACE=str(ws.root),
                    AGENTCTL_OUTPUT=str(out) if out else "")
@@ -161,9 +165,9 @@ def _kill_group(pgid: int) -> None:
 
 def _tail(fh: IO[bytes], env: Mapping[str, str]) -> str:
     size = fh.seek(0, os.SEEK_END)
-    fh.seek(max(0, size - _TAIL_READ))
-    text = fh.read().decode("utf-8", errors="replace")
-    return redact(text, dict(env))[-TAIL_CHARS:]
+    start = max(0, size - _TAIL_READ)
+    fh.seek(start)
+    return redact_tail(fh.read(), cut=start > 0, keep=TAIL_CHARS, env=env)
 
 
 # --- check rules ---------------------------------------------------------------------

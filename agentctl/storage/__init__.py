@@ -13,10 +13,13 @@ from agentctl.storage.files.durable import (
     JsonlReader,
     JsonState,
     atomic_write,
+    check_confined,
+    confine_to,
     locked,
     open_log,
     read_bytes,
     set_lock_timeout,
 )
 
-__all__ = ["JsonState", "JsonlReader", "atomic_write", "locked", "open_log", "read_bytes", "set_lock_timeout"]
+__all__ = ["JsonState", "JsonlReader", "atomic_write", "check_confined", "confine_to", "locked", "open_log",
+           "read_bytes", "set_lock_timeout"]

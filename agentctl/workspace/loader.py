@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -81,9 +82,26 @@ class AgentsLoad:
     problems: list[Problem]
 
 
+_KEY_ENV = re.compile(r"""["']?\bapi_key_env["']?\s*:\s*["']?([A-Za-z_][A-Za-z0-9_]*)""")
+
+
+def key_env_names(config_path: Path) -> list[str]:
+    """Every ``api_key_env`` named in the config, from its text (no full load on hot paths)."""
+    try:
+        return _KEY_ENV.findall(config_path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return []
+
+
 class Workspace:
     def __init__(self, root: Path):
         self.root = Path(root).resolve()
+        from agentctl.storage import confine_to
+
+        confine_to(self.root)  # every write below it is refused through a symbolic link
+        from agentctl.core.redact import register_name_source
+
+        register_name_source(lambda: key_env_names(self.config_path))  # masked whatever their name
 
     # --- paths ---------------------------------------------------------------
     def rel(self, path: Path) -> str:
@@ -127,7 +145,9 @@ class Workspace:
     @cached_property
     def storage(self) -> Any:
         from agentctl.storage.base import open_storage
+        from agentctl.storage.staging import clean_stale
 
+        clean_stale(self.root)  # what a SIGKILLed run left in .agentctl/staging
         return open_storage(self)
 
     def load_agents(self) -> AgentsLoad:
@@ -157,6 +177,12 @@ class Workspace:
         loaded = self.load_agents()
         if loaded.problems:
             raise ConfigError("agent definitions are invalid (run `agentctl agents validate`)", loaded.problems)
+        from agentctl.core.redact import register_secret_names
+
+        for agent in loaded.agents.values():  # an agent's `env:` list: what it is given is masked
+            names = getattr(agent, "env", None)
+            if isinstance(names, list | tuple):
+                register_secret_names(n for n in names if isinstance(n, str))
         return loaded.agents
 
     def agent(self, name: str) -> AgentDef:

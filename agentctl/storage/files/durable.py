@@ -7,6 +7,10 @@
 - append = one ``write()`` of one complete line on an ``O_APPEND`` descriptor, so
   concurrent writers never interleave; a torn last line (a crash mid-write) is
   closed with a newline before the next append, and readers skip and count it.
+- confinement: every write, append and lock under a workspace root (``confine_to``) is
+  refused (74) when a component of its path below the root is a symbolic link — an
+  ``artifacts/T-1`` linked outside, a linked ``logs/events.jsonl`` or ``tasks.json`` is
+  an error, never written through nor replaced.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -96,11 +101,43 @@ def _flock(fd: int, wait: float) -> bool | None:
         signal.signal(signal.SIGALRM, old)
 
 
+_roots: set[Path] = set()
+
+
+def confine_to(root: Path) -> None:
+    """Writes below ``root`` (a workspace) must stay inside it: no symbolic link on the way."""
+    _roots.add(Path(os.path.abspath(root)))
+
+
+def check_confined(path: Path) -> None:
+    """StateError (74) when ``path`` lies under a workspace root and a component of it below the
+    root is a symbolic link; paths outside every workspace (``--output FILE``) are the user's."""
+    p = Path(os.path.abspath(path))
+    for root in _roots:
+        if root != p and root not in p.parents:
+            continue
+        cur = root
+        for part in p.relative_to(root).parts:
+            cur = cur / part
+            try:
+                mode = os.lstat(cur).st_mode
+            except (FileNotFoundError, ValueError):  # not there yet (or no valid path: the write will say)
+                return
+            except OSError as exc:
+                raise StateError(f"{cur}: cannot check ({exc.strerror})") from None
+            if stat.S_ISLNK(mode):
+                raise StateError(f"{cur}: is a symbolic link ({os.readlink(cur)}); agentctl writes only inside the "
+                                 "workspace and never through a link — nothing was written; replace it by a "
+                                 "real file or folder")
+        return
+
+
 @contextlib.contextmanager
 def locked(path: Path, timeout: float | None = None) -> Iterator[None]:
     """Hold the exclusive lock of ``path`` (its sidecar ``path.lock``)."""
     wait = _lock_timeout if timeout is None else timeout
     lock_path = str(path) + ".lock"
+    check_confined(Path(lock_path))
     fd = _open_lock(lock_path)
     if fd is None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,6 +197,7 @@ def _failed(path: Path, exc: OSError, what: str = "write failed") -> StateError:
 
 def write_durably(path: Path, data: bytes) -> None:
     """Create ``path`` (a temp of the journal) with ``data``, fsynced."""
+    check_confined(path)
     _point()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,6 +213,7 @@ def write_durably(path: Path, data: bytes) -> None:
 
 def replace_file(tmp: Path, path: Path) -> None:
     """``os.replace`` a durable temp over ``path`` and fsync both folders."""
+    check_confined(path)
     _point()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,6 +230,7 @@ def sync_folder(folder: Path) -> None:
 
 def delete_file(path: Path, sync: bool = True) -> None:
     """Remove ``path`` if present (durably unless ``sync`` is False: a replayable journal entry)."""
+    check_confined(path)
     _point()
     try:
         path.unlink()
@@ -208,6 +248,7 @@ def atomic_write(path: Path, data: bytes | Sequence[bytes | memoryview]) -> None
     _point()
     folder = path.parent
     tmp: str | None = None
+    check_confined(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
@@ -237,6 +278,7 @@ def append_line(path: Path, line: bytes) -> None:
     """Append one complete line with a single write(); start a fresh line after a torn one."""
     if not line.endswith(b"\n"):
         line += b"\n"
+    check_confined(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
@@ -315,6 +357,7 @@ class JsonState:
         self.kind = kind
 
     def read(self) -> dict[str, Any]:
+        check_confined(self.path)
         raw = read_bytes(self.path)
         if raw is None or not raw.strip():
             return {"version": self.VERSION, self.kind: {}}

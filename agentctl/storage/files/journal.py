@@ -78,10 +78,12 @@ class FileUnit:
             self.held.add(path)
 
     def replace(self, path: Path, data: bytes | None) -> None:
-        """Stage ``path``'s new content (None: delete it)."""
+        """Stage ``path``'s new content (None: delete it); a path through a symlink is refused now (74)."""
+        durable.check_confined(path)
         self.replaces[path] = data
 
     def append(self, path: Path, data: bytes) -> None:
+        durable.check_confined(path)
         if not data.endswith(b"\n"):
             data += b"\n"
         self.appends.append((path, data))

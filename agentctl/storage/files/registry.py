@@ -18,10 +18,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from agentctl.core.records import RegistryFile, Task
-from agentctl.core.redact import redact_obj, secret_values
+from agentctl.core.redact import redact, redact_obj, secret_values
 from agentctl.storage.base import Change, RegistryTx
 from agentctl.storage.files import journal, regcodec, regview
-from agentctl.storage.files.durable import JsonlReader, dumps_line, open_log
+from agentctl.storage.files.durable import JsonlReader, check_confined, dumps_line, open_log
 
 __all__ = ["Change", "FileRegistry", "RegistryTx", "registry_bytes_ok"]
 
@@ -48,12 +48,14 @@ class FileRegistry:
         return self._read()[0]
 
     def _read(self) -> tuple[RegistryFile, regview.View | None]:
+        check_confined(self.path)  # a linked tasks.json is an error (74), never followed nor replaced
         unit = journal.current()
         staged, raw = unit.staged(self.path) if unit is not None else (False, None)
         return regview.read(self.path, raw, staged)
 
     @contextlib.contextmanager
     def transaction(self, actor: str, now: str) -> Iterator[RegistryTx]:
+        check_confined(self.events_path)  # before anything changes: a linked log refuses the whole change
         with journal.unit(self.root) as unit:
             unit.hold(self.path)
             doc, view = self._read()
@@ -74,7 +76,7 @@ class FileRegistry:
         unit.after_commit(lambda: regcodec.write_seal(self.path))
         if tx.changes:
             unit.append(self.events_path, b"".join(
-                dumps_line({"ts": now, "taskId": c.taskId, "actor": tx.actor, "change": c.change,
+                dumps_line({"ts": now, "taskId": c.taskId, "actor": tx.actor, "change": redact(c.change, values=values),
                             "before": redact_obj(c.before, values=values),
                             "after": redact_obj(c.after, values=values)})
                 for c in tx.changes))

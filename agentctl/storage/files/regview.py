@@ -126,7 +126,11 @@ def validate(path: Path, raw: bytes) -> RegistryFile:
     import msgspec
 
     try:  # msgspec parses ~4x faster than pydantic's JSON mode; pydantic still validates
-        return RegistryFile.model_validate(msgspec.json.decode(raw))
+        data = msgspec.json.decode(raw)
+        if not isinstance(data, dict) or "version" not in data or "tasks" not in data:
+            raise StateError(f"{path}: unreadable registry (not an agentctl registry: it needs "
+                             "\"version\": 1 and \"tasks\"); it was not changed — fix it or restore it from git")
+        return RegistryFile.model_validate(data)
     except msgspec.DecodeError as exc:
         raise StateError(f"{path}: unreadable registry (invalid JSON: {exc}); it was not changed — "
                          "fix it or restore it from git") from None
