@@ -15,7 +15,8 @@ Every call writes run records with ``job``, ``trigger: cron`` and ``agent`` (the
 agent; ``None`` for built-ins, which are attributed by ``job``).
 
 Coverage counts, per job, the slots of a window and the slots a run record covers
-(its idempotency key names the slot; else the slot its start falls in).
+(its idempotency key names the slot; else the slot its start falls in), from the same
+one-pass scan of the window the scorecard uses.
 
 The crontab block lives in ``agentctl.cron.crontab``.
 """
@@ -23,9 +24,8 @@ The crontab block lives in ``agentctl.cron.crontab``.
 from __future__ import annotations
 
 import contextlib
-import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,7 +35,7 @@ from agentctl.core.clock import iso, parse_iso
 from agentctl.core.config import CronJob
 from agentctl.core.records import RunError, RunRecord
 from agentctl.errors import AgentctlError, ConfigError, NotFound, StateError, TryLater
-from agentctl.storage.files.durable import JsonState, locked, open_log
+from agentctl.storage.files.durable import JsonState, locked
 from agentctl.workspace.loader import Workspace
 
 Clock = Callable[[], datetime]
@@ -333,40 +333,28 @@ def _run_service(ws: Workspace, job: CronJob, now: datetime) -> tuple[str, int, 
 def coverage(ws: Workspace, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Per job: slots expected in [start, end), run records of the job, covered / missed / pending slots.
 
-    A slot is covered by a run record of the job that is not ``skipped`` and whose
-    idempotency key names the slot (catch-up runs) or, failing that, that started in
-    [slot, next slot). A slot without one is missed once min(PENDING_GRACE, its
-    interval) has passed before ``end``; until then it is pending.
+    The runs come from the scorecard's scan of the window (one msgspec pass, whitespace and key
+    order free); ``agentctl scorecard`` hands its own scan to ``coverage_from_runs`` instead.
     """
     if not ws.config.cron:
         return []
-    by_job: dict[str, list[dict[str, Any]]] = {}
-    for rec in _job_records(ws, start, end):
-        by_job.setdefault(rec["job"], []).append(rec)
-    return [_job_coverage(job, start, end, by_job.get(job.name, [])) for job in ws.config.cron]
+    from agentctl.scorecard.scan import scan_window
+
+    runs = scan_window(ws.root / "logs" / "runs", start, end, models=()).job_runs
+    return coverage_from_runs(ws, start, end, runs)
 
 
-def _job_records(ws: Workspace, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-    """Run records with a job in [start, end). Most runs have none: the compact
-    `"job":null` the run log writes is skipped before parsing (a year: seconds, not a minute)."""
-    lo, hi = iso(start)[:19], iso(end)[:19]
-    for path in ws.storage.runlog.files_between(start, end):
-        fh = open_log(path)
-        if fh is None:
-            continue
-        with fh:
-            for raw in fh:
-                if b'"job":null' in raw or b'"job"' not in raw:
-                    continue
-                try:
-                    rec = json.loads(raw)
-                except ValueError:
-                    continue
-                if not isinstance(rec, dict) or not isinstance(rec.get("job"), str):
-                    continue
-                started = rec.get("startedAt")
-                if isinstance(started, str) and lo <= started[:19] < hi:
-                    yield rec
+def coverage_from_runs(ws: Workspace, start: datetime, end: datetime,
+                       runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Coverage from the runs of each job in the window ({status, idempotencyKey, startedAt}).
+
+    A slot is covered by a run record of the job that is not ``skipped`` and whose
+    idempotency key names the slot (catch-up runs) or, failing that, that started in
+    [slot, next slot). A slot without one is missed once min(PENDING_GRACE, its
+    interval) has passed before ``end``; until then it is pending. The slots are
+    computed once per job; a run finds its slot by bisection, not by croniter.
+    """
+    return [_job_coverage(job, start, end, runs.get(job.name, [])) for job in ws.config.cron]
 
 
 def _job_coverage(job: CronJob, start: datetime, end: datetime, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -377,7 +365,7 @@ def _job_coverage(job: CronJob, start: datetime, end: datetime, records: list[di
     for rec in records:
         status = str(rec.get("status"))
         by_status[status] = by_status.get(status, 0) + 1
-        if status != "skipped" and (s := _record_slot(job, rec, known)) is not None:
+        if status != "skipped" and (s := _record_slot(job, rec, slots, known)) is not None:
             covered.add(s)
     missed: list[datetime] = []
     pending: list[datetime] = []
@@ -392,7 +380,10 @@ def _job_coverage(job: CronJob, start: datetime, end: datetime, records: list[di
             "byStatus": dict(sorted(by_status.items()))}
 
 
-def _record_slot(job: CronJob, rec: dict[str, Any], known: set[datetime]) -> datetime | None:
+def _record_slot(job: CronJob, rec: dict[str, Any], slots: list[datetime], known: set[datetime]) -> datetime | None:
+    """The slot a run covers: the one its idempotency key names, else the last slot at or before its start."""
+    import bisect
+
     key = rec.get("idempotencyKey")
     prefix = f"{job.name}:"
     if isinstance(key, str) and key.startswith(prefix):
@@ -400,9 +391,12 @@ def _record_slot(job: CronJob, rec: dict[str, Any], known: set[datetime]) -> dat
             if (s := parse_iso(key[len(prefix):])) in known:
                 return s
     started = rec.get("startedAt")
-    if not isinstance(started, str):
+    if isinstance(started, str):
+        try:
+            started = parse_iso(started)
+        except AgentctlError:
+            return None
+    if not isinstance(started, datetime):
         return None
-    try:
-        return slot_for(job, parse_iso(started)).astimezone(UTC)
-    except AgentctlError:
-        return None
+    i = bisect.bisect_right(slots, started)
+    return slots[i - 1] if i else None
