@@ -85,8 +85,16 @@ def scorecard(
     if kind == "table":
         import shutil
 
-        width = max(100, shutil.get_terminal_size((160, 40)).columns) if sys.stdout.isatty() else 160
+        # the terminal's own width (never wider: rows would wrap); a pipe or file gets 160, or $COLUMNS
+        width = shutil.get_terminal_size((160, 40)).columns if sys.stdout.isatty() else _pipe_width()
     typer.echo(render(report, kind, color=color, width=width), nl=False)
+
+
+def _pipe_width() -> int:
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "160")))
+    except ValueError:
+        return 160
 
 
 def register(app: typer.Typer) -> None:
