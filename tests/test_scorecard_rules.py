@@ -252,3 +252,23 @@ def test_terminal_widths(ws: Path, width: int) -> None:
         assert needle in text or f"not shown at {width} columns" in text, (needle, width)
     if width <= 80:
         assert "Consec. err 1" in text  # stacked: every figure of every row
+
+
+@pytest.mark.parametrize(("schedule", "tz", "start", "end", "fast"), [
+    ("0 * * * *", "UTC", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", True),
+    ("*/15 8-17 * * *", "Europe/Paris", "2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z", True),
+    ("30 3 * * *", "America/New_York", "2026-12-01T00:00:30Z", "2026-12-20T10:00:00Z", True),
+    ("30 2 * * *", "Europe/Paris", "2026-03-20T00:00:00Z", "2026-04-05T00:00:00Z", False),  # DST: croniter
+    ("0 8 * * 1-5", "UTC", "2026-06-01T00:00:00Z", "2026-07-01T00:00:00Z", False),           # weekdays: croniter
+])
+def test_daily_slots_equal_croniter(schedule: str, tz: str, start: str, end: str, fast: bool) -> None:
+    from agentctl.core.clock import parse_iso
+    from agentctl.core.config import CronJob
+    from agentctl.cron.jobs import daily_slots, slots_between
+
+    job = CronJob(name="j", schedule=schedule, tz=tz, builtin="disk")
+    a, b = parse_iso(start), parse_iso(end)
+    got = daily_slots(job, a, b)
+    assert (got is not None) is fast
+    if got is not None:
+        assert got == [s.astimezone(UTC) for s in slots_between(job, a, b)]

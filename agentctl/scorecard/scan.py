@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -232,8 +233,8 @@ class ScanResult:
     last_ok: dict[str | None, tuple[datetime, int]] = field(default_factory=dict)
     trailing: dict[str | None, list[tuple[datetime, int]]] = field(default_factory=lambda: defaultdict(list))
     last_run: dict[str | None, datetime] = field(default_factory=dict)
-    error_types: dict[tuple[str | None, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    """(agent, failed or skipped status) → error type → runs."""
+    error_lists: dict[tuple[str | None, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    """(agent, failed status) → the error type of each such run (counted once, by ``error_types``)."""
     breaker_refused: Counter[str | None] = field(default_factory=Counter)
     rejected_tasks: dict[str | None, Counter[str | None]] = field(default_factory=lambda: defaultdict(Counter))
     job_runs: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
@@ -241,6 +242,10 @@ class ScanResult:
     skipped: Counter[str] = field(default_factory=Counter)
     files: int = 0
     bytes: int = 0
+
+    def error_types(self) -> dict[tuple[str | None, str], Counter[str]]:
+        """(agent, failed status) → error type → runs."""
+        return {key: Counter(types) for key, types in self.error_lists.items()}
 
     def consecutive_errors(self, agent: str | None) -> int:
         cut = self.last_ok.get(agent, (NEVER, -1))
@@ -333,36 +338,42 @@ class Fold:
             runs = s[7]
             if runs is None:
                 if ts >= s[8]:
-                    s[8], s[9] = ts, base + i
+                    s[8] = ts
+                    s[9] = i
             else:
-                runs.append((r, base + i))
+                runs.append((r, i))
                 if s[10] and t is not None:
                     failed.setdefault(t, file_no)
-        self._merge(local, day)
+        self._merge(local, day, base)
         return strays
 
-    def _merge(self, local: dict[GroupKey, list[Any]], day: str) -> None:
-        out = self.out
+    def _merge(self, local: dict[GroupKey, list[Any]], day: str, base: int) -> None:
+        out, sums, free = self.out, self.out.sums, self.free_jobs
         daily = out.daily.setdefault(day, [0, 0, 0, 0.0, 0])
         touched = set()
         for key, s in local.items():
-            g = out.sums.get(key)
+            g = sums.get(key)
             if g is None:
-                out.sums[key] = s[:7]
+                sums[key] = s[:7]
             else:
-                for j in range(7):
-                    g[j] += s[j]
+                g[0] += s[0]
+                g[1] += s[1]
+                g[2] += s[2]
+                g[3] += s[3]
+                g[4] += s[4]
+                g[5] += s[5]
+                g[6] += s[6]
             agent, status = key[AGENT], key[STATUS]
             touched.add(agent)
             if status in EXECUTED:
                 daily[0] += s[0]
                 daily[1 if status == "success" else 2] += s[0]
                 daily[3] += s[4]
-                daily[4] += 0 if agent is None and key[JOB] in self.free_jobs else s[5]
+                daily[4] += 0 if agent is None and key[JOB] in free else s[5]
             if s[7] is None:
-                self._latest_ok(agent, (s[8], s[9]))
+                self._latest_ok(agent, (s[8], base + s[9]))
             else:
-                self._runs(key, s[7])
+                self._runs(key, s[7], base)
         for agent in touched:
             cut = out.last_ok.get(agent)
             times = out.trailing.get(agent)
@@ -376,24 +387,39 @@ class Fold:
         if latest[0] > out.last_run.get(agent, NEVER):
             out.last_run[agent] = latest[0]
 
-    def _runs(self, key: GroupKey, runs: list[tuple[Any, int]]) -> None:
+    def _runs(self, key: GroupKey, runs: list[tuple[Any, int]], base: int) -> None:
         out = self.out
         agent, status, job = key[AGENT], key[STATUS], key[JOB]
-        latest = max(runs, key=_start_order)
+        recs = [r for r, _ in runs]
         if status == "success":
-            self._latest_ok(agent, (latest[0].startedAt, latest[1]))
-        elif latest[0].startedAt > out.last_run.get(agent, NEVER):
-            out.last_run[agent] = latest[0].startedAt
+            r, i = max(runs, key=_start_order)
+            self._latest_ok(agent, (r.startedAt, base + i))
+        else:
+            latest = max(map(_STARTED, recs))
+            if latest > out.last_run.get(agent, NEVER):
+                out.last_run[agent] = latest
         if status in FAILED:
-            out.trailing[agent].extend((r.startedAt, o) for r, o in runs)
-            out.error_types[agent, status].update(_error_type(r) for r, _ in runs)
+            out.trailing[agent].extend((r.startedAt, base + i) for r, i in runs)
+            out.error_lists[agent, status].extend(_error_types(recs))
             if status == "rejected":
-                out.rejected_tasks[agent].update(r.taskId for r, _ in runs)
+                out.rejected_tasks[agent].update(map(_TASK, recs))
         elif status == "skipped":
-            out.breaker_refused[agent] += sum(1 for r, _ in runs if BREAKER_ERROR.search(_error_type(r)))
+            out.breaker_refused[agent] += sum(1 for t in _error_types(recs) if BREAKER_ERROR.search(t))
         if job is not None:
             out.job_runs[job].extend({"status": r.status, "idempotencyKey": r.idempotencyKey,
-                                      "startedAt": r.startedAt} for r, _ in runs)
+                                      "startedAt": r.startedAt} for r in recs)
+
+
+_STARTED, _TASK, _ERROR_TYPE = attrgetter("startedAt"), attrgetter("taskId"), attrgetter("error.type")
+
+
+def _error_types(recs: list[Any]) -> list[str]:
+    """The error type of each run (its status when it has none), at C speed in the common case."""
+    try:
+        types = list(map(_ERROR_TYPE, recs))
+    except AttributeError:  # a run without an error object
+        types = [r.error.type if r.error is not None else None for r in recs]
+    return [t or r.status for t, r in zip(types, recs, strict=True)] if None in types else types
 
 
 def _new_slot(key: GroupKey) -> list[Any]:
@@ -404,10 +430,6 @@ def _new_slot(key: GroupKey) -> list[Any]:
 
 def _start_order(item: tuple[Any, int]) -> tuple[datetime, int]:
     return item[0].startedAt, item[1]
-
-
-def _error_type(r: Any) -> str:
-    return (r.error.type if r.error is not None else None) or r.status  # type: ignore[no-any-return]
 
 
 def scan_window(run_dir: Path, start: datetime, end: datetime, agents: Iterable[str] = (),

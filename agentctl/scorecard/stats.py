@@ -223,7 +223,9 @@ class Context:
 
     def errors(self, agent: str) -> Counter[tuple[str, str]]:
         """(status, error type) → failed runs of the agent."""
-        return Counter({(st, et): n for (a, st), types in self.scan.error_types.items() if a == agent
+        if not hasattr(self, "_errors"):
+            self._errors = self.scan.error_types()
+        return Counter({(st, et): n for (a, st), types in self._errors.items() if a == agent
                         for et, n in types.items()})
 
     def agent_tier(self, a: AgentDef) -> Tier | None:
