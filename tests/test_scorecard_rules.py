@@ -272,3 +272,30 @@ def test_daily_slots_equal_croniter(schedule: str, tz: str, start: str, end: str
     assert (got is not None) is fast
     if got is not None:
         assert got == [s.astimezone(UTC) for s in slots_between(job, a, b)]
+
+
+# --- cost per team, product (the task's) and task tree (parent links; tolerated when absent) --------
+def test_cost_per_team_product_and_tree(ws: Path) -> None:
+    from agentctl.core.records import RegistryFile, Task
+
+    now = "2026-11-20T00:00:00Z"
+    (ws / "tasks.json").write_text(RegistryFile(tasks=[Task(taskId="T-1", title="t", product="Alpha", createdAt=now,
+                                                            updatedAt=now)]).model_dump_json())
+    archive = [{"taskId": "P-1", "title": "launch"}, {"taskId": "C-1", "title": "c1", "parent": "P-1"},
+               {"taskId": "C-2", "title": "c2", "parent": "P-1", "product": "Beta"}]
+    (ws / "archive").mkdir(exist_ok=True)
+    (ws / "archive" / "tasks-2026-11.jsonl").write_text("".join(json.dumps(t) + "\n" for t in archive))
+    write(ws, "2026-11-25", line("2026-11-25T09:00:00Z", cost=1.0, taskId="T-1"),
+          line("2026-11-25T09:01:00Z", cost=2.0, taskId="C-1"), line("2026-11-25T09:02:00Z", "bob", cost=3.0,
+                                                                      tier="standard", taskId="C-2"),
+          line("2026-11-25T09:03:00Z", cost=0.5, taskId="P-1"), line("2026-11-25T09:04:00Z", cost=10.0))
+    r = card(ws)
+    assert {t["team"]: t["costUsd"] for t in r["teams"]} == {"t-ann": 13.5, "t-bob": 3.0}
+    assert {p["product"]: p["costUsd"] for p in r["products"]} == {"Alpha": 1.0, "Beta": 3.0}
+    assert [(t["root"], t["title"], t["tasks"], t["runs"], t["costUsd"]) for t in r["taskTrees"]] == [
+        ("P-1", "launch", 3, 3, 5.5)]
+    days = {d["date"]: d for d in r["daily"]}
+    assert len(r["daily"]) == 8 and (days["2026-11-25"]["runs"], days["2026-11-25"]["costUsd"]) == (5, 16.5)
+    page = render(r, "html")
+    for needle in ("Daily trend", "Cost per team", "Cost per product", "Cost per task tree", "legend", "(4/4 runs)", "(1/1 runs)"):
+        assert needle in page

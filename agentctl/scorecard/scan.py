@@ -13,7 +13,7 @@ one place. One pass over the window feeds both.
 - Every run is filtered by time (parsed, never compared as text): runs outside the
   window are dropped wherever they are filed.
 - The fold keeps sums per group (``GroupKey``: agent, model, status, job, recorded tier,
-  fallbackFrom, recorded team, task label) and per UTC day, plus the few
+  fallbackFrom, recorded team), per UTC day and per task label (product, task tree), plus the few
   order-dependent facts (trailing errors, first attempts, error types, breaker refusals,
   rejected tasks, the runs of each cron job). Order is (startedAt, position in the
   log): of two runs with the same start, the later line is the later run.
@@ -82,12 +82,11 @@ class ScanRun(msgspec.Struct, gc=False, forbid_unknown_fields=False):
     idempotencyKey: str | None = None
 
 
-# GroupKey = (agent, model, status, job, tier, fallbackFrom, team, label); label: the task's
-# index in the builder's label table (product and task tree), or None.
+# GroupKey = (agent, model, status, job, tier, fallbackFrom, team)
 GroupKey = tuple[Any, ...]
 # per-group sums: runs, tokensIn, tokensOut, durationS, priced cost, unpriced runs, retries
 N, TIN, TOUT, DUR, COST, UNPRICED, RETRIES = range(7)
-AGENT, MODEL, STATUS, JOB, TIER, FALLBACK, TEAM, LABEL = range(8)
+AGENT, MODEL, STATUS, JOB, TIER, FALLBACK, TEAM = range(7)
 
 
 def _literal(values: Iterable[str]) -> Any:
@@ -225,10 +224,13 @@ class ScanResult:
 
     ``sums``: GroupKey → [runs, tokensIn, tokensOut, durationS, priced cost, unpriced runs, retries];
     ``daily``: UTC day → [executed runs, successes, failures, priced cost, unpriced runs] (runs of
-    ``free_jobs`` built-ins are never unpriced); the rest are per agent.
+    ``free_jobs`` built-ins are never unpriced); ``label_sums``: (task label, agent, status, job) →
+    [runs, priced cost, unpriced runs], for runs of the tasks the builder labelled (product, tree);
+    the rest are per agent.
     """
 
     sums: dict[GroupKey, list[Any]] = field(default_factory=dict)
+    label_sums: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
     daily: dict[str, list[Any]] = field(default_factory=dict)
     last_ok: dict[str | None, tuple[datetime, int]] = field(default_factory=dict)
     trailing: dict[str | None, list[tuple[datetime, int]]] = field(default_factory=lambda: defaultdict(list))
@@ -310,7 +312,7 @@ class Fold:
 
     def _fold(self, recs: list[Any], lo: datetime, hi: datetime, day: str) -> list[Any]:
         local: dict[GroupKey, list[Any]] = {}
-        get, label, failed, file_no = local.get, self.labels.get, self.failed_tasks, self.file_no
+        get, failed, file_no = local.get, self.failed_tasks, self.file_no
         strays = []
         base = self.seq
         self.seq += len(recs)
@@ -320,7 +322,7 @@ class Fold:
                 strays.append(r)
                 continue
             t = r.taskId
-            key = (r.agent, r.model, r.status, r.job, r.tier, r.fallbackFrom, r.team, label(t))
+            key = (r.agent, r.model, r.status, r.job, r.tier, r.fallbackFrom, r.team)
             s = get(key)
             if s is None:
                 s = local[key] = _new_slot(key)
@@ -345,7 +347,26 @@ class Fold:
                 if s[10] and t is not None:
                     failed.setdefault(t, file_no)
         self._merge(local, day, base)
+        if self.labels:
+            self._by_label(recs, lo, hi)
         return strays
+
+    def _by_label(self, recs: list[Any], lo: datetime, hi: datetime) -> None:
+        """Runs of labelled tasks (a second, cheap pass: only workspaces whose tasks have a product or a tree)."""
+        label, sums = self.labels.get, self.out.label_sums
+        for r in recs:
+            lab = label(r.taskId)
+            if lab is None or not lo <= r.startedAt < hi:
+                continue
+            key = (lab, r.agent, r.status, r.job)
+            s = sums.get(key)
+            if s is None:
+                s = sums[key] = [0, 0.0, 0]
+            s[0] += 1
+            if r.costUsd is None:
+                s[2] += 1
+            else:
+                s[1] += r.costUsd
 
     def _merge(self, local: dict[GroupKey, list[Any]], day: str, base: int) -> None:
         out, sums, free = self.out, self.out.sums, self.free_jobs

@@ -22,7 +22,6 @@ from agentctl.scorecard.scan import (
     EXECUTED,
     FALLBACK,
     JOB,
-    LABEL,
     MODEL,
     RETRIES,
     STATUS,
@@ -188,25 +187,27 @@ def accumulate(scan: ScanResult, agents: dict[str, AgentDef], builtin_jobs: set[
             b.sources[f"job:{job}" if job else (f"agent:{agent}" if agent else "no agent, no job")].add(status, s)
             if agent:
                 b.undefined.add(agent)
-        _by_label(b, key, s, agents, labels)
+        team = key[TEAM] or (agents[agent].team if agent in agents else None)
+        b.teams[team or "(no team)"].add(status, s)
         tier = key[TIER] or tier_of(agent, model)
         if model or tier:
             for bucket, name in ((b.tiers, tier or "(no tier)"), (b.models, model or "(no model)")):
                 bucket[name].add(status, s)
                 bucket[name].models.add(model or "-")
                 bucket[name].agents.add(agent if defined else "(unknown)")
+    _by_label(b, scan, builtin_jobs, labels)
     return b
 
 
-def _by_label(b: Buckets, key: tuple[Any, ...], s: list[Any], agents: dict[str, AgentDef],
+def _by_label(b: Buckets, scan: ScanResult, builtin_jobs: set[str],
               labels: list[tuple[str | None, str | None]]) -> None:
-    agent, status = key[AGENT], key[STATUS]
-    team = key[TEAM] or (agents[agent].team if agent in agents else None)
-    b.teams[team or "(no team)"].add(status, s)
-    product, root = labels[key[LABEL]] if key[LABEL] is not None else (None, None)
-    b.products[product or "(no product)"].add(status, s)
-    if root is not None:
-        b.trees[root].add(status, s)
+    for (label, agent, status, job), (runs, cost, unpriced) in scan.label_sums.items():
+        s = [runs, 0, 0, 0.0, cost, 0 if agent is None and job in builtin_jobs else unpriced, 0]
+        product, root = labels[label]
+        if product is not None:
+            b.products[product].add(status, s)
+        if root is not None:
+            b.trees[root].add(status, s)
 
 
 @dataclass
