@@ -226,7 +226,8 @@ def main() -> None:
     size = sum(p.stat().st_size for p in files)
     lines = sum(p.read_bytes().count(b"\n") for p in files)
     print(f"data: {root}  {len(files)} files  {lines:,} runs  {size / 1e6:.0f} MB  "
-          f"({size / lines:.0f} B/run; {'compact' if args.compact else 'as the runner writes them, nulls included'})")
+          f"({size / lines:.0f} B/run; {'compact' if args.compact else 'nulls included'}, "
+          f"{'pretty-printed, keys reversed' if args.pretty else 'compact JSON as the runner writes it'})")
     print(f"{'clock: wall' if args.wall else 'clock: process CPU time'}, best of {args.repeat}, same process")
     print(f"{'window':>8}  {'runs':>9}  {'json.loads loop':>15}  {'scorecard':>9}  {'speed-up':>8}")
     for days in (7, 365):

@@ -180,7 +180,7 @@ def build_scorecard(ws: Workspace, *, days: float, now: datetime, pricer: Pricer
     builtin_jobs = {j.name for j in ws.config.cron if j.builtin}
     labels = task_labels(ws, start)
     scan = scan_window(ws.root / "logs" / "runs", start, end, *_names(ws, agents), labels=labels.index,
-                       free_jobs=builtin_jobs)
+                       free_jobs=builtin_jobs, tiers=ws.config.tiers, teams={a.team for a in agents.values()})
     b = accumulate(scan, agents, builtin_jobs, tier_resolver(ws, agents), labels.labels)
     ctx = Context(ws, agents, scan, days, pricer or genai_price, b)
     history = breaker_history(ws, start, end)

@@ -31,7 +31,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -94,13 +93,15 @@ def _literal(values: Iterable[str]) -> Any:
     return Literal[names] if names else str  # type: ignore[valid-type]
 
 
-def scan_decoders(agents: Iterable[str] = (), models: Iterable[str] = ()) -> tuple[Any, Any, Any]:
+def scan_decoders(agents: Iterable[str] = (), models: Iterable[str] = (), tiers: Iterable[str] = (),
+                  teams: Iterable[str] = ()) -> tuple[Any, Any, Any]:
     """(fast, general, loose) decoders. The fast one types agent and model as Literals of the
-    workspace's names, so msgspec hands back interned strings (hashed once): grouping gets cheaper.
+    workspace's names (and tier and team too), so msgspec hands back interned strings (hashed once):
+    grouping gets cheaper.
     A line with a name the workspace does not know fails it and is decoded again by the general
     one (unknown agents are counted, never dropped); the loose one takes startedAt as text, for
     times msgspec does not read (no offset: taken as UTC, like everywhere in agentctl)."""
-    known = {"agent": _literal(agents), "model": _literal(models)}
+    known = {"agent": _literal(agents), "model": _literal(models), "tier": _literal(tiers), "team": _literal(teams)}
     fields = [(f.name, known[f.name] | None if f.name in known else f.type, f.default)
               for f in msgspec.structs.fields(ScanRun)]
     fast = msgspec.defstruct("ScanRunKnown", fields, gc=False)
@@ -134,8 +135,9 @@ def _parse_time(text: str) -> datetime | None:
 
 
 class Decoders:
-    def __init__(self, agents: Iterable[str] = (), models: Iterable[str] = ()):
-        self.fast, self.general, self.loose = scan_decoders(agents, models)
+    def __init__(self, agents: Iterable[str] = (), models: Iterable[str] = (), tiers: Iterable[str] = (),
+                 teams: Iterable[str] = ()):
+        self.fast, self.general, self.loose = scan_decoders(agents, models, tiers, teams)
 
     def block(self, buf: bytes, skipped: Counter[str]) -> list[Any]:
         """Decode a block of lines; when the batch fails, go line by line, counting bad lines by reason."""
@@ -266,16 +268,18 @@ class Fold:
     Each block is folded right after it is decoded, in one pass over its runs while they are hot
     in the CPU cache, into block-local slots merged once per block: the per-run work is a few
     attribute loads, one dict lookup and a few adds. A slot is [runs, tokensIn, tokensOut,
-    durationS, cost, unpriced, retries, the block's runs (None for successes without a job: only
-    their latest start matters), latest start, its position, is-a-failure]. File order is time
+    durationS, cost, unpriced, retries, keep-details (failures, refusals, cron runs: read once per
+    block by ``_details``; a success without a job needs only its latest start), latest start, its
+    position, is-a-failure]. File order is time
     order for the attempts of one task (they are sequential): a run is a retry when its task
     already had a failed run earlier in the log (within TASK_HORIZON_DAYS files).
     """
 
     def __init__(self, start: datetime, end: datetime, agents: Iterable[str] = (), models: Iterable[str] = (),
-                 labels: dict[str, int] | None = None, free_jobs: Iterable[str] = ()):
+                 labels: dict[str, int] | None = None, free_jobs: Iterable[str] = (), tiers: Iterable[str] = (),
+                 teams: Iterable[str] = ()):
         self.lo, self.hi = window_bounds(start, end)
-        self.decoders = Decoders(agents, models)
+        self.decoders = Decoders(agents, models, tiers, teams)
         self.labels = labels or {}
         self.free_jobs = frozenset(free_jobs)
         self.out = ScanResult()
@@ -313,7 +317,9 @@ class Fold:
     def _fold(self, recs: list[Any], lo: datetime, hi: datetime, day: str) -> list[Any]:
         local: dict[GroupKey, list[Any]] = {}
         get, failed, file_no = local.get, self.failed_tasks, self.file_no
-        strays = []
+        strays: list[Any] = []
+        others: list[tuple[Any, int]] = []
+        keep = others.append
         base = self.seq
         self.seq += len(recs)
         for i, r in enumerate(recs):  # the hot loop: keep it to attribute loads, a dict lookup and a few adds
@@ -337,15 +343,14 @@ class Fold:
                 s[4] += c
             if t in failed:  # (None never is)
                 s[6] += 1
-            runs = s[7]
-            if runs is None:
-                if ts >= s[8]:
-                    s[8] = ts
-                    s[9] = i
-            else:
-                runs.append((r, i))
+            if s[7]:  # a failure, a refusal or a cron run: its details are read once per file
+                keep((r, i))
                 if s[10] and t is not None:
                     failed.setdefault(t, file_no)
+            elif ts >= s[8]:  # a success: only its latest start matters
+                s[8] = ts
+                s[9] = i
+        self._details(others, base)
         self._merge(local, day, base)
         if self.labels:
             self._by_label(recs, lo, hi)
@@ -391,10 +396,8 @@ class Fold:
                 daily[1 if status == "success" else 2] += s[0]
                 daily[3] += s[4]
                 daily[4] += 0 if agent is None and key[JOB] in free else s[5]
-            if s[7] is None:
+            if not s[7]:
                 self._latest_ok(agent, (s[8], base + s[9]))
-            else:
-                self._runs(key, s[7], base)
         for agent in touched:
             cut = out.last_ok.get(agent)
             times = out.trailing.get(agent)
@@ -408,56 +411,39 @@ class Fold:
         if latest[0] > out.last_run.get(agent, NEVER):
             out.last_run[agent] = latest[0]
 
-    def _runs(self, key: GroupKey, runs: list[tuple[Any, int]], base: int) -> None:
+    def _details(self, others: list[tuple[Any, int]], base: int) -> None:
+        """One pass over the block's non-success and cron runs: latest starts, failures in order, error
+        types, rejected tasks, breaker refusals and each cron job's runs."""
         out = self.out
-        agent, status, job = key[AGENT], key[STATUS], key[JOB]
-        recs = [r for r, _ in runs]
-        if status == "success":
-            r, i = max(runs, key=_start_order)
-            self._latest_ok(agent, (r.startedAt, base + i))
-        else:
-            latest = max(map(_STARTED, recs))
-            if latest > out.last_run.get(agent, NEVER):
-                out.last_run[agent] = latest
-        if status in FAILED:
-            out.trailing[agent].extend((r.startedAt, base + i) for r, i in runs)
-            out.error_lists[agent, status].extend(_error_types(recs))
-            if status == "rejected":
-                out.rejected_tasks[agent].update(map(_TASK, recs))
-        elif status == "skipped":
-            out.breaker_refused[agent] += sum(1 for t in _error_types(recs) if BREAKER_ERROR.search(t))
-        if job is not None:
-            out.job_runs[job].extend({"status": r.status, "idempotencyKey": r.idempotencyKey,
-                                      "startedAt": r.startedAt} for r in recs)
-
-
-_STARTED, _TASK, _ERROR_TYPE = attrgetter("startedAt"), attrgetter("taskId"), attrgetter("error.type")
-
-
-def _error_types(recs: list[Any]) -> list[str]:
-    """The error type of each run (its status when it has none), at C speed in the common case."""
-    try:
-        types = list(map(_ERROR_TYPE, recs))
-    except AttributeError:  # a run without an error object
-        types = [r.error.type if r.error is not None else None for r in recs]
-    return [t or r.status for t, r in zip(types, recs, strict=True)] if None in types else types
+        last_run, last_ok, trailing, errors = out.last_run, out.last_ok, out.trailing, out.error_lists
+        for r, i in others:
+            agent, status, ts = r.agent, r.status, r.startedAt
+            if ts > last_run.get(agent, NEVER):
+                last_run[agent] = ts
+            if status == "success":
+                if (ts, base + i) > last_ok.get(agent, (NEVER, -1)):
+                    last_ok[agent] = (ts, base + i)
+            elif status in FAILED:
+                trailing[agent].append((ts, base + i))
+                errors[agent, status].append((r.error.type if r.error is not None else None) or status)
+                if status == "rejected":
+                    out.rejected_tasks[agent][r.taskId] += 1
+            elif status == "skipped" and r.error is not None and BREAKER_ERROR.search(r.error.type or ""):
+                out.breaker_refused[agent] += 1
+            if r.job is not None:
+                out.job_runs[r.job].append({"status": status, "idempotencyKey": r.idempotencyKey, "startedAt": ts})
 
 
 def _new_slot(key: GroupKey) -> list[Any]:
     status = key[STATUS]
-    keep = status != "success" or key[JOB] is not None
-    return [0, 0, 0, 0.0, 0.0, 0, 0, [] if keep else None, NEVER, -1, status in FAILED]
-
-
-def _start_order(item: tuple[Any, int]) -> tuple[datetime, int]:
-    return item[0].startedAt, item[1]
+    return [0, 0, 0, 0.0, 0.0, 0, 0, status != "success" or key[JOB] is not None, NEVER, -1, status in FAILED]
 
 
 def scan_window(run_dir: Path, start: datetime, end: datetime, agents: Iterable[str] = (),
                 models: Iterable[str] = (), labels: dict[str, int] | None = None,
-                free_jobs: Iterable[str] = ()) -> ScanResult:
+                free_jobs: Iterable[str] = (), tiers: Iterable[str] = (), teams: Iterable[str] = ()) -> ScanResult:
     """Fold every run started in [start, end); opens only the window's daily files."""
-    fold = Fold(start, end, agents, models, labels, free_jobs)
+    fold = Fold(start, end, agents, models, labels, free_jobs, tiers, teams)
     with _gc_paused():
         for path, _boundary in window_files(run_dir, start, end):
             fold.add_file(path, path.stem)
