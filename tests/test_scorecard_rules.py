@@ -151,7 +151,7 @@ def test_same_start_later_line_wins(ws: Path, order: tuple[str, ...], expected: 
 def test_time_filter(ws: Path, day: str, at: str, counted: bool) -> None:
     write(ws, day, line(at))
     r = card(ws)
-    assert r["totals"]["runs"] == int(counted) and r["skippedLines"]["total"] == 0
+    assert r["totals"]["runs"] == int(counted) and r["skippedLines"] == 0
 
 
 # --- invalid lines are skipped and counted by reason ----------------------------------------------
@@ -171,7 +171,7 @@ def test_time_filter(ws: Path, day: str, at: str, counted: bool) -> None:
 def test_invalid_lines_by_reason(ws: Path, text: str, reason: str) -> None:
     write(ws, "2026-11-25", line("2026-11-25T09:00:00Z", cost=2.0), text)
     r = card(ws)
-    assert r["skippedLines"]["total"] == 1 and r["skippedLines"]["byReason"][reason] == 1
+    assert r["skippedLines"] == 1 and r["skippedByReason"][reason] == 1
     assert r["totals"]["runs"] == 1 and r["totals"]["costUsd"] == 2.0  # a cost of −3 lowers nothing
 
 

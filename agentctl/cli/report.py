@@ -22,7 +22,7 @@ HELP = """Agent performance scorecard over the last N days, from the run log onl
 
 Reads only the daily run-log files of the window, once (the same pass feeds cron
 coverage); invalid lines (torn, unknown status, negative numbers, bad timestamps) are
-skipped and counted by reason (skippedLines: {total, byReason}). Sections: per agent
+skipped and counted (skippedLines), by reason in skippedByReason. Sections: per agent
 (runs, successes, failures, success rate, consecutive errors at the end of the window,
 average tokens in/out and runtime, cost and cost per success, trust score), per tier,
 model, team, product and task tree, a daily trend, downgrade and upgrade candidates,

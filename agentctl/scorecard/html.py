@@ -158,7 +158,7 @@ def _cards(r: dict[str, Any]) -> str:
         ("possible saving / month", money(saving), "good" if saving else ""),
         ("idle agents", str(len(r["idleAgents"])), "warn" if r["idleAgents"] else ""),
         ("unknown runs", str(r["unknown"]["runs"]), "warn" if r["unknown"]["runs"] else ""),
-        ("skipped lines", str(r["skippedLines"]["total"]), "warn" if r["skippedLines"]["total"] else ""),
+        ("skipped lines", str(r["skippedLines"]), "warn" if r["skippedLines"] else ""),
     ]
     return '<div class="cards">' + "".join(
         f'<div class="card {cls}"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>' for k, v, cls in cards) + "</div>"
