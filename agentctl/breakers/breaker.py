@@ -299,7 +299,7 @@ def record_transition(ws: Workspace, agent: str, rec: BreakerRecord, transition:
                       actor: str | None = None) -> None:
     """Append the transition to the breaker history, ``logs/breakers.jsonl``, when it happens: the
     scorecard reads a past window's trips and state from it (state/breakers.json is only today's)."""
-    from agentctl.storage.files.durable import append_json
+    from agentctl.storage import append_json  # the breaker history: one append (engineer 13: into the seam)
 
     event = {"ts": iso(now), "agent": agent, "transition": transition, "state": rec.state,
              "retryAt": iso(rec.retryAt) if rec.retryAt else None, "cooldownS": rec.cooldownS,

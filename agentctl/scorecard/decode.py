@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from agentctl.errors import StateError
-from agentctl.storage.files.durable import open_log
+from agentctl.storage import open_log
 
 STATUSES = ("success", "failure", "rejected", "selftest_failed", "skipped", "duplicate")
 REASONS = ("torn", "badTimestamp", "unknownStatus", "negativeNumber", "missingField", "badField")

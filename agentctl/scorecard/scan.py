@@ -304,6 +304,25 @@ def scan_window(run_dir: Path, start: datetime, end: datetime, agents: Iterable[
     return fold.out
 
 
+def fold_blocks(blocks: Iterable[tuple[int, bytes]], start: datetime, end: datetime, agents: Iterable[str] = (),
+                models: Iterable[str] = (), labels: dict[str, int] | None = None, free_jobs: Iterable[str] = (),
+                tiers: Iterable[str] = (), teams: Iterable[str] = ()) -> ScanResult:
+    """``scan_window`` over (day offset from the window's first day, JSONL bytes) blocks in time order —
+    a run log kept in a database (``RunLog.day_blocks``) instead of daily files."""
+    fold = Fold(start, end, agents, models, labels, free_jobs, tiers, teams)
+    first = fold.lo.date()
+    with _gc_paused():
+        for offset, buf in blocks:
+            day = (first + timedelta(days=offset)).isoformat()
+            fold.out.bytes += len(buf)
+            recs = fold.decoders.block(buf, fold.out.skipped)
+            d0 = _day_start(day)
+            fold._strays(fold._fold(recs, max(fold.lo, d0), min(fold.hi, d0 + timedelta(days=1)), day))
+            fold.out.files += 1
+            fold.file_no += 1
+    return fold.out
+
+
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
     """No cyclic GC during the scan: it allocates millions of acyclic objects (structs, strings, key

@@ -22,7 +22,7 @@ import msgspec
 
 from agentctl.core.clock import iso
 from agentctl.errors import AgentctlError, StateError
-from agentctl.storage.files.durable import open_log
+from agentctl.storage import open_log
 
 if TYPE_CHECKING:
     from agentctl.workspace.loader import Workspace
