@@ -1,15 +1,19 @@
 """Scorecard scan speed (PERFORMANCE.md, Scorecard): the service against a plain json.loads loop.
 
 Generates once (and reuses) a realistic workspace: 31 agents in 8 teams on four
-tiers and one year of run records (≥ 1,000,000 lines shaped like the runner's, null
-fields left out, one file per UTC day), then times in the same run, best of --repeat:
+tiers and one year of run records shaped exactly like the runner's (every field, nulls
+included, compact), or with --pretty the same records pretty-printed (json.dumps'
+spaces, keys in another order, null-filled); one file per UTC day. Default 100k runs
+(≈ 274 a day); --full: ≈ 1M (2,800 a day). Then times in the same run, best of --repeat:
 
   baseline   for line in file: json.loads(line), over the window's files
-  service    agentctl.scorecard.build.build_scorecard(ws, days=N, now=END), in-process
+  service    agentctl.scorecard.build.build_scorecard(ws, days=N, now=END), in-process (cron
+             coverage timed apart: its slots come from croniter, once per job)
 
-for --days 7 and --days 365, and prints the figures and ratios (target ≥ 4× at 365 days).
+for --days 7 and --days 365, and prints the figures, ratios and peak memory (targets: ≥ 4× at
+365 days, ≤ 0.3 s at 7 days on the 1M history, peak ≤ 100 MB).
 
-    python benchmarks/scorecard_scan.py [--dir /tmp/agentctl-bench/scorecard] [--repeat 3] [--regenerate]
+    python benchmarks/scorecard_scan.py [--full] [--pretty] [--repeat 3] [--regenerate]
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import gc
 import json
 import random
+import resource
 import shutil
 import sys
 import time
@@ -90,7 +95,7 @@ def write_workspace(root: Path, fleet: list[dict[str, object]]) -> None:
             encoding="utf-8")
 
 
-def generate(root: Path, compact: bool = False) -> None:
+def generate(root: Path, compact: bool = False, pretty: bool = False, per_day: int = RUNS_PER_DAY) -> None:
     rnd = random.Random(SEED)
     fleet = agents()
     write_workspace(root, fleet)
@@ -105,8 +110,8 @@ def generate(root: Path, compact: bool = False) -> None:
     for d in range(DAYS):
         day = start + timedelta(days=d)
         lines = []
-        picks = rnd.choices(range(len(fleet)), weights=weights, k=RUNS_PER_DAY)
-        seconds = sorted(rnd.randrange(86400) for _ in range(RUNS_PER_DAY))
+        picks = rnd.choices(range(len(fleet)), weights=weights, k=per_day)
+        seconds = sorted(rnd.randrange(86400) for _ in range(per_day))
         prefix = day.strftime("%Y-%m-%dT")
         for idx, sec in zip(picks, seconds, strict=True):
             a = fleet[idx]
@@ -155,22 +160,25 @@ def generate(root: Path, compact: bool = False) -> None:
                    "rejection": {"missing": ["sources"], "errors": 1} if status == "rejected" else None}
             if compact:
                 rec = {k: v for k, v in rec.items() if v is not None or k == "agent"}
-            lines.append(encode(rec))
+            if pretty:
+                lines.append(json.dumps(dict(reversed(list(rec.items())))).encode())
+            else:
+                lines.append(encode(rec))
         path = root / "logs" / "runs" / f"{day.date().isoformat()}.jsonl"
         path.write_bytes(b"\n".join(lines) + b"\n")
 
 
-def ensure_data(root: Path, regenerate: bool, compact: bool) -> None:
+def ensure_data(root: Path, regenerate: bool, compact: bool, pretty: bool = False, per_day: int = RUNS_PER_DAY) -> None:
     marker = root / ".complete"
-    stamp = f"{FORMAT}{'c' if compact else ''}"
+    stamp = f"{FORMAT}{'c' if compact else ''}{'p' if pretty else ''}{per_day}"
     if not regenerate and marker.exists() and marker.read_text() == stamp:
         return
     if root.exists():
         shutil.rmtree(root)
     t = time.perf_counter()
-    generate(root, compact)
+    generate(root, compact, pretty, per_day)
     marker.write_text(stamp)
-    print(f"generated {DAYS * RUNS_PER_DAY:,} runs in {time.perf_counter() - t:.1f} s", flush=True)
+    print(f"generated {DAYS * per_day:,} runs in {time.perf_counter() - t:.1f} s", flush=True)
 
 
 def baseline(files: list[Path]) -> int:
@@ -201,10 +209,13 @@ def main() -> None:
     ap.add_argument("--regenerate", action="store_true")
     ap.add_argument("--compact", action="store_true", help="records without their null fields (smaller lines)")
     ap.add_argument("--wall", action="store_true", help="wall-clock time instead of this process's CPU time")
-    ap.add_argument("--with-cron", action="store_true", help="also time cron coverage (agentctl.cron.jobs) at 7 days")
+    ap.add_argument("--pretty", action="store_true", help="records pretty-printed: spaces, other key order, nulls")
+    ap.add_argument("--full", action="store_true", help="≈ 1M runs (2,800 a day) instead of ≈ 100k")
     args = ap.parse_args()
-    root = Path(args.dir or f"/tmp/agentctl-bench/scorecard{'-compact' if args.compact else ''}")
-    ensure_data(root, args.regenerate, args.compact)
+    per_day = RUNS_PER_DAY if args.full else 274
+    name = f"scorecard{'-full' if args.full else ''}{'-compact' if args.compact else ''}{'-pretty' if args.pretty else ''}"
+    root = Path(args.dir or f"/tmp/agentctl-bench/{name}")
+    ensure_data(root, args.regenerate, args.compact, args.pretty, per_day)
     clock = time.perf_counter if args.wall else time.process_time
 
     from agentctl.scorecard.build import build_scorecard
@@ -215,7 +226,8 @@ def main() -> None:
     size = sum(p.stat().st_size for p in files)
     lines = sum(p.read_bytes().count(b"\n") for p in files)
     print(f"data: {root}  {len(files)} files  {lines:,} runs  {size / 1e6:.0f} MB  "
-          f"({size / lines:.0f} B/run; {'compact' if args.compact else 'as the runner writes them, nulls included'})")
+          f"({size / lines:.0f} B/run; {'compact' if args.compact else 'nulls included'}, "
+          f"{'pretty-printed, keys reversed' if args.pretty else 'compact JSON as the runner writes it'})")
     print(f"{'clock: wall' if args.wall else 'clock: process CPU time'}, best of {args.repeat}, same process")
     print(f"{'window':>8}  {'runs':>9}  {'json.loads loop':>15}  {'scorecard':>9}  {'speed-up':>8}")
     for days in (7, 365):
@@ -229,10 +241,12 @@ def main() -> None:
         svc_s, report = best(service, args.repeat, clock)
         assert isinstance(report, dict)
         print(f"{days:>6} d  {n:>9,}  {base_s:>13.3f} s  {svc_s:>7.3f} s  {base_s / svc_s:>7.1f}×  "
-              f"(scored {report['totals']['runs']:,} runs, {report['skippedLines']} skipped lines)", flush=True)
-    if args.with_cron:
-        cron_s, _ = best(lambda: build_scorecard(Workspace(root), days=7, now=END), 1, clock)
-        print(f"with cron coverage (agentctl.cron.jobs.coverage, 10 hourly jobs), 7 d: {cron_s:.3f} s")
+              f"(scored {report['totals']['runs']:,} runs, {report['skippedLines']} skipped lines, "
+              f"{len(report['cronCoverage'])} jobs with gaps)", flush=True)
+    cron_s, _ = best(lambda: build_scorecard(Workspace(root), days=7, now=END), 1, clock)
+    print(f"7 d with cron coverage (10 hourly jobs, fed by the same scan): {cron_s:.3f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (max RSS of this process, baseline loops included): {peak:.0f} MB")
 
 
 if __name__ == "__main__":

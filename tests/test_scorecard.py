@@ -147,7 +147,7 @@ def coverage_stub(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
              "missedSlots": []}]
     import agentctl.cron.jobs
 
-    monkeypatch.setattr(agentctl.cron.jobs, "coverage", lambda ws, start, end: [dict(r) for r in rows])
+    monkeypatch.setattr(agentctl.cron.jobs, "coverage_from_runs", lambda ws, start, end, runs: [dict(r) for r in rows])
     return rows
 
 
@@ -187,7 +187,7 @@ def test_agent_numbers_exact(fleet: Path, coverage_stub: list) -> None:
 
 def test_window_skipped_lines_and_totals(fleet: Path, coverage_stub: list) -> None:
     r = card(fleet)
-    assert r["skippedLines"] == 2
+    assert r["skippedLines"] == 2 and r["skippedByReason"]["torn"] == 2
     assert r["window"] == {"start": "2026-11-19T12:00:00Z", "end": NOW, "days": 7, "files": 8,
                            "bytes": r["window"]["bytes"]}
     t = r["totals"]
@@ -228,14 +228,14 @@ def test_downgrade_needs_evidence_for_unstructured_roles(fleet: Path, coverage_s
 
 
 def test_broken_upgrade_idle(fleet: Path, coverage_stub: list, monkeypatch: pytest.MonkeyPatch) -> None:
-    import agentctl.breakers.breaker
-
-    monkeypatch.setattr(agentctl.breakers.breaker, "open_breakers", lambda ws, now: ["leo"])
+    # leo's breaker opened in the window and was still open at its end (breaker history)
+    (fleet / "logs" / "breakers.jsonl").write_text(json.dumps(
+        {"ts": "2026-11-25T09:00:00Z", "agent": "leo", "transition": "tripped", "state": "open"}) + "\n")
     r = card(fleet)
     broken = {b["agent"]: b for b in r["brokenAgents"]}
     assert broken["jack"]["reasons"] == ["3 consecutive errors at the end of the window",
                                          "failure rate 60% over 5 runs"]
-    assert broken["leo"]["reasons"] == ["circuit breaker open"] and broken["leo"]["breakerOpen"]
+    assert broken["leo"]["reasons"] == ["circuit breaker open at the end of the window"] and broken["leo"]["breakerOpen"]
     assert set(broken) == {"jack", "leo"}
     up = r["upgradeCandidates"]
     # jack's quality failures: 2 rejections of 5 runs (the rate limit does not count) → premium
@@ -262,7 +262,7 @@ def test_cron_coverage_gaps(fleet: Path, coverage_stub: list) -> None:
 def test_cron_coverage_absent_is_tolerated(fleet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import agentctl.cron.jobs
 
-    monkeypatch.delattr(agentctl.cron.jobs, "coverage")
+    monkeypatch.delattr(agentctl.cron.jobs, "coverage_from_runs")
     r = card(fleet)
     assert r["cronCoverage"] == [] and not r["cronCoverageAvailable"]
     assert any("cron coverage unavailable" in n for n in r["notes"])
@@ -366,7 +366,7 @@ def test_cli_json_keys(fleet: Path, coverage_stub: list) -> None:
     data = res.json()
     assert SPEC_KEYS <= set(data) and "trustFormula" in data
     assert all(AGENT_KEYS <= set(a) for a in data["agents"]) and {"runs", "costUsd", "sources"} <= set(data["unknown"])
-    assert data["skippedLines"] == 2
+    assert data["skippedLines"] == 2 and sum(data["skippedByReason"].values()) == 2
     assert Cli(fleet)("scorecard", "--days", "7", "--now", NOW, "--json").json() == data
 
 

@@ -123,7 +123,7 @@ def test_round_trip_files_postgres_files(tmp_path: Path, pg_dsn: str) -> None:
     assert events(out) == events(src)
     now = {"AGENTCTL_NOW": "2026-12-02T00:00:00Z"}
     card = lambda c: {k: v for k, v in c("scorecard", "--days", "7", "--format", "json", env=now).json().items()  # noqa: E731
-                      if k not in ("window", "notes", "skippedLines")}  # what was read: the torn line is not carried over
+                      if k not in ("window", "notes", "skippedLines", "skippedByReason")}  # what was read: the torn line is not carried over
     assert card(back) == card(files) == card(run) and card(files)["unknown"]["runs"] == 1
     assert (out / "artifacts" / "T-2" / "prd.json").read_text() == '{"title": "x"}'
     assert run("storage", "export", "--to", str(out)).exit_code == 2  # not empty: refused

@@ -95,10 +95,9 @@ class Narrator:
     def _scorecard(self, e: Any) -> None:
         from agentctl.scorecard.render import render_table
 
-        # as `agentctl scorecard` renders it: at least 100 columns on a terminal, 160 in a file or pipe
+        # as `agentctl scorecard` renders it: the terminal's width, 160 in a file or pipe
         tty = self.console.is_terminal
-        text = render_table(e.data, color=tty and not self.console.no_color, width=max(100, self.console.width)
-                            if tty else 160)
+        text = render_table(e.data, color=tty and not self.console.no_color, width=self.console.width if tty else 160)
         self.console.print()
         self.console.file.write(text)
         self.console.file.flush()

@@ -20,17 +20,22 @@ class Format(StrEnum):
 
 HELP = """Agent performance scorecard over the last N days, from the run log only.
 
-Reads only the daily run-log files of the window; torn or corrupt lines are skipped
-and counted (skippedLines). Sections: per agent (runs, successes, failures, success
-rate, consecutive errors at the end of the window, average tokens in/out and runtime,
-cost and cost per success, trust score), per tier and per model, downgrade and upgrade
-candidates, broken agents, idle agents, cron coverage gaps and the unknown bucket (runs
-no defined agent can be attributed to).
+Reads only the daily run-log files of the window, once (the same pass feeds cron
+coverage); invalid lines (torn, unknown status, negative numbers, bad timestamps) are
+skipped and counted (skippedLines), by reason in skippedByReason. Sections: per agent
+(runs, successes, failures, success rate, consecutive errors at the end of the window,
+average tokens in/out and runtime, cost and cost per success, trust score), per tier,
+model, team, product and task tree, a daily trend, downgrade and upgrade candidates,
+broken agents, idle agents, cron coverage gaps and the unknown bucket (runs no defined
+agent can be attributed to).
 
 \b
 Counting: runs = success + failure + rejected + selftest_failed; skipped
 (breaker, budget) and duplicate runs are counted apart, neither success nor failure.
-Cost is the recorded costUsd; unpriced runs (costUsd null) are counted, never $0.
+Each run counts under the tier, model, team and costUsd recorded on it; breaker
+trips and state come from the breaker history (logs/breakers.jsonl) as of the
+window's end. Unpriced runs (costUsd null) are counted, never $0; an agent with
+only unpriced runs reads "unpriced".
 
 \b
 Trust score (0-100) = 100 x (0.40 firstPass + 0.25 selfTestPass
@@ -38,19 +43,23 @@ Trust score (0-100) = 100 x (0.40 firstPass + 0.25 selfTestPass
   attempts that succeeded / first attempts (a run is a retry when its task
   already failed in the window), selfTestPass = successes / (successes +
   selftest_failed), rejectionRate = (rejected runs + handoff rejections) /
-  (successes + rejected runs), breakerHealth = max(0, 1 - 0.5 x trips); a
-  component without data is dropped and the weights rescaled.
+  (successes + rejected runs), breakerHealth = max(0, 1 - 0.5 x trips), trips =
+  times its breaker opened in the window; a component without data is dropped
+  and the weights rescaled.
 
 \b
-Downgrade candidate: >= 10 runs at >= 95% success on a tier when a tier >= 10%
-  cheaper for its token mix has evidence of doing the same work as well
-  (same-role agents there, or its own fallback runs, within 5 points), or
-  the role is structured (marketing, seo, content, ops, triage, briefing:
-  one tier down, low confidence). Saving/month = (cost per run - the same
-  tokens at the cheaper model's list-price ratio) x runs per 30 days.
-Upgrade candidate: >= 5 runs with >= 30% quality failures (not rate limits or
-  timeouts). Broken: >= 3 consecutive errors, an open breaker, or >= 50%
-  failures over >= 4 runs. Idle: defined, no run in the window.
+Downgrade candidate: >= 10 runs at >= 95% success with a recorded cost, when a
+  tier >= 10% cheaper per run has evidence of doing the same work as well
+  (same-role agents there, or its own runs answered by that model after a
+  fallback from its own model, within 5 points), or the role is structured
+  (marketing, seo, content, ops, triage, briefing: the nearest cheaper tier,
+  low confidence). Saving/month = (cost per priced run - that cost x the
+  cheaper model's list-price ratio for its average tokens) x runs x 30 / days.
+Upgrade candidate: >= 5 runs with >= 30% quality failures (rejected,
+  selftest_failed, failures other than rate limits, overload, timeouts,
+  connection, 5xx, breaker or budget). Broken: >= 3 consecutive errors, a
+  breaker open at the window's end, or >= 50% failures over >= 4 runs.
+  Idle: defined, no run in the window.
 """
 
 
@@ -85,7 +94,8 @@ def scorecard(
     if kind == "table":
         import shutil
 
-        width = max(100, shutil.get_terminal_size((160, 40)).columns) if sys.stdout.isatty() else 160
+        # the terminal's own width (never wider: rows would wrap); a pipe or file gets 160, or $COLUMNS
+        width = shutil.get_terminal_size((160, 40)).columns if sys.stdout.isatty() else _pipe_width()
     import contextlib
 
     from agentctl.core.inert import trusted
@@ -93,6 +103,13 @@ def scorecard(
     text = render(report, kind, color=color, width=width)  # its data is already inert and escaped
     with trusted() if kind != "json" else contextlib.nullcontext():
         typer.echo(text, nl=False)
+
+
+def _pipe_width() -> int:
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "160")))
+    except ValueError:
+        return 160
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ are re-exported here so that nothing outside ``storage/`` imports a backend modu
 from agentctl.storage.files.durable import (
     JsonlReader,
     JsonState,
+    append_json,
     atomic_write,
     check_confined,
     confine_to,
@@ -21,5 +22,5 @@ from agentctl.storage.files.durable import (
     set_lock_timeout,
 )
 
-__all__ = ["JsonState", "JsonlReader", "atomic_write", "check_confined", "confine_to", "locked", "open_log",
-           "read_bytes", "set_lock_timeout"]
+__all__ = ["JsonState", "JsonlReader", "append_json", "atomic_write", "check_confined", "confine_to", "locked",
+           "open_log", "read_bytes", "set_lock_timeout"]
