@@ -86,7 +86,7 @@ def _scorecard_ws(tmp_path: Path) -> Path:
 def test_the_scorecard_never_reads_data_as_markup_or_html(tmp_path: Path) -> None:
     root = _scorecard_ws(tmp_path)
     cli = Cli(root)
-    table = cli("scorecard", "--days", "1")
+    table = cli("scorecard", "--days", "1", env={"COLUMNS": "400"})  # wide enough to show the Team column
     assert table.exit_code == 0, table.stderr
     rows = [line for line in table.stdout.splitlines() if line.lstrip().startswith("evil ")]
     assert rows and all("[bold red]ops" in line for line in rows), table.stdout  # shown, not styled

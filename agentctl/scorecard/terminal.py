@@ -27,12 +27,13 @@ MAX_HIDDEN_SHARE = 3
 def _table(headers: list[str], rows: list[list[str]], title: str, left: int, styles: list[str | None]) -> Any:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
     for i, h in enumerate(headers):
         t.add_column(h, justify="left" if i < left else "right", no_wrap=True, overflow="fold")
     for row, style in zip(rows, styles, strict=True):
-        t.add_row(*row, style=style)
+        t.add_row(*(Text(c) for c in row), style=style)  # data is never markup
     return t
 
 
