@@ -39,10 +39,13 @@ class Storage:
     runlog: RunLog
     breakers: StateStore
     ledger: StateStore
+    inflight: Any = None
+    """Runs in flight (slots, leases): ``storage.files.inflight.FileInflight``."""
 
 
 def open_file_storage(root: Path) -> Storage:
     from agentctl.storage.files.durable import JsonState
+    from agentctl.storage.files.inflight import FileInflight
     from agentctl.storage.files.registry import FileRegistry
     from agentctl.storage.files.runlog import FileRunLog
 
@@ -51,4 +54,5 @@ def open_file_storage(root: Path) -> Storage:
         runlog=FileRunLog(root),
         breakers=JsonState(root / "state" / "breakers.json", "agents"),
         ledger=JsonState(root / "state" / "idempotency.json", "keys"),
+        inflight=FileInflight(root),
     )

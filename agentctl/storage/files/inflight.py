@@ -1,0 +1,86 @@
+"""In-flight runs: ``state/running.json``, one entry per run slot (SPEC §13).
+
+What is running now, across processes: ``runs --running``, the board, leases and
+``max_concurrent`` all read it. Every change is lock → re-read → change → atomic
+write (``JsonState``); a slot whose process died (same host, pid gone) or whose
+lease lapsed is pruned by the next writer, so a SIGKILLed run never holds a slot
+for ever.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agentctl.core.clock import parse_iso
+from agentctl.storage.files.durable import JsonState
+
+HOST = os.uname().nodename
+
+
+def pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def entry_live(entry: dict[str, Any], now: datetime) -> bool:
+    """A slot counts while its process lives (on this host) and its lease has not lapsed."""
+    if entry.get("host") == HOST and not pid_alive(entry.get("pid")):
+        return False
+    lease = entry.get("leaseExpiresAt")
+    try:
+        return lease is None or parse_iso(lease) > now
+    except (TypeError, ValueError):
+        return False
+
+
+class FileInflight:
+    """The slots of runs in flight, keyed by slot id."""
+
+    def __init__(self, root: Path):
+        self.state = JsonState(root / "state" / "running.json", "slots")
+
+    def running(self, now: datetime) -> list[dict[str, Any]]:
+        """Live slots, oldest first (a lock-free read of a whole file)."""
+        slots = self.state.read()["slots"].values()
+        return sorted((dict(e) for e in slots if entry_live(e, now)), key=lambda e: e.get("startedAt") or "")
+
+    def acquire(self, entry: dict[str, Any], limit: int, now: datetime) -> list[dict[str, Any]]:
+        """Add ``entry`` unless its agent already holds ``limit`` live slots; returns those slots
+        (empty when acquired). An entry with the same slot id is updated in place."""
+        with self.state.transaction() as data:
+            slots = data["slots"]
+            _prune(slots, now)
+            sid = entry["slotId"]
+            if sid not in slots:
+                held = [e for e in slots.values() if e.get("agent") == entry["agent"]]
+                if len(held) >= limit:
+                    return held
+            slots[sid] = {**slots.get(sid, {}), **entry, "host": HOST, "pid": os.getpid()}
+            return []
+
+    def update(self, slot_id: str, change: Callable[[dict[str, Any]], None] | dict[str, Any]) -> None:
+        with self.state.transaction() as data:
+            entry = data["slots"].get(slot_id)
+            if entry is None:
+                return
+            change(entry) if callable(change) else entry.update(change)
+
+    def release(self, slot_id: str) -> None:
+        with self.state.transaction() as data:
+            data["slots"].pop(slot_id, None)
+
+
+def _prune(slots: dict[str, Any], now: datetime) -> None:
+    for sid in [s for s, e in slots.items() if not entry_live(e, now)]:
+        del slots[sid]
