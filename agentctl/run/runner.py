@@ -439,6 +439,8 @@ class _Run:
         blocked_by = f"{rejection.by} — {rejection.summary or 'invalid output'}" if rejection else None
         if status != "success":
             self.spawn = None
+        elif self.spawn:  # the parent waits on its children, not done
+            task_status = "in_progress"
         try:
             self._store_task(task.taskId, task_status, output=output, report=report, rejection=rejection,
                              blocked_by=blocked_by, clear_block=status == "success")
