@@ -19,7 +19,7 @@ from agentctl.registry.delegation import spawn_children, spawn_problems, take_sp
 from agentctl.registry.ready import dependency_refusal, lease_expired, lookup_for, take_claim
 from agentctl.storage.files.registry import RegistryTx
 
-__all__ = ["claim_lost", "requests_changes", "spawn_children", "spawn_verdict", "start_refusal", "take_claim",
+__all__ = ["claim_gone", "claim_lost", "requests_changes", "spawn_children", "spawn_verdict", "start_refusal", "take_claim",
            "take_spawn"]
 
 
@@ -45,6 +45,12 @@ def spawn_verdict(ws: Any, spawn: list[Any] | None) -> Any:
         return None
     rows = [{**p, "missing": []} for p in problems]
     return Verdict(rows, [], f"invalid spawn: {problems[0]['path']}: {problems[0]['message']}")
+
+
+def claim_gone(ws: Any, task_id: str, run_id: str) -> bool:
+    """A lock-free look before writing the artifact: is the claim still this run's?"""
+    task = next((t for t in ws.storage.registry.load().tasks if t.taskId == task_id), None)
+    return task is not None and task.claimRun != run_id
 
 
 def claim_lost(tx: RegistryTx, task: Task, run_id: str, stamp: str) -> AgentctlError | None:

@@ -422,6 +422,8 @@ class _Run:
 
     def _write_artifact(self, task: Task | None, artifact: Any) -> str:
         path = self._artifact_dir(task) / f"{self._artifact_name()}.json"
+        if task is not None and fleet.claim_gone(self.ws, task.taskId, self.run_id):  # kept aside, not applied
+            path = path.with_name(f"{self._artifact_name()}.not-applied.{self.run_id}.json")
         data = json.dumps(redact_obj(artifact, self.redact_env), indent=2, ensure_ascii=False) + "\n"
         atomic_write(path, data.encode())
         return self.ws.rel(path)

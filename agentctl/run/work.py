@@ -192,6 +192,7 @@ class WorkLoop:
     def _after_run(self, task_id: str, outcome: Any) -> None:
         status = outcome.record.status
         if outcome.exit_code == 5:  # result not applied, or a conflict at claim: nothing of ours to finish
+            self.summary.exit_code = 5
             return
         if status == "skipped":  # breaker open, budget spent: back to the queue, the loop pauses
             self._release(task_id, outcome.message[:200])
