@@ -132,3 +132,21 @@ def test_task_release_gives_the_claim_back(ws: Path) -> None:
     res = cli("task", "release", tid)
     assert res.exit_code == 5 and "not claimed" in res.stderr
     assert cli("task", "next", "--agent", "a").stdout.strip() == tid
+
+
+def test_run_with_nothing_but_the_agent_runs_its_own_command(ws: Path) -> None:
+    cli = Cli(ws)
+    res = cli("run", "a")
+    assert res.exit_code == 0 and "a: success" in res.stdout
+    write_agent(ws, "quiet", "name: quiet\ntier: economy\n")  # an LLM agent with no prompt of its own
+    res = cli("run", "quiet")
+    assert res.exit_code == 2 and "no prompt of its own" in res.stderr
+
+
+def test_status_watch_draws_a_live_board(ws: Path) -> None:
+    cli = Cli(ws)
+    add(cli, "blocked thing", "--agent", "a")
+    cli("task", "block", "T-1", "--by", "legal review")
+    res = cli("status", "--watch", env={"AGENTCTL_WATCH_MAX": "2", "AGENTCTL_WATCH_INTERVAL": "0.01"})
+    assert res.exit_code == 0, res.stderr
+    assert "agentctl board" in res.stdout and "Nothing running now." in res.stdout and "legal review" in res.stdout

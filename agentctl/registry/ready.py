@@ -143,7 +143,8 @@ def take_claim(tx: RegistryTx, task: Task, agent_def: object, now: datetime, run
 
 
 def release_claim(tx: RegistryTx, task: Task, stamp: str, why: str) -> None:
-    """Give a claim back: the task returns to ``todo`` (rework stays ``rejected``), event ``released``."""
+    """Give a claim back: an in-progress task returns to ``todo`` (its rejections stay for the next run),
+    event ``released``."""
     from agentctl.registry.service import set_field
 
     if task.status in FINISHED or not (task.claimedBy or task.claimRun):
@@ -153,7 +154,7 @@ def release_claim(tx: RegistryTx, task: Task, stamp: str, why: str) -> None:
     set_field(tx, task, "claimRun", None, stamp)
     set_field(tx, task, "leaseExpiresAt", None, stamp)
     if task.status == "in_progress":
-        set_field(tx, task, "status", "rejected" if task.rejections and task.output is None else "todo", stamp)
+        set_field(tx, task, "status", "todo", stamp)
 
 
 # --- what task add / update accept ------------------------------------------------------------
