@@ -68,6 +68,8 @@ def test_spawned_children_block_the_parent_until_they_are_done(ws: Path) -> None
     assert done == [one["taskId"], two["taskId"]]  # child two depends on child one
     assert cli("task", "next", "--agent", "boss").stdout.strip() == parent  # ready again
     assert cli("work", "boss", "--once", env=env).exit_code == 0
+    prompt = (ws / "artifacts" / parent / "boss.prompt.md").read_text()
+    assert "## Tasks you delegated" in prompt and f"{two['taskId']} (w, done): child two" in prompt
     final = tasks(ws)[parent]
     assert final["status"] == "done" and final["blockedOn"] == [] and final["blockedBy"] is None
     assert "spawn" not in json.loads((ws / final["output"]).read_text())

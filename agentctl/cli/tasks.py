@@ -53,6 +53,7 @@ def print_task(t: dict[str, Any]) -> None:
                                      "blockedBy", "dependsOn", "pr", "input", "output", "attempts",
                                      "createdAt", "updatedAt")]
     pairs.append(("checks", ", ".join(f"{k}={v}" for k, v in (t.get("checks") or {}).items())))
+    pairs += [(k, t[k]) for k in ("priority", "parent", "leaseExpiresAt") if t.get(k) not in (None, "normal")]
     if t.get("gate"):
         pairs.append(("gate", t["gate"]))
     typer.echo(kv(pairs))

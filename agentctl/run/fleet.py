@@ -19,8 +19,18 @@ from agentctl.registry.delegation import spawn_children, spawn_problems, take_sp
 from agentctl.registry.ready import dependency_refusal, lease_expired, lookup_for, take_claim
 from agentctl.storage.files.registry import RegistryTx
 
-__all__ = ["claim_gone", "claim_lost", "requests_changes", "spawn_children", "spawn_verdict", "start_refusal", "take_claim",
+__all__ = ["children_text", "claim_gone", "claim_lost", "requests_changes", "spawn_children", "spawn_verdict", "start_refusal", "take_claim",
            "take_spawn"]
+
+
+def children_text(ws: Any, task: Task) -> str:
+    """What a parent's next run is told about the tasks it delegated ("" when none)."""
+    kids = [t for t in ws.storage.registry.load().tasks if t.parent == task.taskId]
+    if not kids:
+        return ""
+    lines = [f"- {k.taskId} ({k.agent or '-'}, {k.status}): {k.title}" + (f" → {k.output}" if k.output else "")
+             for k in kids[:50]]
+    return "## Tasks you delegated\n" + "\n".join(lines)
 
 
 def start_refusal(ws: Any, tx: RegistryTx, task: Task, run_id: str, now: datetime) -> tuple[str, str] | None:
