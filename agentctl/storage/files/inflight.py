@@ -2,21 +2,25 @@
 
 What is running now, across processes: ``runs --running``, the board, leases and
 ``max_concurrent`` all read it. Every change is lock → re-read → change → atomic
-write (``JsonState``); a slot whose process died (same host, pid gone) or whose
+write (not fsynced: see ``_SlotState``); a slot whose process died (same host, pid gone) or whose
 lease lapsed is pruned by the next writer, so a SIGKILLed run never holds a slot
 for ever.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from agentctl.core.clock import parse_iso
-from agentctl.storage.files.durable import JsonState
+from agentctl.errors import StateError
+from agentctl.storage.files.durable import JsonState, locked
 
 HOST = os.uname().nodename
 
@@ -44,11 +48,41 @@ def entry_live(entry: dict[str, Any], now: datetime) -> bool:
         return False
 
 
+class _SlotState(JsonState):
+    """Lock → re-read → change → temp file + ``os.replace``, without fsync: readers always see a
+    whole file, and after a power loss a stale slot belongs to a dead process and is pruned
+    (slots are advisory, so they do not pay two fsyncs per change on every run)."""
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[dict[str, Any]]:
+        with locked(self.path):
+            data = self.read()
+            yield data
+            _replace_visible(self.path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+
+
+def _replace_visible(path: Path, data: bytes) -> None:
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise StateError(f"{path}: write failed ({exc.strerror or exc}); the previous state is intact") from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
 class FileInflight:
     """The slots of runs in flight, keyed by slot id."""
 
     def __init__(self, root: Path):
-        self.state = JsonState(root / "state" / "running.json", "slots")
+        self.state = _SlotState(root / "state" / "running.json", "slots")
 
     def running(self, now: datetime) -> list[dict[str, Any]]:
         """Live slots, oldest first (a lock-free read of a whole file)."""
