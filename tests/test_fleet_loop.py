@@ -329,3 +329,19 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
         delays = {backoff_delay(attempt, opts, rng) for _ in range(20)}
         assert all(lo <= d <= hi for d in delays) and len(delays) > 1
     assert all(30 <= backoff_delay(12, opts, rng) <= 60 for _ in range(10))
+
+
+def test_a_live_run_renews_its_lease_so_nobody_reclaims_it(slow_ws: Path) -> None:
+    cli = Cli(slow_ws)
+    command_agent(slow_ws, "slow", [sys.executable, "slow.py", "4"], lease_s=1, timeout_s=30, max_concurrent=2)
+    tid = cli("task", "add", "--title", "longer than its lease", "--agent", "slow").stdout.strip()
+    loop = agentctl(slow_ws, "work", "slow", "--once")
+    wait_for(lambda: _started(slow_ws, tid), what="the run")
+    for _ in range(5):  # well past the 1 s lease, the claim is still alive
+        time.sleep(0.5)
+        assert cli("task", "next", "--agent", "slow", "--claim").stdout == ""
+    code, _, err = finish(loop)
+    assert code == 0, err
+    assert tasks(slow_ws)[tid]["status"] == "done"
+    assert not [e for e in events(slow_ws) if e["change"] in ("reclaimed", "result not applied")]
+    assert [e for e in events(slow_ws) if e["change"] == "leaseExpiresAt"]
