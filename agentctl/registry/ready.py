@@ -129,7 +129,7 @@ def take_claim(tx: RegistryTx, task: Task, agent_def: object, now: datetime, run
 
     stamp = iso(now)
     agent = agent_def.name  # type: ignore[attr-defined]
-    if lease_expired(task, now):
+    if lease_expired(task, now) or task.claimRun not in (None, run_id):
         tx.log(task.taskId, "reclaimed", {"claimedBy": task.claimedBy, "claimRun": task.claimRun,
                                           "leaseExpiresAt": task.leaseExpiresAt},
                {"claimedBy": agent, "claimRun": run_id})

@@ -38,10 +38,16 @@ def start_refusal(ws: Any, tx: RegistryTx, task: Task, run_id: str, now: datetim
     refusal = dependency_refusal(task, lookup_for(tx.doc.tasks, ws.storage.registry))
     if refusal:
         return refusal
-    if task.claimRun not in (None, run_id) and not lease_expired(task, now):
+    if task.claimRun not in (None, run_id) and not lease_expired(task, now) and _claim_alive(ws, task, now):
         return (f"task {task.taskId} is being run by {task.claimRun} (lease until {task.leaseExpiresAt})",
                 "`agentctl runs --running` shows it; `agentctl task release ID` gives the claim back")
     return None
+
+
+def _claim_alive(ws: Any, task: Task, now: datetime) -> bool:
+    """Whether the run holding the claim still has a live slot (a crashed run's claim can be taken over
+    at once, as its idempotency key can: SPEC §5)."""
+    return any(task.claimRun in (e.get("slotId"), e.get("runId")) for e in ws.storage.inflight.running(now))
 
 
 def spawn_verdict(ws: Any, spawn: list[Any] | None) -> Any:
