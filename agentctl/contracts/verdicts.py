@@ -21,7 +21,7 @@ from typing import Any
 from agentctl.core.clock import iso
 from agentctl.core.records import Rejection, RejectionError, Task
 from agentctl.errors import UsageError
-from agentctl.storage.files.registry import RegistryTx
+from agentctl.storage.base import RegistryTx
 
 BLOCKING_SEVERITIES = ("critical", "major")
 MAX_ITEMS = 20

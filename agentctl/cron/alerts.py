@@ -216,6 +216,6 @@ def _sink_failed(ws: Workspace, alert: dict[str, Any], sink: str, error: str, no
 
 def read_alerts(path: Path) -> list[dict[str, Any]]:
     """All alert lines (tests, briefings); torn lines are skipped."""
-    from agentctl.storage.files.durable import JsonlReader
+    from agentctl.storage import JsonlReader
 
     return list(JsonlReader().read(path))

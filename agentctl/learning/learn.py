@@ -31,7 +31,7 @@ from agentctl.core.redact import redact
 from agentctl.cron.alerts import raise_alert
 from agentctl.errors import StateError
 from agentctl.learning import regressions as regs
-from agentctl.storage.files.durable import JsonlReader, atomic_write
+from agentctl.storage import JsonlReader, atomic_write
 from agentctl.workspace.loader import Workspace
 
 LEDGER_VERSION = 1

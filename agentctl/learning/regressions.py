@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agentctl.core.clock import iso
 from agentctl.errors import ConfigError, NotFound, StateError
-from agentctl.storage.files.durable import atomic_write, read_bytes
+from agentctl.storage import atomic_write, read_bytes
 from agentctl.workspace.loader import Workspace
 from agentctl.workspace.yamlstrict import line_for, load_yaml_text
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from agentctl.core.records import PRIORITIES, Task
 from agentctl.registry.service import NewTask, add_task_tx, set_field
-from agentctl.storage.files.registry import RegistryTx
+from agentctl.storage.base import RegistryTx
 
 MAX_SPAWN = 50
 SPAWN_KEYS = {"title", "agent", "input", "dependsOn", "priority"}

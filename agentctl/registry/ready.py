@@ -18,7 +18,7 @@ from agentctl.core.clock import iso, parse_iso
 from agentctl.core.config import AgentDef
 from agentctl.core.records import FINISHED, Task
 from agentctl.errors import UsageError
-from agentctl.storage.files.registry import RegistryTx
+from agentctl.storage.base import RegistryTx
 
 PRIORITY_RANK = {"high": 0, "normal": 1, "low": 2}
 

@@ -334,10 +334,15 @@ def archive_finished(ws: Workspace, older_than: timedelta, actor: str, now: date
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:
         old = [t for t in tx.doc.tasks if t.status in FINISHED and now - parse_iso(t.updatedAt) >= older_than]
-        if not old:
-            return []
         tx.archive(old)
         ids = {t.taskId for t in old}
         for t in old:
             tx.log(t.taskId, "archive", t.status, "archived")
-        return sorted(ids)
+    _sweep_expired(ws, now)
+    return sorted(ids)
+
+
+def _sweep_expired(ws: Workspace, now: datetime) -> None:
+    """Archiving (also the nightly job) drops expired idempotency keys and alert dedupe entries."""
+    ws.storage.idempotency.sweep(now)
+    ws.storage.alerts.dedupe.sweep(now)

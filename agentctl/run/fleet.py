@@ -17,7 +17,7 @@ from agentctl.core.records import Task
 from agentctl.errors import AgentctlError, Conflict
 from agentctl.registry.delegation import spawn_children, spawn_problems, take_spawn
 from agentctl.registry.ready import dependency_refusal, lease_expired, lookup_for, take_claim
-from agentctl.storage.files.registry import RegistryTx
+from agentctl.storage.base import RegistryTx
 
 __all__ = ["children_text", "claim_gone", "claim_lost", "requests_changes", "spawn_children", "spawn_verdict", "start_refusal", "take_claim",
            "take_spawn"]

@@ -67,7 +67,7 @@ from agentctl.errors import AgentctlError, Conflict, NotFound, TryLater, UsageEr
 from agentctl.providers import TokenUsage
 from agentctl.run import fleet, idempotency, leases
 from agentctl.run.context import RunInput, build_context, read_input, write_prompt_file
-from agentctl.storage.files.durable import atomic_write
+from agentctl.storage import atomic_write
 from agentctl.tiers import budget as budgets
 from agentctl.workspace.loader import Workspace
 
