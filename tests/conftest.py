@@ -99,6 +99,12 @@ def studio_cli(studio_ws: Path) -> Cli:
     return Cli(studio_ws)
 
 
+def define_agents(root: Path, *names: str) -> None:
+    """Command agents named ``names`` (task add refuses an agent that is not defined)."""
+    for name in names:
+        write_agent(root, name, f"name: {name}\nruntime: command\ncommand: [\"true\"]\n")
+
+
 def write_agent(root: Path, name: str, body: str) -> Path:
     path = root / "agents" / f"{name}.yaml"
     path.write_text(body, encoding="utf-8")

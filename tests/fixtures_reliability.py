@@ -25,7 +25,7 @@ ARTIFACT_CMD = ["sh", "-c", 'printf \'{"ok": true}\' > "$AGENTCTL_OUTPUT"']
 
 BASE_AGENTS = {
     "cmd": {"name": "cmd", "team": "ops", "role": "ops", "runtime": "command", "command": ARTIFACT_CMD,
-            "timeout_s": 30},
+            "timeout_s": 30, "max_concurrent": 64},  # the concurrency tests run it from many processes at once
     "flaky": {"name": "flaky", "team": "ops", "role": "ops", "runtime": "command", "command": ["sh", "-c", "exit 1"],
               "timeout_s": 30, "breaker": {"threshold": 1_000_000, "window_s": 300_000_000, "cooldown_s": 60}},
 }

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 
-from conftest import Cli
+import pytest
+from conftest import Cli, define_agents
+
+
+@pytest.fixture(autouse=True)
+def _agents(minimal_ws):
+    define_agents(minimal_ws, "jack", "nico", "pia", "quinn", "rex", "sol")
 
 
 def add(cli: Cli, title: str, *extra: str) -> str:

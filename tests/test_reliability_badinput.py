@@ -376,5 +376,5 @@ def test_printable_garbage_arguments_are_usage_errors(rel_ws: Path) -> None:
     for argv in (["task", "list", "--status", "nope"], ["task", "update", "T-9", "--set", "nokey"],
                  ["task", "archive", "--older-than", "soon"], ["scorecard", "--days", "7", "--now", "yesterday"],
                  ["cron", "coverage", "--days", "-1"], ["friction", "--days", "0"],
-                 ["run", "cmd"], ["learn", "--since", string.punctuation]):
+["learn", "--since", string.punctuation]):
         no_traceback(cli(*argv), {2})

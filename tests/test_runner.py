@@ -289,7 +289,7 @@ def test_cli_run_json_and_exit_codes(llm_ws):
     llm_ws.srv.add(Reply(omit=["screens"]))
     res = cli("run", "vivi", "--task", tid, env=llm_ws.env)
     assert res.exit_code == 3 and "rejected" in res.stderr and res.stdout == ""
-    res = cli("run", "vivi", env=llm_ws.env)
-    assert res.exit_code == 2
+    res = cli("run", "vivi", env=llm_ws.env)  # no --task/--prompt/--input: the agent's own prompt (SPEC §13)
+    assert res.exit_code == 0 and "success" in res.stdout
     res = cli("run", "nobody", "--prompt", "x", env=llm_ws.env)
     assert res.exit_code == 2 and "unknown agent" in res.stderr

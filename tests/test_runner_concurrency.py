@@ -44,7 +44,8 @@ def test_concurrent_appends_from_many_processes_never_interleave(tmp_path):
 
 def test_concurrent_agentctl_runs_record_every_run_and_update_every_task(llm_ws):
     code = "import os, json; json.dump({'task': os.environ['AGENTCTL_TASK']}, open(os.environ['AGENTCTL_OUTPUT'], 'w'))"
-    llm_ws.agent("worker", yaml.safe_dump({"name": "worker", "runtime": "command", "command": [sys.executable, "-c", code]}))
+    llm_ws.agent("worker", yaml.safe_dump({"name": "worker", "runtime": "command", "command": [sys.executable, "-c", code],
+                                           "max_concurrent": 6}))
     ids = [llm_ws.task(f"job {i}", agent="worker") for i in range(6)]
     env = {k: v for k, v in llm_ws.env.items() if not k.startswith("AGENTCTL_")}
     procs = [subprocess.Popen([sys.executable, "-m", "agentctl", "-w", str(llm_ws.root), "run", "worker", "--task", tid],

@@ -130,7 +130,8 @@ def test_racing_processes_execute_exactly_once(llm_ws, tmp_path):
     code = (f"import os, time\n"
             f"open({str(ledger)!r}, 'a').write(str(os.getpid()) + '\\n')\n"
             f"time.sleep(0.4)\n")
-    llm_ws.agent("once", yaml.safe_dump({"name": "once", "runtime": "command", "command": [sys.executable, "-c", code]}))
+    llm_ws.agent("once", yaml.safe_dump({"name": "once", "runtime": "command", "command": [sys.executable, "-c", code],
+                                         "max_concurrent": 6}))  # the key alone must keep it to one execution
     env = {k: v for k, v in llm_ws.env.items() if not k.startswith("AGENTCTL_")}
     procs = [subprocess.Popen([sys.executable, "-m", "agentctl", "-w", str(llm_ws.root), "run", "once", "--prompt",
                                "go", "--idempotency-key", "race", "--json"], env=env, stdout=subprocess.PIPE,

@@ -9,7 +9,7 @@ import typer
 from agentctl.cli.common import actor, in_agent_process, now, path_arg, ws
 from agentctl.cli.render import emit_json, table
 
-gate_app = typer.Typer(help="Human gates: approve or kill work waiting in review.", no_args_is_help=True)
+gate_app = typer.Typer(help="Human gates: approve, reject or kill work waiting in review.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
 TaskArg = Annotated[str, typer.Argument(metavar="ID", help="Task id.")]
@@ -81,6 +81,10 @@ def handoff(
 
 def _accepted(res: Any) -> str:
     tid = res.task.taskId
+    if res.sent_back is not None:
+        back = res.sent_back
+        return (f"{tid}: changes requested; {back.taskId} sent back to {back.agent or 'its producer'} "
+                f"({back.rejections[-1].summary if back.rejections else 'rework'}); {tid} runs again after the rework")
     if res.task.gate == "pending":
         return (f"{tid}: {res.stage.stage} accepted; waiting in review for a human: "
                 f"`agentctl gate approve {tid} --by NAME` (or `gate kill`)")
@@ -114,6 +118,21 @@ def kill(ctx: typer.Context, task_id: TaskArg, by: ByOpt, json_: JsonOpt = False
         return
     gone = ", ".join(t.taskId for t in res.cancelled)
     typer.echo(f"{res.task.taskId}: killed by {by}" + (f"; cancelled downstream {gone}" if gone else ""))
+
+
+@gate_app.command("reject")
+def reject(ctx: typer.Context, task_id: TaskArg, by: ByOpt,
+           reason: Annotated[str, typer.Option("--reason", help="What must change: the producer's next run gets it.")],
+           json_: JsonOpt = False) -> None:
+    """Send work waiting at a gate back to its producer, with the reason as its rejection."""
+    from agentctl.contracts.verdicts import reject_gate
+
+    task = reject_gate(ws(ctx), task_id, by, reason, actor(), now(), agent_process=in_agent_process())
+    if json_:
+        emit_json({"taskId": task.taskId, "status": task.status, "gate": task.gate, "by": by,
+                   "agent": task.agent, "reason": task.rejections[-1].summary})
+        return
+    typer.echo(f"{task.taskId}: rejected by {by}; back to {task.agent or 'its producer'} for rework")
 
 
 @gate_app.command("list")

@@ -32,13 +32,13 @@ def run(
     key: Annotated[str | None, typer.Option("--idempotency-key", help="Run at most once per key (24 h); a repeat returns the first result.")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Run one agent once: gates, model or command, contract, self-tests, registry, run log."""
+    """Run one agent once: gates, model or command, contract, self-tests, registry, run log.
+
+    With no --task, --prompt or --input it runs the agent's own prompt or command."""
     from agentctl.run.runner import RunRequest, run_agent
 
     if task is None and prompt is None and input_ is None:
-        from agentctl.errors import UsageError
-
-        raise UsageError("nothing to run: give --task ID, --prompt TEXT or --input FILE")
+        _own_work(ws(ctx), agent)
     input_file = str(path_arg(input_).resolve()) if input_ else None
     outcome = run_agent(ws(ctx), RunRequest(agent=agent, task_id=task, prompt=prompt, input_file=input_file,
                                             idempotency_key=key), run_clock())
@@ -55,6 +55,16 @@ def run(
         typer.echo(outcome.message)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
+
+
+def _own_work(w: Any, name: str) -> None:
+    """With no --task, --prompt or --input, the agent runs its own prompt or command."""
+    agent = w.agent(name)
+    if agent.runtime == "llm" and not (agent.prompt or agent.prompt_file):
+        from agentctl.errors import UsageError
+
+        raise UsageError(f"nothing to run: agent {name} has no prompt of its own; "
+                         "give --task ID, --prompt TEXT or --input FILE")
 
 
 def models(ctx: typer.Context, json_: JsonOpt = False) -> None:

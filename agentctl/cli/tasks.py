@@ -39,13 +39,20 @@ def add(
     input_: Annotated[str | None, typer.Option("--input", help="Input artifact path.")] = None,
     force: ForceOpt = False,
     reason: ReasonOpt = None,
+    priority: Annotated[str, typer.Option("--priority", help="high, normal or low: `task next` hands out high first.")] = "normal",
+    parent: Annotated[str | None, typer.Option("--parent", help="The task this one was delegated from (`task tree`).")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Add a task; prints its id."""
+    """Add a task; prints its id. Unknown dependencies, cycles and undefined agents are refused (2)."""
+    from agentctl.core.records import PRIORITIES
+    from agentctl.errors import UsageError
     from agentctl.registry.service import NewTask, add_task
 
+    if priority not in PRIORITIES:
+        raise UsageError(f"--priority must be one of {', '.join(PRIORITIES)}; got {priority!r}")
     task = add_task(ws(ctx), NewTask(title=title, agent=agent, task_id=task_id, product=product, phase=phase,
-                                     depends_on=depends_on or [], input=input_), actor(), now(), _who(force, reason))
+                                     depends_on=depends_on or [], input=input_, priority=priority, parent=parent),
+                    actor(), now(), _who(force, reason))
     if json_:
         emit_json(_task_dict(task))
     else:
@@ -57,6 +64,7 @@ def print_task(t: dict[str, Any]) -> None:
                                      "blockedBy", "dependsOn", "pr", "input", "output", "attempts",
                                      "createdAt", "updatedAt")]
     pairs.append(("checks", ", ".join(f"{k}={v}" for k, v in (t.get("checks") or {}).items())))
+    pairs += [(k, t[k]) for k in ("priority", "parent", "leaseExpiresAt") if t.get(k) not in (None, "normal")]
     if t.get("gate"):
         pairs.append(("gate", t["gate"]))
     typer.echo(kv(pairs))
@@ -167,16 +175,28 @@ def archive(ctx: typer.Context,
 
 
 def status(ctx: typer.Context,
-           product: Annotated[str | None, typer.Option("--product")] = None, json_: JsonOpt = False) -> None:
-    """The board: counts per status, what is in progress, blocked, rejected, waiting for a human."""
+           product: Annotated[str | None, typer.Option("--product")] = None, json_: JsonOpt = False,
+           watch: Annotated[bool, typer.Option("--watch", help="A live board, redrawn on change (Ctrl-C ends it).")] = False) -> None:
+    """The board: counts per status, what runs now, what is in progress, blocked, rejected, waiting for a human."""
     from agentctl.registry.service import board
 
+    if watch:
+        from agentctl.cli.board import watch_board
+
+        watch_board(ws(ctx), product)
+        return
     b = board(ws(ctx), now(), product)
     if json_:
         emit_json(b)
         return
     counts = "  ".join(f"{k}={v}" for k, v in b["counts"].items() if v)
     typer.echo(f"{b['total']} task(s){' for ' + product if product else ''}: {counts or 'none'}")
+    if b.get("running"):
+        from agentctl.cli.runs import run_rows
+
+        typer.echo("\nRunning now:")
+        typer.echo(table(run_rows(b["running"]), ["runId", "agent", "taskId", "elapsed", "model"],
+                         ["RUN", "AGENT", "TASK", "ELAPSED", "MODEL/COMMAND"]))
     for key, label in (("inProgress", "In progress"), ("blocked", "Blocked"), ("rejected", "Rejected"),
                        ("awaitingHuman", "Waiting for a human (gate)")):
         if b[key]:

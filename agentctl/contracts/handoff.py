@@ -60,6 +60,8 @@ class HandoffResult:
     verdict: Verdict
     rejection: Rejection | None = None
     created: list[Task] = field(default_factory=list)
+    sent_back: Task | None = None
+    """A review that requested changes: the upstream task it sent back to its producer."""
 
     @property
     def valid(self) -> bool:
@@ -74,6 +76,7 @@ class HandoffResult:
             "rejection": self.rejection.model_dump(mode="json") if self.rejection else None,
             "problems": self.verdict.problems,
             "created": [t.taskId for t in self.created],
+            "sentBack": self.sent_back.taskId if self.sent_back else None,
         }
 
 
@@ -195,6 +198,11 @@ def handoff(ws: Workspace, task_id: str, artifact: Path | None, actor: str, now:
         _check_can_handoff(task)
         if stage_index(stages, task) != idx:
             raise Conflict(f"task {task_id} changed stage while its artifact was validated; run the handoff again")
+        if not checked.verdict.valid and (changes := _change_request(checked)) is not None:
+            from agentctl.contracts.verdicts import send_back
+
+            back = send_back(tx, ws.root, task, changes, stage.stage, stamp)
+            return HandoffResult(task, stage, nxt, _display(ws, checked.source), VALID, sent_back=back.upstream)
         if not checked.verdict.valid:
             rejection = _reject(tx, task, stage, nxt, checked.verdict, stamp)
             return HandoffResult(task, stage, nxt, _display(ws, checked.source), checked.verdict, rejection)
@@ -210,6 +218,15 @@ def handoff(ws: Workspace, task_id: str, artifact: Path | None, actor: str, now:
         set_field(tx, task, "status", "done", stamp)
         created = _create_next(tx, ws, task, stage, nxt, output, stamp)
         return HandoffResult(task, stage, nxt, output, checked.verdict, created=created)
+
+
+def _change_request(checked: _Checked) -> dict[str, Any] | None:
+    """The artifact, when it is a review requesting changes or a QA report with blocking bugs."""
+    from agentctl.contracts.schemas import parse_artifact
+    from agentctl.contracts.verdicts import requests_changes
+
+    data, bad = parse_artifact(checked.raw or b"")
+    return data if bad is None and requests_changes(data) else None
 
 
 def _display(ws: Workspace, path: Path | None) -> str | None:

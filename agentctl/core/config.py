@@ -108,6 +108,8 @@ class RolePolicy(Strict):
     self_tests: list[SelfTestRule] = Field(default_factory=list)
     breaker: BreakerOverride | None = None
     description: str | None = None
+    retries: int | None = Field(default=None, ge=0, le=100)
+    """Transient failures `agentctl work` retries per task for this role's agents (default 2)."""
 
 
 class PipelineStage(Strict):
@@ -217,6 +219,12 @@ class AgentDef(Strict):
     budget: Budget | None = None
     timeout_s: float = Field(default=600, gt=0, le=MAX_SECONDS)
     description: str | None = None
+    max_concurrent: int = Field(default=1, ge=1, le=1000)
+    """Runs of this agent at once, across processes: a second `run` exits 75, a second `work` loop waits."""
+    retries: int | None = Field(default=None, ge=0, le=100)
+    """Transient failures (rate limits, overload, 5xx, timeouts, exit 75) `agentctl work` retries (default: the role's, else 2)."""
+    lease_s: float | None = Field(default=None, gt=0, le=MAX_SECONDS)
+    """Seconds a claim lasts unless its run renews it (default: timeout_s + 60)."""
 
     @model_validator(mode="after")
     def _runtime_fields(self) -> AgentDef:

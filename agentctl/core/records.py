@@ -31,6 +31,9 @@ Status = Literal["todo", "in_progress", "blocked", "review", "rejected", "done",
 STATUSES: tuple[str, ...] = ("todo", "in_progress", "blocked", "review", "rejected", "done", "failed", "cancelled")
 FINISHED: frozenset[str] = frozenset({"done", "cancelled"})
 
+Priority = Literal["high", "normal", "low"]
+PRIORITIES: tuple[str, ...] = ("high", "normal", "low")
+
 RunStatus = Literal["success", "failure", "rejected", "selftest_failed", "skipped", "duplicate"]
 
 
@@ -95,6 +98,14 @@ class Task(_Model):
     gate: str | None = None
     """`pending` while a human gate waits, then `approved` / `killed`."""
     notes: str | None = None
+    priority: Priority = "normal"
+    """`task next` hands out high before normal before low, then the oldest (SPEC §13)."""
+    parent: str | None = None
+    """The task that delegated this one (`task add --parent`, or an artifact's `spawn`)."""
+    leaseExpiresAt: str | None = None
+    """When the current claim lapses unless its run renews it; past it, `task next` may reclaim the task."""
+    claimRun: str | None = None
+    """The run that holds the claim while it executes; a result from any other run is not applied."""
     createdAt: str
     updatedAt: str
     version: int = 0

@@ -67,19 +67,27 @@ def check_disk(path: Path, threshold: float) -> MonitorResult:
 
 
 def check_stale(ws: Workspace, now: datetime, older_than: timedelta) -> MonitorResult:
+    from agentctl.registry.ready import lease_expired
+
     findings = []
     for task in ws.storage.registry.load().tasks:
         if task.status not in STALE_STATUSES:
             continue
         age = now - parse_iso(task.updatedAt)
-        if age > older_than:
+        if lease_expired(task, now):  # its claimer died: the next `task next` reclaims it
+            findings.append({"taskId": task.taskId, "status": task.status, "agent": task.agent,
+                             "title": task.title, "blockedBy": task.blockedBy, "updatedAt": task.updatedAt,
+                             "ageS": int(age.total_seconds()), "claimedBy": task.claimedBy,
+                             "leaseExpiresAt": task.leaseExpiresAt, "reason": "lease expired"})
+        elif age > older_than:
             findings.append({"taskId": task.taskId, "status": task.status, "agent": task.agent,
                              "title": task.title, "blockedBy": task.blockedBy, "updatedAt": task.updatedAt,
                              "ageS": int(age.total_seconds())})
     findings.sort(key=lambda f: (-f["ageS"], f["taskId"]))
     limit = _human(older_than)
     if findings:
-        listed = ", ".join(f"{f['taskId']} ({f['agent'] or '-'}, {f['status']} since {f['updatedAt']})"
+        listed = ", ".join(f"{f['taskId']} ({f['agent'] or '-'}, {f['status']} since {f['updatedAt']}"
+                           + (f", lease expired {f['leaseExpiresAt']}" if f.get("leaseExpiresAt") else "") + ")"
                            for f in findings[:10])
         more = f" and {len(findings) - 10} more" if len(findings) > 10 else ""
         message = f"{len(findings)} task(s) in progress or blocked for more than {limit}: {listed}{more}"

@@ -68,6 +68,8 @@ class NewTask:
     depends_on: list[str] = field(default_factory=list)
     input: str | None = None
     status: str = "todo"
+    priority: str = "normal"
+    parent: str | None = None
 
 
 def add_task_tx(tx: RegistryTx, new: NewTask, prefix: str, now: str) -> Task:
@@ -83,19 +85,25 @@ def add_task_tx(tx: RegistryTx, new: NewTask, prefix: str, now: str) -> Task:
         check_task_id(dep)
     task = Task(taskId=task_id, title=new.title, agent=new.agent, product=new.product, phase=new.phase,
                 dependsOn=list(new.depends_on), input=new.input, status=new.status,  # type: ignore[arg-type]
-                createdAt=now, updatedAt=now)
+                priority=new.priority, parent=new.parent, createdAt=now, updatedAt=now)  # type: ignore[arg-type]
     tx.add(task)
     tx.log(task_id, "create", None, task.model_dump(mode="json"))
     return task
 
 
 def add_task(ws: Workspace, new: NewTask, actor: str, now: datetime, who: Actor | None = None) -> Task:
+    from agentctl.registry.ready import check_agent_defined, check_new_links
+
     if not new.title.strip():
         raise UsageError("--title must not be empty")
+    for linked in [*new.depends_on, *([new.parent] if new.parent else [])]:
+        check_task_id(linked)
+    check_agent_defined(ws, new.agent)
     who = who or Actor()
     policy.check_force(who)
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:
+        check_new_links(tx, ws.storage.registry, new)
         policy.check_add([t for d in new.depends_on if (t := tx.find(d)) is not None], who)
         task = add_task_tx(tx, new, ws.config.task_prefix, stamp)
         _log_forced(tx, task, who)
@@ -150,6 +158,11 @@ def update_task(ws: Workspace, task_id: str, up: Update, actor: str, now: dateti
         if name not in SETTABLE:
             raise UsageError(f"--set {name}: not a settable field ({', '.join(sorted(SETTABLE))})")
     parsed_checks = [_split(c, "--check") for c in up.checks]
+    for name, value in parsed_sets:
+        if name == "agent" and value.strip().lower() not in ("null", "none"):
+            from agentctl.registry.ready import check_agent_defined
+
+            check_agent_defined(ws, value)
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:
         task = _get(tx, task_id)
@@ -192,6 +205,12 @@ def claim_task(ws: Workspace, task_id: str, agent: str, now: datetime) -> Task:
             raise Conflict(f"task {task_id} is claimed by {task.claimedBy}")
         if task.status in FINISHED:
             raise Conflict(f"task {task_id} is {task.status}; nothing to claim")
+        from agentctl.registry.ready import claim_lease, dependency_refusal, lookup_for
+
+        refusal = dependency_refusal(task, lookup_for(tx.doc.tasks, ws.storage.registry))
+        if refusal:
+            raise Conflict(refusal[0], hint=refusal[1])
+        set_field(tx, task, "leaseExpiresAt", claim_lease(ws, agent, now), stamp)
         set_field(tx, task, "claimedBy", agent, stamp)
         if task.status in ("todo", "rejected"):
             set_field(tx, task, "status", "in_progress", stamp)
@@ -329,7 +348,18 @@ def board(ws: Workspace, now: datetime, product: str | None = None) -> dict[str,
         "rejected": [brief(t) for t in tasks if t.status == "rejected"],
         "awaitingHuman": [brief(t) for t in tasks if t.status == "review"],
         "breakers": _open_breakers(ws, now),
+        "running": _running(ws, now, product, tasks),
     }
+
+
+def _running(ws: Workspace, now: datetime, product: str | None, tasks: list[Task]) -> list[dict[str, Any]]:
+    """Runs in flight now, with elapsed time (SPEC §13); none when nothing ever ran here."""
+    if not (ws.root / "state" / "running.json").exists():
+        return []
+    from agentctl.run.runs import running_runs
+
+    ids = {t.taskId for t in tasks}
+    return [r for r in running_runs(ws, now) if product is None or r["taskId"] in ids]
 
 
 def archive_finished(ws: Workspace, older_than: timedelta, actor: str, now: datetime) -> list[str]:

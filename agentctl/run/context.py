@@ -64,7 +64,13 @@ def build_context(ws: Workspace, agent: AgentDef, task: Task | None, prompt: str
 
     rules = active_rules(ws, agent.role, agent.name)
     system = system_prompt(agent, ws.prompt_text(agent), rules)
-    return system, user_prompt(agent, task, prompt, inp, data, _rejection_text(task))
+    user = user_prompt(agent, task, prompt, inp, data, _rejection_text(task))
+    if task is not None:
+        from agentctl.run.fleet import children_text
+
+        kids = children_text(ws, task)
+        user += f"\n\n{kids}" if kids else ""
+    return system, user
 
 
 def write_prompt_file(folder: Path, agent: AgentDef, system: str, prompt: str, redact_env: dict[str, str]) -> Path:

@@ -65,7 +65,7 @@ from agentctl.core.records import Rejection, RejectionError, RunError, RunRecord
 from agentctl.core.redact import redact, redact_obj
 from agentctl.errors import AgentctlError, Conflict, NotFound, TryLater, UsageError
 from agentctl.providers import TokenUsage
-from agentctl.run import idempotency
+from agentctl.run import fleet, idempotency, leases
 from agentctl.run.context import RunInput, build_context, read_input, write_prompt_file
 from agentctl.storage import atomic_write
 from agentctl.tiers import budget as budgets
@@ -90,6 +90,10 @@ class RunRequest:
     idempotency_key: str | None = None
     trigger: str = "manual"  # manual | cron | pipeline
     job: str | None = None
+    run_id: str | None = None
+    """Chosen by the caller (the work loop claims the task for this run before it starts)."""
+    slot_id: str | None = None
+    """A max_concurrent slot the caller already holds (a work loop), else the run takes one."""
 
 
 @dataclass
@@ -112,7 +116,9 @@ def run_agent(ws: Workspace, req: RunRequest, clock: Clock, *, env: Mapping[str,
     if req.trigger not in TRIGGERS:
         raise UsageError(f"trigger must be one of {', '.join(TRIGGERS)}; got {req.trigger!r}")
     agent = ws.agent(req.agent)
-    return _Run(ws, req, agent, clock, dict(os.environ if env is None else env), sleep).run()
+    run = _Run(ws, req, agent, clock, dict(os.environ if env is None else env), sleep)
+    with leases.run_slot(ws, agent, run.run_id, req.task_id, run.started, req.slot_id, req.trigger):
+        return run.run()
 
 
 # --- what one execution produced ------------------------------------------------------
@@ -139,7 +145,7 @@ class _Run:
                  sleep: Callable[[float], None]):
         self.ws, self.req, self.agent, self.clock, self.env, self.sleep = ws, req, agent, clock, env, sleep
         self.started = clock()
-        self.run_id = new_run_id(self.started)
+        self.run_id = req.run_id or new_run_id(self.started)
         self.redact_env = _redaction_env(ws, env)
         self.executed = False
         self.admission: Any = None
@@ -149,6 +155,8 @@ class _Run:
         self.claimed: Task | None = None
         self.settle_key: Callable[[dict[str, Any]], None] | None = None
         """Binds the result to the idempotency key, in the same unit of work as the run record."""
+        self.spawn: list[Any] | None = None
+        self.not_applied: AgentctlError | None = None
 
     # --- the steps, in SPEC order ---------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -199,10 +207,12 @@ class _Run:
                 if refused is not None:
                     return refused
             system, prompt = build_context(self.ws, self.agent, task, self.req.prompt, inp, input_data)
-            if self.agent.runtime == "command":
-                ex = self._execute_command(task, inp, system, prompt)
-            else:
-                ex = self._execute_llm(system, prompt)
+            with leases.executing(self.ws, self.agent, self.run_id, self.req.task_id,
+                                  self.req.slot_id or self.run_id, self.clock):
+                if self.agent.runtime == "command":
+                    ex = self._execute_command(task, inp, system, prompt)
+                else:
+                    ex = self._execute_llm(system, prompt)
             self.executed = ex.executed
             return self._conclude(task, ex)
         finally:
@@ -244,13 +254,12 @@ class _Run:
             task = tx.find(task_id)
             if task is None:
                 raise NotFound(f"task {task_id} disappeared (archived?)")
-            refusal = claim_refusal(task, name)
+            refusal = claim_refusal(task, name) or fleet.start_refusal(self.ws, tx, task, self.run_id, self.started)
             if refusal:
                 raise Conflict(refusal[0], hint=refusal[1])
             if task.agent is None:
                 set_field(tx, task, "agent", name, stamp)
-            set_field(tx, task, "claimedBy", name, stamp)
-            set_field(tx, task, "status", "in_progress", stamp)
+            fleet.take_claim(tx, task, self.agent, self.started, self.run_id)
             set_field(tx, task, "attempts", task.attempts + 1, stamp)
             claimed = task
         self.claim_version = claimed.version  # bumped by the commit: compare-and-set at store time
@@ -363,7 +372,8 @@ class _Run:
         if ex.error is not None:
             status, output, report, rejection, verdict = "failure", None, None, None, None
         else:
-            verdict = self._verify(ex)
+            ex.artifact, self.spawn = fleet.take_spawn(ex.artifact)
+            verdict = fleet.spawn_verdict(self.ws, self.spawn) or self._verify(ex)
             output = report = rejection = None
             if verdict is not None and not verdict.valid:
                 status = "rejected"
@@ -405,7 +415,8 @@ class _Run:
         if ex.artifact is not None and too_deep(ex.artifact):  # a model's answer arrives parsed by the SDK
             return too_deep_verdict()
         if self.agent.produces:
-            return check_artifact(self.ws, self.agent.produces, ex.artifact)
+            verdict = check_artifact(self.ws, self.agent.produces, ex.artifact)
+            return None if not verdict.valid and fleet.requests_changes(ex.artifact) else verdict
         return None
 
     def _rejection(self, verdict: Any) -> Rejection:
@@ -437,6 +448,8 @@ class _Run:
 
     def _write_artifact(self, task: Task | None, artifact: Any) -> str:
         path = self._artifact_dir(task) / f"{self._artifact_name()}.json"
+        if task is not None and fleet.claim_gone(self.ws, task.taskId, self.run_id):  # kept aside, not applied
+            path = path.with_name(f"{self._artifact_name()}.not-applied.{self.run_id}.json")
         data = json.dumps(redact_obj(artifact, self.redact_env), indent=2, ensure_ascii=False) + "\n"
         atomic_write(path, data.encode())
         return self.ws.rel(path)
@@ -452,17 +465,22 @@ class _Run:
         task_status = {"success": "in_progress" if self.agent.produces else "done",
                        "rejected": "rejected"}.get(status, "in_progress")
         blocked_by = f"{rejection.by} — {rejection.summary or 'invalid output'}" if rejection else None
+        if status != "success":
+            self.spawn = None
+        elif self.spawn:  # the parent waits on its children, not done
+            task_status = "in_progress"
         try:
             self._store_task(task.taskId, task_status, output=output, report=report, rejection=rejection,
                              blocked_by=blocked_by, clear_block=status == "success")
         except AgentctlError as exc:  # lock busy, disk full: the run record still tells what happened
             return exc
-        return None
+        return self.not_applied
 
     def _store_task(self, task_id: str, status: str, *, output: str | None = None, report: Any = None,
                     rejection: Rejection | None = None, blocked_by: str | None = None,
                     blocked_on: list[str] | None = None, clear_block: bool = False) -> None:
         from agentctl.core.records import SelfTestReport
+        from agentctl.registry.service import set_field
 
         # the registry masks known names and shapes; a key under a tier's own api_key_env
         # name is only known here, and model output quoted in a rejection may carry it
@@ -478,6 +496,9 @@ class _Run:
             task = tx.find(task_id)
             if task is None:
                 return
+            self.not_applied = fleet.claim_lost(tx, task, self.run_id, stamp)  # reclaimed or released
+            if self.not_applied is not None:
+                return
             moved = task_changes(self.claimed, task, self.claim_version,
                                  lambda: self.ws.storage.registry.last_events(task_id))
             if moved is not None and moved[0] != self.agent.name:  # compare-and-set failed: record, not result
@@ -489,6 +510,9 @@ class _Run:
                     status, blocked_by, blocked_on, clear_block = task.status, None, None, False
                 _apply_result(tx, task, stamp, status, output=output, report=report, rejection=rejection,
                               blocked_by=blocked_by, blocked_on=blocked_on, clear_block=clear_block)
+                set_field(tx, task, "claimRun", None, stamp)
+                if self.spawn and moved is None:
+                    fleet.spawn_children(tx, task, self.spawn, self.run_id, self.ws.config.task_prefix, stamp)
         if refused is not None:
             raise Conflict(refused, hint="the run record and its artifact are kept; look at the task and run "
                                          "again if it still needs the work")

@@ -327,6 +327,9 @@ class Storage(Protocol):
     learn_ledger: BlobStore
     regressions: BlobStore
     artifacts: ArtifactStore
+    inflight: Any
+    """Runs in flight: one slot per run (max_concurrent, leases, `runs --running`);
+    ``storage.files.inflight.FileInflight`` is the file backend's."""
 
     def unit_of_work(self) -> contextlib.AbstractContextManager[None]:
         """Group every change made inside into one all-or-nothing commit (module docstring)."""

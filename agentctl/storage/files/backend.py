@@ -15,6 +15,7 @@ from typing import Any
 from agentctl.errors import UsageError
 from agentctl.storage.base import Recovery
 from agentctl.storage.files import durable, journal
+from agentctl.storage.files.inflight import FileInflight
 from agentctl.storage.files.keyed import FileKeyed
 from agentctl.storage.files.registry import FileRegistry
 from agentctl.storage.files.runlog import FileRunLog
@@ -138,6 +139,7 @@ class FileStorage:
         self.learn_ledger = FileBlob(root, "state/learn.json")
         self.regressions = FileBlob(root, "memory/regressions.yaml")
         self.artifacts = FileArtifacts(root)
+        self.inflight = FileInflight(root)
 
     @property
     def ledger(self) -> FileKeyed:

@@ -1,0 +1,154 @@
+"""Review verdicts belong to the reviewed work (SPEC §13).
+
+A review that requests changes (``approved: false`` with revision requests) or a QA
+report with critical or major bugs is not a failure of the reviewer: its run is a
+success, and its handoff sends the *upstream* work back — the nearest task up the
+``dependsOn`` chain whose artifact is not itself a verdict (QA's bugs go back to the
+code, past the review) — as ``rejected`` with the requests as its rejection, so the
+producer's next run carries them. The verdict task and any verdict in between go
+back to ``todo``: they run again once the rework is done. A person does the same at
+a gate with ``gate reject ID --by NAME --reason TEXT``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agentctl.core.clock import iso
+from agentctl.core.records import Rejection, RejectionError, Task
+from agentctl.errors import UsageError
+from agentctl.storage.base import RegistryTx
+
+BLOCKING_SEVERITIES = ("critical", "major")
+MAX_ITEMS = 20
+
+
+def _requests(artifact: dict[str, Any]) -> list[Any]:
+    for key in ("openRevisionRequests", "revisionRequests"):
+        if isinstance(artifact.get(key), list) and artifact[key]:
+            return list(artifact[key])
+    return []
+
+
+def _blocking_bugs(artifact: dict[str, Any]) -> list[dict[str, Any]]:
+    bugs = artifact.get("bugs")
+    if not isinstance(bugs, list):
+        return []
+    return [b for b in bugs if isinstance(b, dict) and b.get("severity") in BLOCKING_SEVERITIES]
+
+
+def requests_changes(artifact: Any) -> bool:
+    """A review asking for changes, or a QA report with critical/major bugs."""
+    if not isinstance(artifact, dict):
+        return False
+    return bool((artifact.get("approved") is False and _requests(artifact)) or _blocking_bugs(artifact))
+
+
+def _is_verdict_shaped(artifact: Any) -> bool:
+    return isinstance(artifact, dict) and ("approved" in artifact or "bugs" in artifact)
+
+
+def change_list(artifact: dict[str, Any]) -> list[RejectionError]:
+    """Each revision request or blocking bug as a problem the producer must fix."""
+    out = []
+    for i, req in enumerate(_requests(artifact)):
+        if isinstance(req, dict):
+            where = str(req.get("file") or f"openRevisionRequests[{i}]")
+            out.append(RejectionError(path=where, message=str(req.get("comment") or json.dumps(req))[:300]))
+        else:
+            out.append(RejectionError(path=f"openRevisionRequests[{i}]", message=str(req)[:300]))
+    for i, bug in enumerate(_blocking_bugs(artifact)):
+        text = f"{bug.get('severity')} bug {bug.get('id') or i}: {bug.get('title') or ''}".strip()
+        out.append(RejectionError(path=f"bugs[{i}]", message=text[:300]))
+    return out[:MAX_ITEMS]
+
+
+@dataclass
+class SentBack:
+    upstream: Task | None
+    reset: list[Task] = field(default_factory=list)
+
+
+def _artifact_of(root: Path, task: Task) -> Any:
+    if not task.output:
+        return None
+    try:
+        return json.loads((root / task.output).read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def find_upstream(root: Path, tx: RegistryTx, task: Task) -> tuple[Task | None, list[Task]]:
+    """The work a verdict is about, and the verdict tasks between it and ``task``."""
+    between: list[Task] = []
+    current, seen = task, {task.taskId}
+    while True:
+        parents = [tx.find(d) for d in current.dependsOn if d not in seen]
+        parents = [p for p in parents if p is not None]
+        if not parents:
+            return None, between
+        up = parents[0]
+        seen.add(up.taskId)
+        if not _is_verdict_shaped(_artifact_of(root, up)):
+            return up, between
+        between.append(up)
+        current = up
+
+
+def send_back(tx: RegistryTx, root: Path, task: Task, artifact: dict[str, Any], stage: str | None,
+              stamp: str) -> SentBack:
+    """Apply a verdict that requests changes: reject the upstream work, reset the verdicts."""
+    from agentctl.registry.service import set_field
+
+    upstream, between = find_upstream(root, tx, task)
+    changes = change_list(artifact)
+    who = task.agent or "the reviewer"
+    summary = f"changes requested by {who}: {len(changes)} item(s) to fix"
+    tx.log(task.taskId, "verdict", None, {"decision": "changes requested", "items": len(changes),
+                                         "upstream": upstream.taskId if upstream else None})
+    if upstream is None:
+        set_field(tx, task, "status", "done", stamp)
+        return SentBack(None)
+    rejection = Rejection(at=stamp, stage=upstream.phase or stage, by=who, errors=changes, summary=summary)
+    reject_back(tx, upstream, rejection, f"{who} — {summary}", stamp)
+    for t in [task, *between]:
+        for name, value in (("status", "todo"), ("claimedBy", None), ("claimRun", None), ("leaseExpiresAt", None),
+                            ("gate", None), ("blockedBy", f"waiting on the rework of {upstream.taskId}")):
+            set_field(tx, t, name, value, stamp)
+    return SentBack(upstream, [task, *between])
+
+
+def reject_back(tx: RegistryTx, task: Task, rejection: Rejection, blocked_by: str, stamp: str) -> None:
+    """``task`` goes back to its producer: rejected, unclaimed, with the rejection for its next run."""
+    from agentctl.registry.service import set_field
+
+    task.rejections = [*task.rejections, rejection]
+    task.updatedAt = stamp
+    tx.log(task.taskId, "rejection", None, rejection.model_dump(mode="json"))
+    for name, value in (("status", "rejected"), ("blockedBy", blocked_by), ("blockedOn", []),
+                        ("claimedBy", None), ("claimRun", None), ("leaseExpiresAt", None)):
+        set_field(tx, task, name, value, stamp)
+
+
+def reject_gate(ws: Any, task_id: str, by: str, reason: str, actor: str, now: datetime,
+                agent_process: str | None = None) -> Task:
+    """A person rejects work waiting at a gate: back to its producer with the reason."""
+    from agentctl.contracts.handoff import _refuse_agents, _waiting
+    from agentctl.registry.service import check_task_id, set_field
+
+    _refuse_agents(agent_process, by)
+    if not reason.strip():
+        raise UsageError("--reason TEXT must say what to change")
+    stamp = iso(now)
+    with ws.storage.registry.transaction(actor, stamp) as tx:
+        task = _waiting(tx, check_task_id(task_id))
+        rejection = Rejection(at=stamp, stage=task.phase, by=by, summary=reason.strip()[:500],
+                              errors=[RejectionError(path="$", message=reason.strip()[:300])])
+        set_field(tx, task, "gate", "rejected", stamp)
+        tx.log(task.taskId, "gateDecision", None, {"decision": "rejected", "by": by, "reason": reason.strip()[:500]})
+        reject_back(tx, task, rejection, f"{by} — {reason.strip()[:200]}", stamp)
+        return task

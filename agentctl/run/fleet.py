@@ -1,0 +1,80 @@
+"""What a run does for the fleet loop (SPEC §13), kept out of the run sequence itself.
+
+The runner calls these at its claim, its contract check and its store steps:
+dependencies and live claims refuse a start (exit 5), the claim carries the run and
+a lease, a ``spawn`` list is taken out of the artifact and becomes child tasks, a
+review that requests changes is the reviewer's success, and a result whose claim
+was lost meanwhile (lease lapsed and reclaimed, or released) is not applied.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from agentctl.contracts.verdicts import requests_changes
+from agentctl.core.records import Task
+from agentctl.errors import AgentctlError, Conflict
+from agentctl.registry.delegation import spawn_children, spawn_problems, take_spawn
+from agentctl.registry.ready import dependency_refusal, lease_expired, lookup_for, take_claim
+from agentctl.storage.base import RegistryTx
+
+__all__ = ["children_text", "claim_gone", "claim_lost", "requests_changes", "spawn_children", "spawn_verdict", "start_refusal", "take_claim",
+           "take_spawn"]
+
+
+def children_text(ws: Any, task: Task) -> str:
+    """What a parent's next run is told about the tasks it delegated ("" when none)."""
+    kids = [t for t in ws.storage.registry.load().tasks if t.parent == task.taskId]
+    if not kids:
+        return ""
+    lines = [f"- {k.taskId} ({k.agent or '-'}, {k.status}): {k.title}" + (f" → {k.output}" if k.output else "")
+             for k in kids[:50]]
+    return "## Tasks you delegated\n" + "\n".join(lines)
+
+
+def start_refusal(ws: Any, tx: RegistryTx, task: Task, run_id: str, now: datetime) -> tuple[str, str] | None:
+    """Unmet dependencies, or another run holding a live claim on the task."""
+    refusal = dependency_refusal(task, lookup_for(tx.doc.tasks, ws.storage.registry))
+    if refusal:
+        return refusal
+    if task.claimRun not in (None, run_id) and not lease_expired(task, now) and _claim_alive(ws, task, now):
+        return (f"task {task.taskId} is being run by {task.claimRun} (lease until {task.leaseExpiresAt})",
+                "`agentctl runs --running` shows it; `agentctl task release ID` gives the claim back")
+    return None
+
+
+def _claim_alive(ws: Any, task: Task, now: datetime) -> bool:
+    """Whether the run holding the claim still has a live slot (a crashed run's claim can be taken over
+    at once, as its idempotency key can: SPEC §5)."""
+    return any(task.claimRun in (e.get("slotId"), e.get("runId")) for e in ws.storage.inflight.running(now))
+
+
+def spawn_verdict(ws: Any, spawn: list[Any] | None) -> Any:
+    """A contract-style verdict for an invalid ``spawn`` list (None when absent or valid)."""
+    if spawn is None:
+        return None
+    from agentctl.contracts.schemas import Verdict
+
+    problems = spawn_problems(spawn, set(ws.agents))
+    if not problems:
+        return None
+    rows = [{**p, "missing": []} for p in problems]
+    return Verdict(rows, [], f"invalid spawn: {problems[0]['path']}: {problems[0]['message']}")
+
+
+def claim_gone(ws: Any, task_id: str, run_id: str) -> bool:
+    """A lock-free look before writing the artifact: is the claim still this run's?"""
+    task = next((t for t in ws.storage.registry.load().tasks if t.taskId == task_id), None)
+    return task is not None and task.claimRun != run_id
+
+
+def claim_lost(tx: RegistryTx, task: Task, run_id: str, stamp: str) -> AgentctlError | None:
+    """Compare-and-set on the claim: a run whose claim was reclaimed or released stores nothing."""
+    if task.claimRun == run_id:
+        return None
+    tx.log(task.taskId, "result not applied", None,
+           {"runId": run_id, "claimRun": task.claimRun, "claimedBy": task.claimedBy, "status": task.status})
+    holder = f"{task.claimedBy} ({task.claimRun})" if task.claimRun else (task.claimedBy or "nobody")
+    return Conflict(f"result not applied: task {task.taskId} is now held by {holder}, status {task.status}; "
+                    "its lease lapsed or it was released while this run executed")

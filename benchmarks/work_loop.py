@@ -1,0 +1,107 @@
+"""Per-task overhead of `agentctl work` (PERFORMANCE.md, Work loop; SPEC §13).
+
+A pipeline of N tasks (a chain: each depends on the one before) for a command agent
+whose command is `true`, drained by one `agentctl work AGENT --until-idle` process.
+Measured in the same run, so machine noise hits every figure alike:
+
+- the loop over an empty registry (start-up, one look, exit),
+- the loop over the N tasks,
+- spawning `true` N times from Python (the agent's own time),
+- `agentctl status` (median), the reference every command is held to.
+
+per-task overhead = (loop(N) − loop(0) − N × true) / N: claim with a lease, the run
+slot, the run's bookkeeping (claim, run record, breaker, registry update), the
+dependency check of the next task. Target: ≤ 60 ms on files.
+
+    python benchmarks/work_loop.py [-n 200] [--full] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import agentctl_argv, compile_bytecode, median_wall  # noqa: E402
+
+
+def make_pipeline(root: Path, n: int) -> None:
+    from datetime import UTC, datetime
+
+    from agentctl.core.clock import iso
+    from agentctl.core.records import RegistryFile, Task
+    from agentctl.workspace.templates import init_workspace
+
+    if root.exists():
+        shutil.rmtree(root)
+    init_workspace(root, "minimal", force=False)
+    (root / "agents" / "bench.yaml").write_text("name: bench\nruntime: command\ncommand: [\"true\"]\n"
+                                                "breaker: {threshold: 1000000}\n")
+    now = iso(datetime.now(UTC))
+    tasks = [Task(taskId=f"T-{i}", title=f"step {i}", agent="bench", dependsOn=[f"T-{i - 1}"] if i > 1 else [],
+                  createdAt=now, updatedAt=now) for i in range(1, n + 1)]
+    (root / "tasks.json").write_text(RegistryFile(nextSeq=n + 1, tasks=tasks).model_dump_json(indent=1) + "\n")
+
+
+def time_loop(root: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([*agentctl_argv(), "-w", str(root), "work", "bench", "--until-idle", "--poll", "0"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def time_true(n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        subprocess.run(["true"], check=True)
+    return time.perf_counter() - t0
+
+
+def measure(n: int, base: Path) -> dict[str, float]:
+    empty, full = base / "empty", base / "full"
+    make_pipeline(empty, 0)
+    make_pipeline(full, n)
+    status = median_wall([*agentctl_argv(), "-w", str(full), "status"], 5)
+    loop0 = statistics.median(time_loop(empty) for _ in range(3))
+    loop_n = time_loop(full)
+    true_s = time_true(n)
+    done = sum(1 for t in json.loads((full / "tasks.json").read_text())["tasks"] if t["status"] == "done")
+    if done != n:
+        raise SystemExit(f"the loop finished {done} of {n} tasks")
+    per_task = (loop_n - loop0 - true_s) / n
+    return {"tasks": n, "loopS": round(loop_n, 3), "emptyLoopS": round(loop0, 3), "trueS": round(true_s, 3),
+            "perTaskOverheadMs": round(per_task * 1000, 1), "statusMs": round(status * 1000, 1),
+            "perTaskVsStatus": round(per_task / status, 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=200, help="tasks in the pipeline (default 200)")
+    ap.add_argument("--full", action="store_true", help="also 1,000 tasks")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    compile_bytecode()
+    sizes = [args.n] + ([1000] if args.full else [])
+    with tempfile.TemporaryDirectory() as tmp:
+        results = [measure(n, Path(tmp) / str(n)) for n in sizes]
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for r in results:
+        print(f"{r['tasks']} tasks: loop {r['loopS']}s (empty loop {r['emptyLoopS']}s, `true` x{r['tasks']} "
+              f"{r['trueS']}s) → per-task overhead {r['perTaskOverheadMs']} ms; `agentctl status` "
+              f"{r['statusMs']} ms; per task = {r['perTaskVsStatus']}× status  (target ≤ 60 ms)")
+
+
+if __name__ == "__main__":
+    main()
