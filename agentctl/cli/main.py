@@ -87,7 +87,7 @@ def _register() -> None:
 
     for module in (tasks, agents, init):
         module.register(app)
-    for name in ("handoff", "run", "ops", "cron", "report", "learning", "demo"):
+    for name in ("handoff", "run", "ops", "cron", "report", "learning", "demo", "mcp"):
         try:
             module = __import__(f"agentctl.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:

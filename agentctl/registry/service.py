@@ -124,10 +124,17 @@ class Update:
     sets: list[str] = field(default_factory=list)
 
 
+def task_version(task: Task) -> str | int:
+    """What compare-and-set compares: the task's integer ``version`` when it has one, else ``updatedAt``."""
+    version = getattr(task, "version", None)
+    return version if isinstance(version, int) else task.updatedAt
+
+
 def update_task(ws: Workspace, task_id: str, up: Update, actor: str, now: datetime,
-                agent_process: str | None = None) -> Task:
+                agent_process: str | None = None, expected_version: str | int | None = None) -> Task:
     """``agent_process`` ($AGENTCTL_AGENT, read by the CLI): an agent may not move a task out of a
-    pending human gate by editing its status — that would approve its own work past the gate."""
+    pending human gate by editing its status — that would approve its own work past the gate.
+    ``expected_version``: compare-and-set — refused (5) when the task changed since it was read."""
     if up.status is not None and up.status not in STATUSES:
         raise UsageError(f"--status must be one of {', '.join(STATUSES)}; got {up.status!r}")
     parsed_sets = [_split(s, "--set") for s in up.sets]
@@ -138,6 +145,9 @@ def update_task(ws: Workspace, task_id: str, up: Update, actor: str, now: dateti
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:
         task = _get(tx, task_id)
+        if expected_version is not None and str(task_version(task)) != str(expected_version):
+            raise Conflict(f"task {task_id} changed since it was read (version {task_version(task)}, "
+                           f"expected {expected_version}): read it again, then update")
         if agent_process and task.gate == "pending" and up.status not in (None, task.status):
             raise UsageError(f"task {task_id} waits at a human gate: refused inside agent process {agent_process} "
                              "(AGENTCTL_AGENT is set; only `agentctl gate approve|kill` by a human moves it on)")
