@@ -265,3 +265,35 @@ def test_scorecard_shows_the_real_cost_of_wrapped_clis(ws: Path) -> None:
     assert agents["claude"]["costUsd"] == pytest.approx(0.5133)
     for name in ("codex", "gem"):
         assert agents[name]["costUsd"] == pytest.approx(recs[name]["costUsd"], abs=1e-4) and agents[name]["costUsd"] > 0
+
+
+# --- the parsers on odd output --------------------------------------------------------------
+
+@pytest.mark.parametrize("usage", ["claude-code", "codex", "gemini", "aider", "file"])
+@pytest.mark.parametrize("raw", [b"", b"not json at all\n", b"[1, 2]", b'{"type": "other"}', b"\xff\xfe{", b"null"])
+def test_unreadable_output_is_no_usage(usage: str, raw: bytes) -> None:
+    from agentctl.providers.usage import read_usage
+
+    got = read_usage(usage, raw, raw)
+    assert got.models == [] and got.total_cost_usd is None and not got.found
+
+
+def test_claude_verbose_json_array_and_bad_numbers() -> None:
+    from agentctl.providers.usage import read_usage
+
+    events = [{"type": "system", "subtype": "init", "model": "claude-sonnet-4-5"},
+              {"type": "result", "subtype": "success", "is_error": False, "result": "ok", "total_cost_usd": -1,
+               "usage": {"input_tokens": "12", "output_tokens": True, "cache_read_input_tokens": 5}}]
+    got = read_usage("claude-code", json.dumps(events).encode(), None)
+    assert got.found and got.final_text == "ok" and got.total_cost_usd is None  # a negative cost is no cost
+    assert [(m.model, m.tokens_in, m.tokens_out, m.cache_read) for m in got.models] == [("claude-sonnet-4-5", 0, 0, 5)]
+
+
+def test_error_classification() -> None:
+    from agentctl.providers.usage import classify
+
+    assert classify("API Error: 429 rate_limit_error") == "rate_limited"
+    assert classify("Claude AI usage limit reached|1760000000") == "rate_limited"
+    assert classify("API Error: 529 overloaded_error") == "overloaded"
+    assert classify("Invalid API key · Please run /login") == "auth"
+    assert classify("error_max_turns") == "agent"

@@ -244,7 +244,8 @@ def parse_aider(log: bytes | None) -> CliUsage:
 def parse_usage_file(raw: bytes | None) -> CliUsage:
     values = _json_values(raw or b"")
     entries = values[0] if len(values) == 1 and isinstance(values[0], list) else values
-    entries = [e for e in entries if isinstance(e, dict)]
+    known = ("model", "inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens", "costUsd")
+    entries = [e for e in entries if isinstance(e, dict) and any(k in e for k in known)]
     if not entries:
         return CliUsage()
     out = CliUsage(found=True)
