@@ -35,7 +35,7 @@ from agentctl.core.clock import iso, parse_iso
 from agentctl.core.config import CronJob
 from agentctl.core.records import RunError, RunRecord
 from agentctl.errors import AgentctlError, ConfigError, NotFound, StateError, TryLater
-from agentctl.storage.files.durable import JsonState, locked, open_log
+from agentctl.storage import open_log
 from agentctl.workspace.loader import Workspace
 
 Clock = Callable[[], datetime]
@@ -120,12 +120,8 @@ def find_job(ws: Workspace, name: str) -> CronJob:
     raise NotFound(f"unknown cron job {name!r} (known: {known})")
 
 
-def ledger(ws: Workspace) -> JsonState:
-    return JsonState(ws.root / "state" / "cron.json", "jobs")
-
-
 def list_jobs(ws: Workspace, now: datetime, n: int = 3) -> list[dict[str, Any]]:
-    entries = ledger(ws).read()["jobs"]
+    entries = {job.name: ws.storage.cron.get(job.name) for job in ws.config.cron}
     rows = []
     for job in ws.config.cron:
         nxt = next_runs(job, now, n)
@@ -157,7 +153,8 @@ class CronOutcome:
 
 
 def _record(ws: Workspace, job: CronJob, slot: datetime, status: str, started: datetime, ended: datetime,
-            error: tuple[str, str] | None = None) -> RunRecord:
+            error: tuple[str, str] | None = None, *, run_id: str | None = None,
+            retry_of: str | None = None) -> RunRecord:
     from agentctl.core.redact import redact
 
     team = role = None
@@ -165,7 +162,7 @@ def _record(ws: Workspace, job: CronJob, slot: datetime, status: str, started: d
         with contextlib.suppress(AgentctlError):
             agent = ws.agents.get(job.agent)
             team, role = (agent.team, agent.role) if agent else (None, None)
-    rec = RunRecord(runId=uuid.uuid4().hex, startedAt=iso(started), endedAt=iso(ended), agent=job.agent,
+    rec = RunRecord(runId=run_id or uuid.uuid4().hex, retryOf=retry_of, startedAt=iso(started), endedAt=iso(ended), agent=job.agent,
                     team=team, role=role, job=job.name, trigger="cron", status=status,  # type: ignore[arg-type]
                     error=RunError(type=error[0], message=redact(error[1])) if error else None,
                     durationS=round(max((ended - started).total_seconds(), 0.0), 3),
@@ -184,7 +181,7 @@ def run_job(ws: Workspace, name: str, now: datetime, clock: Clock, *, scheduled:
     slot = slot_for(job, now)
     guard = contextlib.ExitStack()
     try:
-        guard.enter_context(locked(ws.root / "state" / f"cron-{job.name}", timeout=0))
+        guard.enter_context(ws.storage.cron.overlap_lock(job.name))
     except TryLater:
         msg = f"cron job {job.name}: still running (state/cron-{job.name}.lock is held); not started twice"
         rec = _record(ws, job, slot, "skipped", now, now, ("StillRunning", msg))
@@ -195,7 +192,7 @@ def run_job(ws: Workspace, name: str, now: datetime, clock: Clock, *, scheduled:
 
 def _run_locked(ws: Workspace, job: CronJob, slot: datetime, now: datetime, clock: Clock,
                 scheduled: bool) -> CronOutcome:
-    entry = ledger(ws).read()["jobs"].get(job.name) or {}
+    entry = ws.storage.cron.get(job.name) or {}
     last = _parse(entry.get("slot"))
     if last is not None and last >= slot:
         msg = f"cron job {job.name}: slot {iso(slot)} already handled; not run again"
@@ -208,11 +205,12 @@ def _run_locked(ws: Workspace, job: CronJob, slot: datetime, now: datetime, cloc
     missed = slots_between(job, seen + timedelta(minutes=1), slot) if seen is not None else []
     if missed:
         _catch_up(ws, job, missed, now, clock, out)
-    rec, code, msg = execute(ws, job, slot, clock)
+    through = missed[-1] if missed else None
+    rec, code, msg = execute(ws, job, slot, clock,
+                             remember=lambda r, c: _remember(ws, job, None if c in RETRY_CODES else slot, r, c, through))
     out.records.append(rec)
     out.status, out.message = rec.status, msg
     out.exit_code = code if code != 0 or out.exit_code == 0 else out.exit_code
-    _remember(ws, job, None if code in RETRY_CODES else slot, rec, code, missed[-1] if missed else None)
     return out
 
 
@@ -224,17 +222,19 @@ def _catch_up(ws: Workspace, job: CronJob, missed: list[datetime], now: datetime
                f"(catch_up: {job.catch_up}; not run)")
         out.records.append(_record(ws, job, skipped[-1], "skipped", now, now, ("MissedSlots", msg)))
     if job.catch_up == "once":
-        rec, code, _ = execute(ws, job, missed[-1], clock)
+        rec, code, _ = execute(ws, job, missed[-1], clock,
+                               remember=lambda r, c: _remember(ws, job, None if c in RETRY_CODES else missed[-1], r, c,
+                                                               None))
         out.records.append(rec)
         out.caught_up = iso(missed[-1])
         out.exit_code = code
-        _remember(ws, job, None if code in RETRY_CODES else missed[-1], rec, code, None)
 
 
 def _remember(ws: Workspace, job: CronJob, slot: datetime | None, rec: RunRecord, code: int,
               missed_through: datetime | None) -> None:
-    with ledger(ws).transaction() as data:
-        entry = data["jobs"].setdefault(job.name, {})
+    with ws.storage.cron.transaction(job.name) as ledger_slot:
+        entry = dict(ledger_slot.value or {})
+        ledger_slot.value = entry
         if slot is not None and (_parse(entry.get("slot")) or slot) <= slot:
             entry["slot"] = iso(slot)
         if missed_through is not None:
@@ -248,14 +248,39 @@ def _parse(stamp: Any) -> datetime | None:
     try:
         return parse_iso(stamp)
     except AgentctlError:
-        raise StateError(f"state/cron.json: bad timestamp {stamp!r}; fix or move the file away") from None
+        raise StateError(f"cron ledger (state/cron/): bad timestamp {stamp!r}; fix or move the file away") from None
 
 
-def execute(ws: Workspace, job: CronJob, slot: datetime, clock: Clock) -> tuple[RunRecord, int, str]:
-    """Run the job once for ``slot``: an agent through the runner, else the built-in."""
+def execute(ws: Workspace, job: CronJob, slot: datetime, clock: Clock,
+            remember: Callable[[RunRecord, int], None] | None = None) -> tuple[RunRecord, int, str]:
+    """Run the job once for ``slot``: an agent through the runner, else the built-in.
+    ``remember`` updates the cron ledger — in the same unit of work as a built-in's record."""
     if job.agent:
-        return _execute_agent(ws, job, slot, clock)
+        rec, code, msg = _execute_agent(ws, job, slot, clock)
+        if remember is not None:
+            remember(rec, code)
+        return rec, code, msg
+    return _execute_builtin(ws, job, slot, clock, remember)
+
+
+def _execute_builtin(ws: Workspace, job: CronJob, slot: datetime, clock: Clock,
+                     remember: Callable[[RunRecord, int], None] | None) -> tuple[RunRecord, int, str]:
+    """A built-in follows the idempotency rule of runs: its slot key is reserved first and
+    bound to the result together with the record and the ledger (SPEC §5)."""
+    from agentctl.run import idempotency
+
     started = clock()
+    key, store = slot_key(job, slot), ws.storage.idempotency
+    run_id = uuid.uuid4().hex
+    try:
+        got = idempotency.reserve(store, key, f"builtin:{job.name}", started, run_id=run_id,
+                                  find_run=lambda rid: ws.storage.runlog.find(rid, started))
+    except AgentctlError as exc:
+        status, code = ("skipped" if exc.exit_code == 75 else "failure"), exc.exit_code
+        return _record(ws, job, slot, status, started, clock(), (type(exc).__name__, exc.message)), code, exc.message
+    if isinstance(got, idempotency.Duplicate):
+        msg = f"cron job {job.name}: slot {iso(slot)} already ran as {got.result.get('runId')}; not run again"
+        return _record(ws, job, slot, "duplicate", started, clock()), 0, msg
     try:
         status, code, msg, error = run_builtin(ws, job, started)
     except AgentctlError as exc:
@@ -263,7 +288,16 @@ def execute(ws: Workspace, job: CronJob, slot: datetime, clock: Clock) -> tuple[
         error = (type(exc).__name__, exc.message)
     except Exception as exc:  # a bug in a built-in still leaves an attributed record
         status, code, msg, error = "failure", 70, f"internal error: {exc}", (type(exc).__name__, str(exc)[:300])
-    return _record(ws, job, slot, status, started, clock(), error), code, msg
+    with ws.storage.unit_of_work():  # record, ledger and key: all or nothing
+        rec = _record(ws, job, slot, status, started, clock(), error, run_id=run_id, retry_of=got.retry_of)
+        if remember is not None:
+            remember(rec, code)
+        result = {"runId": rec.runId, "status": status, "exitCode": code, "message": msg}
+        if code in RETRY_CODES:
+            idempotency.release(store, key, f"builtin:{job.name}", clock())
+        else:
+            idempotency.complete(store, key, f"builtin:{job.name}", result, clock())
+    return rec, code, msg
 
 
 def _execute_agent(ws: Workspace, job: CronJob, slot: datetime, clock: Clock) -> tuple[RunRecord, int, str]:
@@ -278,9 +312,6 @@ def _execute_agent(ws: Workspace, job: CronJob, slot: datetime, clock: Clock) ->
         status = "skipped" if exc.exit_code == 75 else "failure"
         rec = _record(ws, job, slot, status, started, clock(), (type(exc).__name__, exc.message))
         return rec, exc.exit_code, exc.message
-    except NotImplementedError:
-        msg = "the agent runner is not available in this build of agentctl"
-        return _record(ws, job, slot, "failure", started, clock(), ("RunnerUnavailable", msg)), 70, msg
     return outcome.record, outcome.exit_code, outcome.message
 
 

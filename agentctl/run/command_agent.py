@@ -28,7 +28,7 @@ from agentctl.core.records import RunError
 from agentctl.core.redact import redact
 from agentctl.providers import TokenUsage
 from agentctl.providers.usage import PROVIDER_OF, CliUsage, ModelUse, read_usage
-from agentctl.storage.files.durable import atomic_write
+from agentctl.storage import atomic_write
 
 if TYPE_CHECKING:
     from agentctl.core.config import AgentDef
@@ -227,12 +227,18 @@ def _unfence(text: str) -> str:
     return body
 
 
-def self_blocked(ws: Workspace, task: Task | None) -> str | None:
-    """The reason the agent blocked its own task during the run, if it did."""
+def self_blocked(ws: Workspace, agent: str, task: Task | None) -> str | None:
+    """The reason the agent blocked its own task during the run, if it did (a block by anyone else is a
+    change the run must not overwrite: the runner's compare-and-set handles that)."""
     if task is None:
         return None
     live = next((t for t in ws.storage.registry.load().tasks if t.taskId == task.taskId), None)
     if live is None or live.status != "blocked":
+        return None
+    last_events = getattr(ws.storage.registry, "last_events", None)
+    events = last_events(task.taskId) if last_events is not None else []
+    block = next((e for e in reversed(events) if e.get("change") == "status" and e.get("after") == "blocked"), None)
+    if block is not None and block.get("actor") != agent:
         return None
     return live.blockedBy or "blocked by the agent"
 
@@ -272,9 +278,11 @@ def execute(ws: Workspace, agent: AgentDef, task: Task | None, files: RunFiles, 
             apply_usage(out, agent, cli, started)
         judge_exit(out, res, cli, agent.timeout_s)
         if out.error is None and out.parse_error is None and res.exit_code == 0:
-            out.blocked = self_blocked(ws, task)
-            if out.blocked is None:
+            out.blocked = self_blocked(ws, agent.name, task)
+            if out.blocked is None or files.output.is_file():
                 read_artifact(out, files, cli, agent.produces)
+            if out.blocked is not None and out.parse_error is not None:  # blocked: a bad artifact is not kept
+                out.artifact, out.parse_error = None, None
         return out
     finally:
         files.cleanup()
