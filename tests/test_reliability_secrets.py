@@ -45,12 +45,16 @@ THING = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "obj
 
 @pytest.fixture
 def leaky_ws(tmp_path: Path) -> Path:
+    # the agents list the secrets under env: (SPEC §5), so they receive them and their output must be redacted
+    listed = sorted(ENV)
     agents = {
-        "leaky": {"name": "leaky", "runtime": "command", "command": ["sh", "-c", LEAKY_ARTIFACT]},
-        "leaky-fail": {"name": "leaky-fail", "runtime": "command", "command": ["sh", "-c", PRINT_ALL + "; exit 3"]},
+        "leaky": {"name": "leaky", "runtime": "command", "command": ["sh", "-c", LEAKY_ARTIFACT], "env": listed},
+        "leaky-fail": {"name": "leaky-fail", "runtime": "command", "command": ["sh", "-c", PRINT_ALL + "; exit 2"],
+                       "env": listed},
         "leaky-thing": {"name": "leaky-thing", "runtime": "command", "command": ["sh", "-c", LEAKY_ARTIFACT],
-                        "produces": "thing"},
+                        "produces": "thing", "env": listed},
         "leaky-tests": {"name": "leaky-tests", "runtime": "command", "command": ["sh", "-c", LEAKY_ARTIFACT],
+                        "env": listed,
                         "self_tests": [{"name": "prints the key", "run": PRINT_ALL + "; exit 1"},
                                        {"name": "argv prints it", "run": ["sh", "-c", PRINT_ALL + "; exit 1"]}]},
     }

@@ -49,7 +49,8 @@ def test_command_gets_its_environment_and_prompt_file(llm_ws):
     staged = Path(art["AGENTCTL_OUTPUT"]).parent  # a private folder, gone after the run
     assert staged.parent == llm_ws.root / ".agentctl" / "staging" and not staged.exists()
     assert "Check the disks" in art["prompt"] and "be quick" in art["prompt"] and "You are probe." in art["prompt"]
-    assert out.record.provider == "command" and out.record.costUsd == 0.0
+    # no `usage:`: nothing is known about its cost — null (unpriced), never 0 (SPEC §5)
+    assert out.record.provider == "command" and out.record.costUsd is None and out.record.costSource is None
     assert llm_ws.get_task(tid).status == "done"
     assert not list((llm_ws.root / "artifacts" / tid).glob(".*.json"))  # staging file cleaned up
 
@@ -126,12 +127,14 @@ def _alive(pid: int) -> bool:
 
 def test_failing_command_is_exit_1_with_a_redacted_tail(llm_ws):
     secret = "hunter2-very-secret-value"
-    command_agent(llm_ws, "bad", "import os, sys; print('boom, token', os.environ['DEPLOY_TOKEN']); sys.exit(3)")
+    # the agent lists DEPLOY_TOKEN under env: (else it would not receive it) and leaks it on failure
+    command_agent(llm_ws, "bad", "import os, sys; print('boom, token', os.environ['DEPLOY_TOKEN']); sys.exit(2)",
+                  extra="env: [DEPLOY_TOKEN]\n")
     tid = llm_ws.task("fail", agent="bad")
     out = llm_ws.run("bad", task=tid, env=dict(llm_ws.env, DEPLOY_TOKEN=secret))
     assert out.exit_code == 1
     err = out.record.error
-    assert err.type == "CommandFailed" and "exited 3" in err.message and "boom" in err.message
+    assert err.type == "CommandFailed" and "exited 2" in err.message and "boom" in err.message
     assert secret not in err.message and secret not in out.message
     log = (llm_ws.root / "artifacts" / tid / "bad.log").read_text()
     assert "boom" in log and secret not in log

@@ -45,6 +45,7 @@ def show(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME")
     data.update({
         "fallback": [f.model for f in tier.fallback] if tier else [],
         "promptFile": agent.prompt_file, "command": agent.command, "timeoutS": agent.timeout_s,
+        "usage": agent.usage, "env": list(agent.env), "stdin": agent.stdin,
         "budget": agent.budget.model_dump() if agent.budget else None,
         "selfTests": [r.model_dump(exclude_none=True) for r in w.self_tests_for(agent)],
         "breaker": w.breaker_for(agent).model_dump(),

@@ -44,17 +44,9 @@ def next_(
 @task_app.command("release")
 def release(ctx: typer.Context, task_id: Annotated[str, typer.Argument(metavar="ID")], json_: JsonOpt = False) -> None:
     """Give a claim back: the task returns to todo for the next agent that asks (event `released`)."""
-    from agentctl.core.clock import iso
-    from agentctl.errors import Conflict
-    from agentctl.registry.ready import release_claim
-    from agentctl.registry.service import _get
+    from agentctl.registry.ready import release_task
 
-    w, at = ws(ctx), now()
-    with w.storage.registry.transaction(actor(), iso(at)) as tx:
-        task = _get(tx, task_id)
-        if not (task.claimedBy or task.claimRun):
-            raise Conflict(f"task {task_id} is not claimed (status {task.status})")
-        release_claim(tx, task, iso(at), f"released by {actor()}")
+    task = release_task(ws(ctx), task_id, actor(), now())
     emit_json(task.model_dump(mode="json")) if json_ else typer.echo(f"{task.taskId}: released ({task.status})")
 
 

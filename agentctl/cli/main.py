@@ -120,7 +120,7 @@ def _register(only: str | None = None) -> None:
 
     for module in (tasks, agents, init):
         _add(module, only)
-    for name in ("handoff", "run", "ops", "cron", "report", "learning", "demo", "storage", "fleet", "runs"):
+    for name in ("handoff", "run", "ops", "cron", "report", "learning", "demo", "storage", "fleet", "runs", "mcp"):
         if only is not None and name != only:
             continue
         try:

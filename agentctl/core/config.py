@@ -7,11 +7,13 @@ them. Strict: unknown keys are errors and YAML 1.1 coercions are refused.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]*$"
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CONFIG_VERSION = 1
 
 
@@ -225,11 +227,31 @@ class AgentDef(Strict):
     """Transient failures (rate limits, overload, 5xx, timeouts, exit 75) `agentctl work` retries (default: the role's, else 2)."""
     lease_s: float | None = Field(default=None, gt=0, le=MAX_SECONDS)
     """Seconds a claim lasts unless its run renews it (default: timeout_s + 60)."""
+    usage: Literal["claude-code", "codex", "gemini", "aider", "file"] | None = None
+    """How a command agent's tokens, model and cost are read (SPEC §5): the CLI's own output format, or
+    `file` (the agent writes `$AGENTCTL_USAGE_FILE`)."""
+    env: list[str] = Field(default_factory=list)
+    """Environment variables the agent and its self-tests receive beyond PATH, HOME, LANG, LC_*, TZ, TMPDIR
+    and AGENTCTL_*; nothing else that looks secret reaches them."""
+    stdin: Literal["prompt"] | None = None
+    """`prompt` feeds the prompt file on the command's stdin (e.g. `codex exec -`); default: stdin closed."""
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, names: list[str]) -> list[str]:
+        bad = [n for n in names if not ENV_NAME.match(n)]
+        if bad:
+            raise ValueError(f"not an environment variable name: {', '.join(map(repr, bad))}")
+        return names
 
     @model_validator(mode="after")
     def _runtime_fields(self) -> AgentDef:
         if self.runtime == "command" and not self.command:
             raise ValueError("runtime: command needs `command` (an argv list)")
+        if self.runtime == "command" and not self.produces and any("{schema_file}" in a for a in self.command or []):
+            raise ValueError("`{schema_file}` in `command` needs `produces` (the contract it names)")
+        if self.runtime != "command" and (self.usage or self.stdin):
+            raise ValueError("`usage` and `stdin` apply to runtime: command only")
         if self.runtime == "llm" and not self.tier and not self.model:
             raise ValueError("runtime: llm needs a `tier` (or a `model`)")
         if self.prompt is not None and self.prompt_file is not None:

@@ -174,6 +174,11 @@ class RunRecord(_Model):
     cacheReadTokens: int = 0
     cacheWriteTokens: int = 0
     costUsd: float | None = None
+    costSource: Literal["reported", "computed"] | None = None
+    """`reported` by the agent CLI, `computed` with genai-prices from tokens, null when unknown."""
+    models: list[dict[str, Any]] | None = None
+    """Per-model usage when a run used several models: {model, provider, tokensIn, tokensOut,
+    cacheReadTokens, cacheWriteTokens, costUsd}."""
     durationS: float = 0.0
     idempotencyKey: str | None = None
     duplicateOf: str | None = None

@@ -5,12 +5,14 @@
   ``AGENTCTL_INPUT``, ``AGENTCTL_OUTPUT`` — where to write the artifact,
   ``AGENTCTL_PROMPT_FILE`` — prompt, task, rejection and active regressions,
   ``AGENTCTL_WORKSPACE``) and in files;
-- cwd is the workspace; stdin is closed; the process starts its own session, and on
+- cwd is the workspace; stdin is closed (or reads a file: ``stdin: prompt``); the process starts its own session, and on
   timeout (or when the runner is interrupted) the whole process group is killed, so a
   grandchild cannot outlive the run; whatever the command left running in its group
   is killed when it ends too;
 - stdout and stderr go to a temp file (no pipe a stray background process can hold
   open, no memory bound); the redacted tail is kept for the log and the run record.
+  With ``stdout_path`` (agents with ``usage:``), stdout goes to that file whole, for the
+  usage adapters, and the tail is stderr's then stdout's.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agentctl.core.redact import redact_tail
 
@@ -69,15 +72,26 @@ def _tail(fh: tempfile._TemporaryFileWrapper, env: Mapping[str, str]) -> str:  #
     return redact_tail(fh.read(), cut=start > 0, keep=TAIL_BYTES, env=env)
 
 
+def _open_io(stdin_path: Path | None, stdout_path: Path | None, stack: contextlib.ExitStack) -> tuple[Any, Any]:
+    stdin = stack.enter_context(open(stdin_path, "rb")) if stdin_path is not None else subprocess.DEVNULL
+    stdout = stack.enter_context(open(stdout_path, "wb")) if stdout_path is not None else None
+    return stdin, stdout
+
+
 def run_command(argv: list[str], *, cwd: Path, env: Mapping[str, str], timeout_s: float,
+                stdin_path: Path | None = None, stdout_path: Path | None = None,
                 on_start: Callable[[int], None] | None = None) -> CommandResult:
     """Run ``argv`` (no shell) with ``env``; kill its process group on timeout or interruption.
-    ``on_start(pgid)`` is told the group as soon as it exists (staging records it)."""
+
+    ``stdin_path``: a file fed on stdin (else stdin is closed). ``stdout_path``: where stdout goes
+    whole (else stdout and stderr share the temp file of the tail). ``on_start(pgid)`` is told the
+    group as soon as it exists (staging records it)."""
     start = time.monotonic()
-    with tempfile.TemporaryFile() as out:
+    with tempfile.TemporaryFile() as out, contextlib.ExitStack() as stack:
         try:
-            proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True, shell=False)
+            stdin, stdout = _open_io(stdin_path, stdout_path, stack)
+            proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=stdin, stdout=stdout or out,
+                                    stderr=out if stdout else subprocess.STDOUT, start_new_session=True, shell=False)
         except OSError as exc:
             return CommandResult(None, False, "", time.monotonic() - start,
                                  spawn_error=f"cannot start {argv[0]!r}: {exc.strerror or exc}")
@@ -98,4 +112,21 @@ def run_command(argv: list[str], *, cwd: Path, env: Mapping[str, str], timeout_s
         else:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)  # leftovers in its group do not outlive the run
-        return CommandResult(code, timed_out, _tail(out, env), time.monotonic() - start)
+        tail = _tail(out, env)
+        if stdout is not None:
+            stdout.flush()
+            tail = "\n".join(t for t in (tail, _file_tail(stdout_path, env)) if t.strip())
+        return CommandResult(code, timed_out, tail, time.monotonic() - start)
+
+
+def _file_tail(path: Path | None, env: Mapping[str, str]) -> str:
+    if path is None:
+        return ""
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            start = max(0, size - TAIL_BYTES // 2 - TAIL_OVERLAP)
+            fh.seek(start)
+            return redact_tail(fh.read(), cut=start > 0, keep=TAIL_BYTES // 2, env=env)
+    except OSError:
+        return ""

@@ -157,6 +157,20 @@ def release_claim(tx: RegistryTx, task: Task, stamp: str, why: str) -> None:
         set_field(tx, task, "status", "todo", stamp)
 
 
+def release_task(ws: object, task_id: str, actor: str, now: datetime) -> Task:
+    """`task release ID` (and the MCP tool): give a claim back; Conflict (5) when it is not claimed."""
+    from agentctl.errors import Conflict
+    from agentctl.registry.service import _get
+
+    stamp = iso(now)
+    with ws.storage.registry.transaction(actor, stamp) as tx:  # type: ignore[attr-defined]
+        task = _get(tx, task_id)
+        if not (task.claimedBy or task.claimRun):
+            raise Conflict(f"task {task_id} is not claimed (status {task.status})")
+        release_claim(tx, task, stamp, f"released by {actor}")
+        return task.model_copy(deep=True)
+
+
 # --- what task add / update accept ------------------------------------------------------------
 
 def find_cycle(start: str, deps_of: Callable[[str], list[str]]) -> list[str] | None:

@@ -145,10 +145,18 @@ class Update:
     sets: list[str] = field(default_factory=list)
 
 
+def task_version(task: Task) -> str | int:
+    """What compare-and-set compares: the task's integer ``version`` when it has one, else ``updatedAt``."""
+    version = getattr(task, "version", None)
+    return version if isinstance(version, int) else task.updatedAt
+
+
 def update_task(ws: Workspace, task_id: str, up: Update, actor: str, now: datetime,
-                agent_process: str | None = None, who: Actor | None = None) -> Task:
+                agent_process: str | None = None, who: Actor | None = None,
+                expected_version: str | int | None = None) -> Task:
     """``agent_process`` ($AGENTCTL_AGENT, read by the CLI) or ``who``: the integrity rules of
-    ``agentctl.registry.policy`` (no agent finishes, re-points or re-stages its own gated work)."""
+    ``agentctl.registry.policy`` (no agent finishes, re-points or re-stages its own gated work).
+    ``expected_version``: compare-and-set — refused (5) when the task changed since it was read."""
     who = who or Actor(agent=agent_process)
     policy.check_force(who)
     if up.status is not None and up.status not in STATUSES:
@@ -166,6 +174,9 @@ def update_task(ws: Workspace, task_id: str, up: Update, actor: str, now: dateti
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:
         task = _get(tx, task_id)
+        if expected_version is not None and str(task_version(task)) != str(expected_version):
+            raise Conflict(f"task {task_id} changed since it was read (version {task_version(task)}, "
+                           f"expected {expected_version}): read it again, then update")
         policy.check_update(task, _changes(task, up, parsed_sets), who)
         _log_forced(tx, task, who)
         if up.status is not None:

@@ -43,8 +43,10 @@ What a run does to its task (decisions the rest of the pipeline relies on):
   ``blockedBy`` naming the input and what is missing, ``blockedOn`` = its
   dependencies. Exit 3.
 
-Costs: a priced answer → USD; a model genai-prices cannot price → ``costUsd: null``;
-no answer at all (429s, timeouts) or a command agent → 0.0 (no model was billed).
+Costs: a priced answer → USD (``costSource: computed``); a model genai-prices cannot price →
+``costUsd: null``; no answer at all (429s, timeouts) → 0.0 (no model was billed). A command
+agent's cost comes from its ``usage:`` adapter (``agentctl.run.command_agent``): reported by
+its CLI, computed from its tokens, or ``null`` when nothing is known — never 0.
 """
 
 from __future__ import annotations
@@ -133,11 +135,15 @@ class _Exec:
     model: str | None = None
     fallback_from: str | None = None
     cost: float | None = 0.0
+    cost_source: str | None = None
+    models: list[dict[str, Any]] | None = None
     error: RunError | None = None
     exit_code: int = 1
     counted: bool = True
     """Whether the outcome counts for the breaker (config errors do not)."""
     executed: bool = True
+    blocked: str | None = None
+    """A command agent blocked its own task (and exited 0): the task is left as the agent set it."""
 
 
 class _Run:
@@ -150,6 +156,7 @@ class _Run:
         self.executed = False
         self.admission: Any = None
         self.outcome_recorded = False
+        self._blocked_by: str | None = None
         self.retry_of: str | None = None
         self.claim_version: int | None = None
         self.claimed: Task | None = None
@@ -324,53 +331,30 @@ class _Run:
         artifact = ans.artifact if schema is not None else (json_object_text(ans.raw_text) or ans.artifact)
         return _Exec(artifact=artifact, parse_error=ans.parse_error, raw_text=ans.raw_text, usage=ans.usage,
                      provider=routed.ref.provider, model=routed.ref.model, fallback_from=routed.fallback_from,
-                     cost=None if cost is None else round(cost, 10))
+                     cost=None if cost is None else round(cost, 10), cost_source=None if cost is None else "computed")
 
     def _execute_command(self, task: Task | None, inp: RunInput | None, system: str, prompt: str) -> _Exec:
-        from agentctl.storage.staging import staging_dir
+        from agentctl.run import command_agent as cmd
+        from agentctl.storage.staging import note_group, staging_dir
 
         folder = self._artifact_dir(task)
-        prompt_file = write_prompt_file(folder, self.agent, system, prompt, self.redact_env)
         with staging_dir(self.ws.root) as private:  # the raw artifact never outlives the run
-            return self._command_in(private, folder, task, inp, prompt_file)
-
-    def _command_in(self, private: Path, folder: Path, task: Task | None, inp: RunInput | None,
-                    prompt_file: Path) -> _Exec:
-        from agentctl.contracts.schemas import parse_artifact
-        from agentctl.providers.command import run_command
-        from agentctl.storage.staging import note_group
-
-        staging = private / f"{self._artifact_name()}.json"
-        env = dict(self.env)
-        env.update(AGENTCTL_AGENT=self.agent.name, AGENTCTL_TASK=task.taskId if task else "",
-                   AGENTCTL_INPUT=str(inp.path) if inp else "", AGENTCTL_OUTPUT=str(staging),
-                   AGENTCTL_PROMPT_FILE=str(prompt_file), AGENTCTL_WORKSPACE=str(self.ws.root),
-                   AGENTCTL_RUN_ID=self.run_id)
-        res = run_command(list(self.agent.command or []), cwd=self.ws.root, env=env, timeout_s=self.agent.timeout_s,
-                          on_start=lambda pgid: note_group(private, pgid))
-        atomic_write(folder / f"{self.agent.name}.log", redact(res.output_tail, self.redact_env).encode())
-        ex = _Exec(provider="command", model=None)
-        tail = res.output_tail.strip()[-MAX_ERROR_CHARS:]
-        if res.spawn_error:
-            ex.error = RunError(type="CommandNotStarted", message=res.spawn_error)
-        elif res.timed_out:
-            ex.error = RunError(type="Timeout", message=f"the command ran past timeout_s={self.agent.timeout_s:g}s; "
-                                f"its process group was killed" + (f"; output: {tail}" if tail else ""))
-        elif res.exit_code != 0:
-            ex.error = RunError(type="CommandFailed", message=f"the command exited {res.exit_code}"
-                                + (f": {tail}" if tail else ""))
-        elif staging.is_file() and not staging.is_symlink():
-            data, not_json = parse_artifact(staging.read_bytes())
-            ex.raw_text = staging.read_text(encoding="utf-8", errors="replace")
-            ex.artifact, ex.parse_error = data, (not_json.summary if not_json else None)
-        elif self.agent.produces:
-            ex.parse_error = "the command wrote no artifact to $AGENTCTL_OUTPUT"
-        return ex
+            files = cmd.run_files(self.ws, self.agent, folder, folder / f"{self.agent.name}.prompt.md", self.run_id,
+                                  inp.path if inp else None, private=private)
+            prompt += "\n\n" + cmd.protocol_text(files, self.agent.produces)
+            write_prompt_file(folder, self.agent, system, prompt, self.redact_env)
+            out = cmd.execute(self.ws, self.agent, task, files, self.env, self.run_id, self.started, self.redact_env,
+                              on_start=lambda pgid: note_group(private, pgid))
+        return _Exec(**{f: getattr(out, f) for f in cmd.CommandOutcome.__dataclass_fields__})
 
     # --- after execution ---------------------------------------------------------------------
     def _conclude(self, task: Task | None, ex: _Exec) -> RunOutcome:
+        self._blocked_by = ex.blocked
         if ex.error is not None:
             status, output, report, rejection, verdict = "failure", None, None, None, None
+        elif ex.blocked is not None:  # the agent blocked its task itself: that stands (what it wrote is kept)
+            status, report, rejection, verdict = "success", None, None, None
+            output = self._write_artifact(task, ex.artifact) if ex.artifact is not None else None
         else:
             ex.artifact, self.spawn = fleet.take_spawn(ex.artifact)
             verdict = fleet.spawn_verdict(self.ws, self.spawn) or self._verify(ex)
@@ -543,6 +527,8 @@ class _Run:
             fallbackFrom=ex.fallback_from if ex is not None else None, status=status,  # type: ignore[arg-type]
             error=error, tokensIn=usage.tokens_in, tokensOut=usage.tokens_out, cacheReadTokens=usage.cache_read,
             cacheWriteTokens=usage.cache_write, costUsd=ex.cost if ex is not None else cost,
+            costSource=ex.cost_source if ex is not None else None,  # type: ignore[arg-type]
+            models=ex.models if ex is not None else None,
             durationS=round(max(0.0, (ended - self.started).total_seconds()), 3),
             idempotencyKey=self.req.idempotency_key, output=output, selfTest=selftest, rejection=rejection,
             retryOf=self.retry_of)
@@ -572,6 +558,8 @@ class _Run:
 
     def _message(self, record: RunRecord, verdict: Any, report: Any) -> str:
         who = f"{self.agent.name}" + (f" on {record.taskId}" if record.taskId else "")
+        if record.status == "success" and self.agent.runtime == "command" and self._blocked_by:
+            return f"{who}: the agent blocked its task: {self._blocked_by}"
         if record.status == "success" and record.provider == "command":
             return f"{who}: success in {record.durationS:g}s" + (f" → {record.output}" if record.output else "")
         if record.status == "success":

@@ -79,9 +79,14 @@ def run_self_tests(ws: Workspace, agent: AgentDef, artifact: Any, task_id: str |
         from agentctl.storage import check_confined
 
         check_confined(out)
-    run_env = {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("AGENTCTL_")}
-    run_env.update(AGENTCTL_AGENT=agent.name, AGENTCTL_TASK=task_id or "", AGENTCTL_WORKSPACE=str(ws.root),
-                   AGENTCTL_OUTPUT=str(out) if out else "")
+    from agentctl.providers.agent_env import agent_env
+    from agentctl.tiers.routing import tier_key_values
+
+    source = {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("AGENTCTL_")}
+    # the same rule as the agent's own command (SPEC §5): its env: names, nothing else secret, no tier key
+    run_env = agent_env(source, agent.env, secret_values=tier_key_values(ws.config.tiers.values(), source), extra={
+        "AGENTCTL_AGENT": agent.name, "AGENTCTL_TASK": task_id or "", "AGENTCTL_WORKSPACE": str(ws.root),
+        "AGENTCTL_OUTPUT": str(out) if out else ""})
     if artifact is None:
         artifact = NoArtifact("no artifact was produced")
     results = [run_rule(rule, artifact, cwd=ws.root, env=run_env) for rule in ws.self_tests_for(agent)]

@@ -96,6 +96,24 @@ def cost_usd(ref: ModelRef, usage: TokenUsage, at: datetime) -> float | None:
     return None
 
 
+def reported_usage_cost_usd(provider: str | None, model: str, usage: TokenUsage, at: datetime) -> float | None:
+    """USD for tokens an agent CLI reported (SPEC §5 ``usage:``): priced at ``provider`` when it is known,
+    else by genai-prices' own match on the model name; None when it cannot be priced."""
+    from genai_prices import Usage, calc_price
+
+    priced = Usage(**normalised_usage(provider or "", usage))
+    lookups: list[dict[str, str]] = [{"provider_id": provider}] if provider else []
+    for where in [*lookups, {}]:
+        try:
+            calc = calc_price(priced, model, genai_request_timestamp=at, **where)  # type: ignore[call-overload]
+        except LookupError:
+            continue
+        except ValueError:
+            return None
+        return float(calc.total_price)
+    return None
+
+
 def _mtok(value: Any) -> float | None:
     if value is None:
         return None

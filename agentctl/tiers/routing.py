@@ -17,7 +17,7 @@ the variable, a fallback's missing key just skips that fallback.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from agentctl.core.config import ModelRef, Tier
@@ -70,6 +70,14 @@ def chain_for(tier: Tier | ModelRef) -> list[ModelRef]:
 
 def key_env(ref: ModelRef) -> str:
     return ref.api_key_env or DEFAULT_KEY_ENV[ref.provider]
+
+
+def tier_key_values(tiers: Iterable[Tier], env: Mapping[str, str]) -> list[str]:
+    """The values of the tiers' key variables (fallbacks included): agentctl's own, never handed to a
+    command agent or a self-test unless it lists the variable under ``env:``."""
+    tiers = list(tiers)
+    names = {key_env(r) for r in [*tiers, *(f for t in tiers for f in t.fallback)]}
+    return [env[n] for n in sorted(names) if env.get(n)]
 
 
 def api_key(ref: ModelRef, env: Mapping[str, str]) -> str:
