@@ -116,7 +116,8 @@ def test_stdin_prompt_placeholders_schema_and_prompt_file(ws: Path) -> None:
     seen = json.loads(json.loads((ws / "artifacts" / tid / "note.json").read_text())["summary"])
     prompt_file, output, schema_file, workspace, inp, literal = seen["argv"]
     assert Path(prompt_file) == ws / "artifacts" / tid / "probe.prompt.md"
-    assert Path(output).parent == ws / "artifacts" / tid and Path(workspace) == ws and Path(inp) == ws / "in.json"
+    assert Path(output).parent.parent == ws / ".agentctl" / "staging"  # the raw artifact is staged privately
+    assert Path(workspace) == ws and Path(inp) == ws / "in.json"
     assert schema_file == seen["schema_env"] and seen["schema"]["required"] == ["summary"]
     assert literal == "--literal={not_a_placeholder}"
     assert "Summarise the task." in seen["stdin"] and "Rotate" in seen["stdin"]  # the prompt, on stdin

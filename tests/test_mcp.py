@@ -117,7 +117,7 @@ def test_handoff_and_the_gate_refusal(studio_ws: Path) -> None:
     version = call(studio_ws, "task_show", {"task_id": prd}, "--agent", "pia").structured_content["version"]
     refused = call(studio_ws, "task_update", {"task_id": prd, "expected_version": version, "status": "done"},
                    "--agent", "pia")
-    assert refused.is_error and "human gate" in refused.content[0].text
+    assert refused.is_error and "refused inside agent process pia" in refused.content[0].text  # the agent policy
     assert tasks(studio_ws)[prd]["status"] == "review" and tasks(studio_ws)[prd]["gate"] == "pending"
     invalid = call(studio_ws, "handoff", {"task_id": "nope"}, "--agent", "pia")
     assert invalid.is_error and "usage error (2)" in invalid.content[0].text
