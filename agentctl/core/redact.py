@@ -27,9 +27,18 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}")
 _ASSIGN = re.compile(r"(?i)\b((?:api[_-]?key|x-api-key|token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}]{6,})")
 
 
+_REGISTERED: set[str] = set()
+"""Values known to be secret whatever their variable's name (the env file's values)."""
+
+
+def register_secrets(values: list[str] | set[str]) -> None:
+    """Mask these values everywhere from now on (short ones would mask ordinary words)."""
+    _REGISTERED.update(v for v in values if len(v) >= 6)
+
+
 def secret_values(env: dict[str, str] | None = None) -> list[str]:
     env = os.environ if env is None else env
-    values = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 6}
+    values = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 6} | _REGISTERED
     return sorted(values, key=len, reverse=True)
 
 

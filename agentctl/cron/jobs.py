@@ -1,112 +1,55 @@
-"""Proactive monitoring through system cron (SPEC §8): schedules, runs, coverage.
+"""Proactive monitoring through system cron (SPEC §8): running jobs, listing them.
 
-Slots. A job's schedule is read in its own ``tz`` (zoneinfo, DST-aware, via croniter).
-Its *current slot* is the most recent scheduled time ≤ now; ``cron run`` runs the job
-once per slot:
-- an overlap lock per job (``state/cron-<name>.lock``, taken without waiting) keeps a
-  job that is still running from being started twice — the second call records
-  ``skipped`` ("still running") and exits 0;
-- ``state/cron.json`` remembers the last slot handled per job; a second call for the
-  same slot records ``duplicate`` and runs nothing. Agent jobs also pass
-  ``<job>:<slot>`` as the runner's idempotency key, so its ledger guards the run too;
-- slots missed since the last one handled are caught up once (``catch_up: once``: the
-  most recent missed slot runs first, keyed by that slot) or recorded as missed (``skip``).
-Every call writes run records with ``job``, ``trigger: cron`` and ``agent`` (the job's
-agent; ``None`` for built-ins, which are attributed by ``job``).
+Two ways in:
+- ``cron run NAME --scheduled`` is what the installed crontab entry calls. It acts only
+  when now is in the minute of one of the job's slots, read in the job's own ``tz``
+  (``schedule.is_due``); any other firing (the entry may fire more often than the job,
+  see ``crontab.py``) does nothing and writes nothing. A due call runs the slot once:
+  an overlap lock per job (``state/cron-<name>.lock``, taken without waiting) records
+  ``skipped`` for a second concurrent call; ``state/cron.json`` remembers the last
+  slot handled, so a second call for it records ``duplicate``; agent jobs pass
+  ``<job>:<slot>`` as the runner's idempotency key; slots missed since the last one
+  are caught up once (``catch_up: once``) or recorded as missed (``skip``). Records
+  carry ``trigger: cron``; the outcome feeds the failure alerts (``failures.py``).
+- ``cron run NAME`` by hand runs the job now, ``trigger: manual``, with no slot: it
+  neither covers nor consumes a scheduled slot and does not touch the failure streak.
 
-Coverage counts, per job, the slots of a window and the slots a run record covers
-(its idempotency key names the slot; else the slot its start falls in).
-
-The crontab block lives in ``agentctl.cron.crontab``.
+Every record has ``job`` and ``agent`` (the job's agent; None for built-ins, which are
+attributed by ``job``). Schedule math is in ``schedule.py``, coverage in ``coverage.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from agentctl.core.clock import iso, parse_iso
+from agentctl.core.clock import iso
 from agentctl.core.config import CronJob
 from agentctl.core.records import RunError, RunRecord
-from agentctl.errors import AgentctlError, ConfigError, NotFound, StateError, TryLater
-from agentctl.storage.files.durable import JsonState, locked, open_log
+from agentctl.cron.coverage import PENDING_GRACE, coverage  # noqa: F401  (re-exported: scorecard, tests)
+from agentctl.cron.schedule import (  # noqa: F401  (re-exported)
+    check_job,
+    is_due,
+    job_zone,
+    next_runs,
+    slot_for,
+    slot_key,
+    slots_between,
+)
+from agentctl.cron.state import coverage_start, ledger, mark_defined, parse_stamp
+from agentctl.errors import AgentctlError, ConfigError, NotFound, TryLater
+from agentctl.storage.files.durable import locked
 from agentctl.workspace.loader import Workspace
 
 Clock = Callable[[], datetime]
 RETRY_CODES = frozenset({75, 78})
 """Outcomes that leave the slot open: try later (breaker, budget, lock) and a config error fixed
 before the next call — a rerun in the same slot is then a run, not a duplicate."""
-PENDING_GRACE = timedelta(hours=1)
-"""A slot with no record yet is *pending*, not missed, until min(this, its interval) has passed
-(records are written when a run ends)."""
-
-# --- schedule math -------------------------------------------------------------------------
-
-
-def job_zone(job: CronJob) -> ZoneInfo:
-    try:
-        return ZoneInfo(job.tz)
-    except (KeyError, ValueError):
-        raise ConfigError(f"agentctl.yaml [cron {job.name}.tz]: unknown time zone {job.tz!r}") from None
-
-
-def _iter(job: CronJob, start: datetime) -> Any:
-    from croniter import croniter
-
-    if len(job.schedule.split()) != 5 or not croniter.is_valid(job.schedule):
-        raise ConfigError(f"agentctl.yaml [cron {job.name}.schedule]: invalid 5-field cron expression "
-                          f"{job.schedule!r}")
-    return croniter(job.schedule, start.astimezone(job_zone(job)))
-
-
-def _fixed_hours(job: CronJob) -> bool:
-    return job.schedule.split()[1] != "*"
-
-
-def _repeat(job: CronJob, a: datetime, b: datetime) -> bool:
-    """b is a second reading of a's wall-clock time (the hour repeated when DST ends):
-    like cron, a job at fixed hours runs once there, not twice."""
-    return _fixed_hours(job) and a.replace(tzinfo=None) == b.replace(tzinfo=None)
-
-
-def next_runs(job: CronJob, now: datetime, n: int = 3) -> list[datetime]:
-    """The next ``n`` scheduled times strictly after ``now`` (aware, in the job's tz)."""
-    it = _iter(job, now)
-    out: list[datetime] = []
-    while len(out) < n:
-        t = it.get_next(datetime)
-        if not (out and _repeat(job, out[-1], t)):
-            out.append(t)
-    return out
-
-
-def slot_for(job: CronJob, now: datetime) -> datetime:
-    """The current slot: the most recent scheduled time ≤ now (aware, in the job's tz)."""
-    it = _iter(job, now.replace(second=0, microsecond=0) + timedelta(minutes=1))
-    slot = it.get_prev(datetime)
-    before = it.get_prev(datetime)
-    return before if _repeat(job, before, slot) else slot  # type: ignore[no-any-return]
-
-
-def slots_between(job: CronJob, start: datetime, end: datetime) -> list[datetime]:
-    """Every scheduled time s with start ≤ s < end."""
-    it = _iter(job, start - timedelta(seconds=1))
-    out: list[datetime] = []
-    while (s := it.get_next(datetime)) < end:
-        if not (out and _repeat(job, out[-1], s)):
-            out.append(s)
-    return out
-
-
-def slot_key(job: CronJob, slot: datetime) -> str:
-    """The idempotency key of a cron run: ``<job>:<slot in UTC ISO>``."""
-    return f"{job.name}:{iso(slot)}"
+_parse = parse_stamp
 
 
 # --- jobs ------------------------------------------------------------------------------
@@ -120,20 +63,25 @@ def find_job(ws: Workspace, name: str) -> CronJob:
     raise NotFound(f"unknown cron job {name!r} (known: {known})")
 
 
-def ledger(ws: Workspace) -> JsonState:
-    return JsonState(ws.root / "state" / "cron.json", "jobs")
-
-
 def list_jobs(ws: Workspace, now: datetime, n: int = 3) -> list[dict[str, Any]]:
+    """Jobs with their next runs and last scheduled run, both in the job's own zone (and UTC)."""
     entries = ledger(ws).read()["jobs"]
+    new = [j.name for j in ws.config.cron if coverage_start(entries.get(j.name) or {}) is None]
+    if new:
+        mark_defined(ws, new, now)
     rows = []
     for job in ws.config.cron:
         nxt = next_runs(job, now, n)
         last = entries.get(job.name) or {}
+        last_run = {k: last.get(k) for k in ("slot", "at", "status", "exitCode")} if last.get("at") else None
+        if last_run:
+            at = _parse(last_run["at"])
+            last_run["atLocal"] = at.astimezone(job_zone(job)).isoformat() if at else None
+            last_run["consecutiveFailures"] = int(last.get("consecutiveFailures") or 0)
         rows.append({"name": job.name, "schedule": job.schedule, "tz": job.tz, "agent": job.agent,
                      "builtin": job.builtin, "catchUp": job.catch_up, "description": job.description,
                      "next": [iso(t) for t in nxt], "nextLocal": [t.isoformat() for t in nxt],
-                     "lastRun": {k: last.get(k) for k in ("slot", "at", "status", "exitCode")} if last else None})
+                     "lastRun": last_run})
     return rows
 
 
@@ -149,14 +97,16 @@ class CronOutcome:
     message: str
     records: list[RunRecord] = field(default_factory=list)
     caught_up: str | None = None
+    trigger: str = "cron"
+    alert: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"job": self.job, "slot": self.slot, "status": self.status, "exitCode": self.exit_code,
-                "message": self.message, "caughtUp": self.caught_up,
+                "message": self.message, "caughtUp": self.caught_up, "trigger": self.trigger,
                 "records": [r.model_dump(mode="json") for r in self.records]}
 
 
-def _record(ws: Workspace, job: CronJob, slot: datetime, status: str, started: datetime, ended: datetime,
+def _record(ws: Workspace, job: CronJob, slot: datetime | None, status: str, started: datetime, ended: datetime,
             error: tuple[str, str] | None = None) -> RunRecord:
     from agentctl.core.redact import redact
 
@@ -166,41 +116,64 @@ def _record(ws: Workspace, job: CronJob, slot: datetime, status: str, started: d
             agent = ws.agents.get(job.agent)
             team, role = (agent.team, agent.role) if agent else (None, None)
     rec = RunRecord(runId=uuid.uuid4().hex, startedAt=iso(started), endedAt=iso(ended), agent=job.agent,
-                    team=team, role=role, job=job.name, trigger="cron", status=status,  # type: ignore[arg-type]
+                    team=team, role=role, job=job.name, trigger="cron" if slot else "manual",
+                    status=status,  # type: ignore[arg-type]
                     error=RunError(type=error[0], message=redact(error[1])) if error else None,
                     durationS=round(max((ended - started).total_seconds(), 0.0), 3),
-                    idempotencyKey=slot_key(job, slot))
+                    idempotencyKey=slot_key(job, slot) if slot else None)
     ws.storage.runlog.append(rec)
     return rec
 
 
 def run_job(ws: Workspace, name: str, now: datetime, clock: Clock, *, scheduled: bool = False) -> CronOutcome:
-    """Run job ``name`` once for its current slot (and catch up per ``catch_up``).
+    """``scheduled``: a crontab firing (runs the current slot if now is in its minute);
+    else a manual run now (``trigger: manual``, no slot)."""
+    if not scheduled:
+        return _with_lock(ws, find_job(ws, name), None, now, lambda job: _manual(ws, job, now, clock))
+    from agentctl.cron.failures import note_outcome
 
-    ``scheduled`` is set by installed crontab entries that fire more often than the job
-    (its tz differs from cron's): a slot already handled then exits 0 without a record.
-    """
-    job = find_job(ws, name)
-    slot = slot_for(job, now)
+    try:
+        job = find_job(ws, name)
+        if not is_due(job, now):
+            minute = now.replace(second=0, microsecond=0)
+            return CronOutcome(name, iso(minute), "not_due", 0, f"cron job {name}: {iso(minute)} is not one of its "
+                               f"slots ({job.schedule!r} in {job.tz}); nothing to do")
+        slot = slot_for(job, now)
+        out = _with_lock(ws, job, slot, now, lambda j: _run_locked(ws, j, slot, now, clock))
+    except AgentctlError as exc:  # a broken config, an unknown job: the cron job fails, and says so
+        note_outcome(ws, name, "failure", exc.exit_code, exc.message, now)
+        raise
+    except Exception as exc:
+        note_outcome(ws, name, "failure", 70, f"internal error: {type(exc).__name__}: {exc}", now)
+        raise
+    out.alert = note_outcome(ws, name, out.status, out.exit_code, out.message, now, out.slot)
+    return out
+
+
+def _with_lock(ws: Workspace, job: CronJob, slot: datetime | None, now: datetime,
+               body: Callable[[CronJob], CronOutcome]) -> CronOutcome:
     guard = contextlib.ExitStack()
     try:
         guard.enter_context(locked(ws.root / "state" / f"cron-{job.name}", timeout=0))
     except TryLater:
         msg = f"cron job {job.name}: still running (state/cron-{job.name}.lock is held); not started twice"
         rec = _record(ws, job, slot, "skipped", now, now, ("StillRunning", msg))
-        return CronOutcome(job.name, iso(slot), "skipped", 0, msg, [rec])
+        return CronOutcome(job.name, iso(slot or now), "skipped", 0, msg, [rec], trigger=rec.trigger)
     with guard:
-        return _run_locked(ws, job, slot, now, clock, scheduled)
+        return body(job)
 
 
-def _run_locked(ws: Workspace, job: CronJob, slot: datetime, now: datetime, clock: Clock,
-                scheduled: bool) -> CronOutcome:
+def _manual(ws: Workspace, job: CronJob, now: datetime, clock: Clock) -> CronOutcome:
+    check_job(job)
+    rec, code, msg = execute(ws, job, None, clock)
+    return CronOutcome(job.name, iso(now), rec.status, code, msg, [rec], trigger="manual")
+
+
+def _run_locked(ws: Workspace, job: CronJob, slot: datetime, now: datetime, clock: Clock) -> CronOutcome:
     entry = ledger(ws).read()["jobs"].get(job.name) or {}
     last = _parse(entry.get("slot"))
     if last is not None and last >= slot:
         msg = f"cron job {job.name}: slot {iso(slot)} already handled; not run again"
-        if scheduled:
-            return CronOutcome(job.name, iso(slot), "not_due", 0, msg)
         rec = _record(ws, job, slot, "duplicate", now, now)
         return CronOutcome(job.name, iso(slot), "duplicate", 0, msg, [rec])
     out = CronOutcome(job.name, iso(slot), "success", 0, "")
@@ -212,7 +185,7 @@ def _run_locked(ws: Workspace, job: CronJob, slot: datetime, now: datetime, cloc
     out.records.append(rec)
     out.status, out.message = rec.status, msg
     out.exit_code = code if code != 0 or out.exit_code == 0 else out.exit_code
-    _remember(ws, job, None if code in RETRY_CODES else slot, rec, code, missed[-1] if missed else None)
+    _remember(ws, job, None if code in RETRY_CODES else slot, rec, code, missed[-1] if missed else None, slot)
     return out
 
 
@@ -228,13 +201,14 @@ def _catch_up(ws: Workspace, job: CronJob, missed: list[datetime], now: datetime
         out.records.append(rec)
         out.caught_up = iso(missed[-1])
         out.exit_code = code
-        _remember(ws, job, None if code in RETRY_CODES else missed[-1], rec, code, None)
+        _remember(ws, job, None if code in RETRY_CODES else missed[-1], rec, code, None, missed[-1])
 
 
 def _remember(ws: Workspace, job: CronJob, slot: datetime | None, rec: RunRecord, code: int,
-              missed_through: datetime | None) -> None:
+              missed_through: datetime | None, attempted: datetime) -> None:
     with ledger(ws).transaction() as data:
         entry = data["jobs"].setdefault(job.name, {})
+        entry.setdefault("definedAt", iso(attempted))
         if slot is not None and (_parse(entry.get("slot")) or slot) <= slot:
             entry["slot"] = iso(slot)
         if missed_through is not None:
@@ -242,17 +216,8 @@ def _remember(ws: Workspace, job: CronJob, slot: datetime | None, rec: RunRecord
         entry.update({"at": rec.startedAt, "status": rec.status, "exitCode": code})
 
 
-def _parse(stamp: Any) -> datetime | None:
-    if not isinstance(stamp, str):
-        return None
-    try:
-        return parse_iso(stamp)
-    except AgentctlError:
-        raise StateError(f"state/cron.json: bad timestamp {stamp!r}; fix or move the file away") from None
-
-
-def execute(ws: Workspace, job: CronJob, slot: datetime, clock: Clock) -> tuple[RunRecord, int, str]:
-    """Run the job once for ``slot``: an agent through the runner, else the built-in."""
+def execute(ws: Workspace, job: CronJob, slot: datetime | None, clock: Clock) -> tuple[RunRecord, int, str]:
+    """Run the job once for ``slot`` (None: a manual run): an agent through the runner, else the built-in."""
     if job.agent:
         return _execute_agent(ws, job, slot, clock)
     started = clock()
@@ -266,13 +231,16 @@ def execute(ws: Workspace, job: CronJob, slot: datetime, clock: Clock) -> tuple[
     return _record(ws, job, slot, status, started, clock(), error), code, msg
 
 
-def _execute_agent(ws: Workspace, job: CronJob, slot: datetime, clock: Clock) -> tuple[RunRecord, int, str]:
+def _execute_agent(ws: Workspace, job: CronJob, slot: datetime | None, clock: Clock) -> tuple[RunRecord, int, str]:
     from agentctl.run.runner import RunRequest, run_agent
 
     started = clock()
-    req = RunRequest(agent=job.agent or "", prompt=job.prompt, idempotency_key=slot_key(job, slot),
-                     trigger="cron", job=job.name)
+    req = RunRequest(agent=job.agent or "", prompt=job.prompt, idempotency_key=slot_key(job, slot) if slot else None,
+                     trigger="cron" if slot else "manual", job=job.name)
     try:
+        if job.agent not in ws.agents:
+            raise ConfigError(f"agentctl.yaml [cron {job.name}.agent]: unknown agent {job.agent!r} "
+                              f"(known: {', '.join(sorted(ws.agents)) or 'none defined'})")
         outcome = run_agent(ws, req, clock)
     except AgentctlError as exc:
         status = "skipped" if exc.exit_code == 75 else "failure"
@@ -281,6 +249,9 @@ def _execute_agent(ws: Workspace, job: CronJob, slot: datetime, clock: Clock) ->
     except NotImplementedError:
         msg = "the agent runner is not available in this build of agentctl"
         return _record(ws, job, slot, "failure", started, clock(), ("RunnerUnavailable", msg)), 70, msg
+    except Exception as exc:  # a crash in the runner still leaves an attributed record (and an alert)
+        msg = f"internal error: {type(exc).__name__}: {str(exc)[:300]}"
+        return _record(ws, job, slot, "failure", started, clock(), (type(exc).__name__, msg)), 70, msg
     return outcome.record, outcome.exit_code, outcome.message
 
 
@@ -325,84 +296,3 @@ def _run_service(ws: Workspace, job: CronJob, now: datetime) -> tuple[str, int, 
         return "success", 0, f"builtin {job.builtin}: done", None
     msg = f"builtin {job.builtin}: exit {code}"
     return "failure", code, msg, ("BuiltinFailed", msg)
-
-
-# --- coverage ----------------------------------------------------------------------------
-
-
-def coverage(ws: Workspace, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Per job: slots expected in [start, end), run records of the job, covered / missed / pending slots.
-
-    A slot is covered by a run record of the job that is not ``skipped`` and whose
-    idempotency key names the slot (catch-up runs) or, failing that, that started in
-    [slot, next slot). A slot without one is missed once min(PENDING_GRACE, its
-    interval) has passed before ``end``; until then it is pending.
-    """
-    if not ws.config.cron:
-        return []
-    by_job: dict[str, list[dict[str, Any]]] = {}
-    for rec in _job_records(ws, start, end):
-        by_job.setdefault(rec["job"], []).append(rec)
-    return [_job_coverage(job, start, end, by_job.get(job.name, [])) for job in ws.config.cron]
-
-
-def _job_records(ws: Workspace, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-    """Run records with a job in [start, end). Most runs have none: the compact
-    `"job":null` the run log writes is skipped before parsing (a year: seconds, not a minute)."""
-    lo, hi = iso(start)[:19], iso(end)[:19]
-    for path in ws.storage.runlog.files_between(start, end):
-        fh = open_log(path)
-        if fh is None:
-            continue
-        with fh:
-            for raw in fh:
-                if b'"job":null' in raw or b'"job"' not in raw:
-                    continue
-                try:
-                    rec = json.loads(raw)
-                except ValueError:
-                    continue
-                if not isinstance(rec, dict) or not isinstance(rec.get("job"), str):
-                    continue
-                started = rec.get("startedAt")
-                if isinstance(started, str) and lo <= started[:19] < hi:
-                    yield rec
-
-
-def _job_coverage(job: CronJob, start: datetime, end: datetime, records: list[dict[str, Any]]) -> dict[str, Any]:
-    slots = [s.astimezone(UTC) for s in slots_between(job, start, end)]
-    known = set(slots)
-    covered: set[datetime] = set()
-    by_status: dict[str, int] = {}
-    for rec in records:
-        status = str(rec.get("status"))
-        by_status[status] = by_status.get(status, 0) + 1
-        if status != "skipped" and (s := _record_slot(job, rec, known)) is not None:
-            covered.add(s)
-    missed: list[datetime] = []
-    pending: list[datetime] = []
-    for i, s in enumerate(slots):
-        if s in covered:
-            continue
-        nxt = slots[i + 1] if i + 1 < len(slots) else next_runs(job, s, 1)[0].astimezone(UTC)
-        (pending if end - s < min(PENDING_GRACE, nxt - s) else missed).append(s)
-    return {"job": job.name, "schedule": job.schedule, "tz": job.tz, "agent": job.agent, "builtin": job.builtin,
-            "expected": len(slots), "recorded": len(records), "covered": len(known & covered),
-            "missed": len(missed), "missedSlots": [iso(s) for s in missed], "pending": [iso(s) for s in pending],
-            "byStatus": dict(sorted(by_status.items()))}
-
-
-def _record_slot(job: CronJob, rec: dict[str, Any], known: set[datetime]) -> datetime | None:
-    key = rec.get("idempotencyKey")
-    prefix = f"{job.name}:"
-    if isinstance(key, str) and key.startswith(prefix):
-        with contextlib.suppress(AgentctlError):
-            if (s := parse_iso(key[len(prefix):])) in known:
-                return s
-    started = rec.get("startedAt")
-    if not isinstance(started, str):
-        return None
-    try:
-        return slot_for(job, parse_iso(started)).astimezone(UTC)
-    except AgentctlError:
-        return None
