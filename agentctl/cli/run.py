@@ -32,7 +32,10 @@ def run(
     key: Annotated[str | None, typer.Option("--idempotency-key", help="Run at most once per key (24 h); a repeat returns the first result.")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Run one agent once: gates, model or command, contract, self-tests, registry, run log."""
+    """Run one agent once: gates, model or command, contract, self-tests, registry, run log.
+
+    Reads the workspace's env file (env_file:, default .agentctl/env) for variables not set.
+    """
     from agentctl.run.runner import RunRequest, run_agent
 
     if task is None and prompt is None and input_ is None:
@@ -40,6 +43,9 @@ def run(
 
         raise UsageError("nothing to run: give --task ID, --prompt TEXT or --input FILE")
     input_file = str(path_arg(input_).resolve()) if input_ else None
+    from agentctl.workspace.envfile import apply_env_file
+
+    apply_env_file(ws(ctx).root)  # the env file's keys, as for cron; the shell's own values win
     outcome = run_agent(ws(ctx), RunRequest(agent=agent, task_id=task, prompt=prompt, input_file=input_file,
                                             idempotency_key=key), run_clock())
     if json_:
