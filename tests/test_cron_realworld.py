@@ -374,6 +374,17 @@ def test_manual_run_is_trigger_manual_and_leaves_the_slot_to_cron(minimal_ws: Pa
     assert alerts(minimal_ws, "cron_job_failed")[0]["data"]["consecutiveFailures"] == 1   # manual: not counted
 
 
+def test_a_second_manual_run_after_a_success_is_a_duplicate(minimal_ws: Path) -> None:
+    set_cron(minimal_ws, "- name: watch\n  schedule: \"0 * * * *\"\n  builtin: breakers\n")
+    cli = Cli(minimal_ws)
+    first = cli("cron", "run", "watch", "--json", env={"AGENTCTL_NOW": "2026-11-26T10:20:00Z"}).json()
+    again = cli("cron", "run", "watch", "--json", env={"AGENTCTL_NOW": "2026-11-26T10:40:00Z"}).json()
+    assert (first["status"], again["status"], again["trigger"]) == ("success", "duplicate", "manual")
+    cron = cli("cron", "run", "watch", "--scheduled", "--json", env={"AGENTCTL_NOW": "2026-11-26T11:00:00Z"}).json()
+    nxt = cli("cron", "run", "watch", "--json", env={"AGENTCTL_NOW": "2026-11-26T11:10:00Z"}).json()
+    assert (cron["status"], nxt["status"]) == ("success", "success")           # a new slot: runs again
+
+
 def test_the_job_opens_its_own_rotated_log(minimal_ws: Path) -> None:
     from agentctl.cron.joblog import rotate
 

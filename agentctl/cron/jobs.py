@@ -164,9 +164,21 @@ def _with_lock(ws: Workspace, job: CronJob, slot: datetime | None, now: datetime
 
 
 def _manual(ws: Workspace, job: CronJob, now: datetime, clock: Clock) -> CronOutcome:
+    """By hand: runs now; once it succeeded, a second call in the same slot is a duplicate (rerun
+    freely after a failure). It never uses up the scheduled firing of the slot."""
     check_job(job)
+    slot = slot_for(job, now)
+    done = _parse((ledger(ws).read()["jobs"].get(job.name) or {}).get("manualSlot"))
+    if done is not None and done >= slot:
+        msg = (f"cron job {job.name}: already run by hand for slot {iso(slot)}; not run again "
+               "(the scheduled firing still runs)")
+        rec = _record(ws, job, None, "duplicate", now, now)
+        return CronOutcome(job.name, iso(slot), "duplicate", 0, msg, [rec], trigger="manual")
     rec, code, msg = execute(ws, job, None, clock)
-    return CronOutcome(job.name, iso(now), rec.status, code, msg, [rec], trigger="manual")
+    if code == 0:
+        with ledger(ws).transaction() as data:
+            data["jobs"].setdefault(job.name, {})["manualSlot"] = iso(slot)
+    return CronOutcome(job.name, iso(slot), rec.status, code, msg, [rec], trigger="manual")
 
 
 def _run_locked(ws: Workspace, job: CronJob, slot: datetime, now: datetime, clock: Clock) -> CronOutcome:
