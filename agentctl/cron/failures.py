@@ -45,6 +45,8 @@ def note_outcome(ws: Workspace, job: str, status: str, exit_code: int, message: 
     outcome = verdict(status, exit_code)
     if outcome is None:
         return None
+    if outcome == "ok" and not (ledger(ws).read()["jobs"].get(job) or {}).get("consecutiveFailures"):
+        return None  # the usual case: nothing to mend, no second write of cron.json
     with ledger(ws).transaction() as data:
         entry = data["jobs"].setdefault(job, {})
         before = int(entry.get("consecutiveFailures") or 0)

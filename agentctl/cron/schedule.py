@@ -19,6 +19,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from croniter import CroniterBadDateError, croniter  # every caller of this module reads schedules
+
 from agentctl.core.clock import iso
 from agentctl.core.config import CronJob
 from agentctl.errors import ConfigError
@@ -29,8 +31,6 @@ PROBE_BASE = datetime(2026, 1, 1, tzinfo=UTC)
 @lru_cache(maxsize=512)
 def schedule_problem(schedule: str) -> str | None:
     """Why ``schedule`` is not a usable 5-field cron expression, or None."""
-    from croniter import CroniterBadDateError, croniter
-
     if len(schedule.split()) != 5 or not croniter.is_valid(schedule):
         return f"invalid 5-field cron expression {schedule!r}"
     try:
@@ -57,8 +57,6 @@ def check_job(job: CronJob) -> None:
 
 
 def _iter(job: CronJob, start: datetime) -> Any:
-    from croniter import croniter
-
     check_job(job)
     return croniter(job.schedule, start.astimezone(job_zone(job)))
 
