@@ -4,7 +4,6 @@ one validator, honest coverage, the job's own log, housekeeping. Explicit clocks
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 import textwrap
@@ -226,8 +225,7 @@ def test_a_config_error_under_cron_alerts_too(minimal_ws: Path) -> None:
     (minimal_ws / "agentctl.yaml").write_text("tiers: [broken\n")              # the whole config broken
     res = Cli(minimal_ws)("cron", "run", "brief", "--scheduled", env={"AGENTCTL_NOW": "2026-11-26T10:01:00Z"})
     assert res.exit_code == 78
-    state = json.loads((minimal_ws / "state" / "cron.json").read_text())["jobs"]["brief"]
-    assert state["consecutiveFailures"] == 2
+    assert Workspace(minimal_ws).storage.cron.get("brief")["consecutiveFailures"] == 2
 
 
 def test_a_missing_key_under_cron_fails_and_alerts(minimal_ws: Path) -> None:

@@ -43,7 +43,8 @@ import agentctl.breakers.breaker
 import agentctl.cron.alerts
 import agentctl.cron.jobs
 import agentctl.learning.friction
-import agentctl.learning.learn  # noqa: F401 — imported before forking, so writers start at once
+import agentctl.learning.learn
+import agentctl.storage.files.backend  # noqa: F401 — imported before forking, so writers start at once
 from agentctl.workspace.loader import Workspace
 
 FORK = mp.get_context("fork")
@@ -53,27 +54,36 @@ ROUNDS = 25
 # --- SIGKILL at random instants ---------------------------------------------------------------
 
 def _journal(root: Path, watched: tuple[str, ...], unsafe: bool = False) -> None:
-    """In the writer: append ``name sha256`` of each watched state to journal.log just before committing it."""
-    from agentctl.learning import learn, regressions
-    from agentctl.storage.files import durable as files
-    from agentctl.storage.files import registry
-    real = files.atomic_write
+    """In the writer: append ``name sha256`` of each watched state to journal.log just before committing it
+    (every state file is written through the unit of work: its staged content is what commits)."""
+    from agentctl.storage.files import durable, journal
+    real_replace = journal.FileUnit.replace
     fd = os.open(root.parent / "journal.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-    def write(path: Path, data: bytes) -> None:
-        if path.name in watched:
-            os.write(fd, f"{path.name} {hashlib.sha256(data).hexdigest()}\n".encode())
-        if unsafe:  # the protection switched off: rewrite in place
+    def replace(self, path: Path, data: bytes | None) -> None:
+        if path.name in watched:  # a deletion is the state "absent"
+            sha = hashlib.sha256(data).hexdigest() if data is not None else "-"
+            os.write(fd, f"{path.name} {sha}\n".encode())
+        real_replace(self, path, data)
+
+    def commit_in_place(u) -> None:  # the protection switched off: rewrite each file in place
+        for path, data in u.replaces.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "wb") as fh:
-                fh.write(data[: len(data) // 2])
+                fh.write((data or b"")[: len(data or b"") // 2])
                 fh.flush()
-                fh.write(data[len(data) // 2:])
-            return
-        real(path, data)
+                fh.write((data or b"")[len(data or b"") // 2:])
+        for path, data in u.appends:
+            durable.append_line(path, data)
 
-    for mod in (files, registry, regressions, learn):
-        mod.atomic_write = write  # type: ignore[attr-defined]
+    journal.FileUnit.replace = replace  # type: ignore[method-assign]
+    if unsafe:
+        journal.commit = commit_in_place  # type: ignore[assignment]
+
+
+def _keyed_rel(kind: str, key: str) -> str:
+    from agentctl.storage.files.keyed import FileKeyed
+    return str(FileKeyed(Path("."), kind).path_for(key))
 
 
 def _write_breakers(root: Path, rnd: int) -> None:
@@ -92,11 +102,13 @@ def _write_breakers(root: Path, rnd: int) -> None:
 
 def _write_ledger(root: Path, rnd: int) -> None:
     from agentctl.run import idempotency
-    store = Workspace(root).storage.ledger
-    for i in range(10**6):
-        key, fp = f"k{rnd}-{i}", f"fp{i % 3}"
-        idempotency.reserve(store, key, fp, T0)
-        idempotency.complete(store, key, fp, {"runId": key, "status": "success", "exitCode": 0}, T0)
+    store = Workspace(root).storage.idempotency
+    for i in range(10**6):  # one key's entry, rewritten: reserved, completed, reserved again
+        with store.transaction("k") as slot:
+            slot.value = None
+        idempotency.reserve(store, "k", f"fp{i % 3}", T0, run_id=f"r{rnd}-{i}")
+        idempotency.complete(store, "k", f"fp{i % 3}", {"runId": f"r{rnd}-{i}", "status": "success", "exitCode": 0},
+                             T0)
 
 
 def _write_regressions(root: Path, rnd: int) -> None:
@@ -118,10 +130,10 @@ def _write_regressions(root: Path, rnd: int) -> None:
 
 def _write_cron(root: Path, rnd: int) -> None:
     from agentctl.core.clock import parse_iso
-    from agentctl.cron.jobs import ledger, run_job
+    from agentctl.cron.jobs import run_job
 
     ws = Workspace(root)
-    last = (ledger(ws).read()["jobs"].get("tick") or {}).get("slot")
+    last = (ws.storage.cron.get("tick") or {}).get("slot")
     start = parse_iso(last) + timedelta(minutes=1) if last else T0
     for i in range(10**6):  # the next slot each time: every call runs the job and commits cron.json
         now = start + timedelta(minutes=i)
@@ -132,8 +144,8 @@ def _write_alerts(root: Path, rnd: int) -> None:
     from agentctl.cron.alerts import raise_alert
 
     ws = Workspace(root)
-    for i in range(10**6):
-        raise_alert(ws, kind="test", message=f"alert {rnd}-{i}", source="writer", now=T0)
+    for i in range(10**6):  # one alert identity, past its dedupe window each time: its entry is rewritten
+        raise_alert(ws, kind="test", message="alert", source="writer", now=T0 + timedelta(hours=2 * (rnd * 1000 + i)))
 
 
 def _child(writer: Callable[[Path, int], None], root: str, rnd: int, watched: tuple[str, ...], unsafe: bool) -> None:
@@ -143,35 +155,44 @@ def _child(writer: Callable[[Path, int], None], root: str, rnd: int, watched: tu
 
 def _read_state(root: Path, name: str) -> None:
     """Parse ``name`` with agentctl's own reader (raises on a torn or corrupt file)."""
-    from agentctl.cron.jobs import ledger
     from agentctl.learning import learn, regressions
-    from agentctl.storage.files.durable import JsonState
 
     ws = Workspace(root)
     if name == "breakers.json":
         ws.storage.breakers.read()
-    elif name == "idempotency.json":
-        ws.storage.ledger.read()
     elif name == "regressions.yaml":
         regressions.load(ws)
     elif name == "learn.json":
         learn.load_ledger(ws)
-    elif name == "cron.json":
-        ledger(ws).read()
-    elif name == "alerts.json":
-        JsonState(root / "state" / "alerts.json", "alerts").read()
+    elif name == _KEYED["idempotency"]:
+        ws.storage.idempotency.get("k")
+    elif name == _KEYED["cron"]:
+        ws.storage.cron.get("tick")
+    elif name == _KEYED["alerts"]:
+        ws.storage.alerts.dedupe.get(_ALERT_KEY)
 
 
-PATHS = {"breakers.json": "state/breakers.json", "idempotency.json": "state/idempotency.json",
+def _alert_key() -> str:
+    from agentctl.cron.alerts import alert_key
+    return alert_key("test", "writer", "alert")
+
+
+_ALERT_KEY = _alert_key()
+PATHS = {"breakers.json": "state/breakers.json", "idempotency.json": _keyed_rel("idempotency", "k"),
          "regressions.yaml": "memory/regressions.yaml", "learn.json": "state/learn.json",
-         "cron.json": "state/cron.json", "alerts.json": "state/alerts.json"}
+         "cron.json": _keyed_rel("cron", "tick"), "alerts.json": _keyed_rel("alerts", _ALERT_KEY)}
+for _name in ("idempotency.json", "cron.json", "alerts.json"):  # per-key files: watched by their own name
+    _rel = PATHS.pop(_name)
+    PATHS[Path(_rel).name] = _rel
+_KEYED = {kind: Path(_keyed_rel(kind, key)).name for kind, key in
+          (("idempotency", "k"), ("cron", "tick"), ("alerts", _ALERT_KEY))}
 
 WRITERS = {
     "breakers": (_write_breakers, ("breakers.json",)),
-    "ledger": (_write_ledger, ("idempotency.json",)),
+    "ledger": (_write_ledger, (_KEYED["idempotency"],)),
     "regressions": (_write_regressions, ("regressions.yaml", "learn.json")),
-    "cron": (_write_cron, ("cron.json",)),
-    "alerts": (_write_alerts, ("alerts.json",)),
+    "cron": (_write_cron, (_KEYED["cron"],)),
+    "alerts": (_write_alerts, (_KEYED["alerts"],)),
 }
 
 
@@ -182,7 +203,7 @@ def _journal_lines(root: Path) -> list[tuple[str, str]]:
     out = []
     for line in path.read_bytes().split(b"\n")[:-1]:  # a torn last entry was never committed
         name, _, sha = line.decode().partition(" ")
-        out.append((name, sha))
+        out.append((name, None if sha == "-" else sha))
     return out
 
 
@@ -199,6 +220,7 @@ def kill_rounds(root: Path, kind: str, rounds: int = ROUNDS, unsafe: bool = Fals
         time.sleep(rng.uniform(0.02, 0.12))
         os.kill(p.pid, signal.SIGKILL)
         p.join()
+        Workspace(root).storage.recover()  # what the next command does first: finish or undo the victim's unit
         entries = _journal_lines(root)[before:]
         seen += len(entries)
         for name in watched:
@@ -359,12 +381,13 @@ def test_torn_archive_line_is_skipped_counted_and_the_next_archive_starts_fresh(
 
 # --- full disk, short writes, failing fsync, read-only folder ------------------------------------
 
+K1, TICK = _keyed_rel("idempotency", "k1"), _keyed_rel("cron", "tick")
 COMMANDS = {
     "tasks.json": ["task", "add", "--title", "one more"],
     "state/breakers.json": ["breaker", "reset", "flaky"],
-    "state/idempotency.json": ["run", "cmd", "--prompt", "p2", "--idempotency-key", "k1"],
+    K1: ["run", "cmd", "--prompt", "p2", "--idempotency-key", "k1"],
     "memory/regressions.yaml": ["regressions", "approve", "REG-001"],
-    "state/cron.json": ["cron", "run", "tick"],
+    TICK: ["cron", "run", "tick"],
 }
 
 
@@ -382,7 +405,9 @@ def prepared(tmp_path_factory) -> Path:
         add_task(ws, NewTask(title=f"task {i} " + "x" * 200), "setup", T0)
     breaker.trip_breaker(ws, ws.agent("flaky"), "setup", T0)
     breaker.reset_breaker(ws, ws.agent("flaky"), "setup", T0)
-    idempotency.complete(ws.storage.ledger, "k0", "fp", {"runId": "r0", "status": "success", "exitCode": 0}, T0)
+    idempotency.complete(ws.storage.idempotency, "k0", "fp", {"runId": "r0", "status": "success", "exitCode": 0}, T0)
+    with ws.storage.idempotency.transaction("k1") as slot:  # expired: the run reserves k1 again
+        slot.value = {"fingerprint": "old", "state": "done", "expiresAt": "2026-03-01T00:00:00Z"}
     run_job(ws, "tick", T0, lambda: T0)
     (root / "memory" / "regressions.yaml").write_text(
         "version: 1\nregressions:\n  - {id: REG-001, role: ops, signature: 's', rule: 'r', count: 1, "
@@ -400,8 +425,7 @@ def _copy(prepared: Path, tmp_path: Path, target: str) -> tuple[Path, list[str],
     return root, COMMANDS[target], path
 
 
-TARGETS = ["tasks.json", "state/breakers.json", "state/idempotency.json", "memory/regressions.yaml",
-           "state/cron.json"]
+TARGETS = ["tasks.json", "state/breakers.json", K1, "memory/regressions.yaml", TICK]
 
 
 def _fake_os(**overrides: Callable) -> SimpleNamespace:
@@ -461,8 +485,8 @@ RLIMITED = textwrap.dedent("""\
 
 
 RLIMIT_ARGV = {"tasks.json": ["task", "add", "--title", "one more"],
-               "state/breakers.json": ["breaker", "trip", "flaky"],
-               "state/idempotency.json": ["run", "cmd", "--prompt", "p2", "--idempotency-key", "k1"]}
+               "state/breakers.json": ["breaker", "trip", "flaky"]}
+"""(The idempotency ledger is one small file per key since issue 13: no state grows past a limit.)"""
 
 
 def _child_env(**extra: str) -> dict[str, str]:
@@ -472,15 +496,11 @@ def _child_env(**extra: str) -> dict[str, str]:
 @pytest.mark.parametrize("target", list(RLIMIT_ARGV))
 def test_a_real_short_write_efbig_keeps_the_old_file(tmp_path: Path, prepared: Path, target: str) -> None:
     """RLIMIT_FSIZE makes the kernel cut the temp file's write short, then refuse the rest (EFBIG)."""
-    from agentctl.core.clock import utcnow
-    from agentctl.run import idempotency
 
     root, _, path = _copy(prepared, tmp_path, target)
     ws = Workspace(root)
     with ws.storage.breakers.transaction() as data:  # states larger than the limit
         data["agents"]["flaky"]["failures"] = ["2026-03-02T11:00:00Z"] * 100
-    for i in range(10):  # fresh entries (not pruned as expired by the run)
-        idempotency.complete(ws.storage.ledger, f"old-{i}", "fp", {"runId": f"r{i}"}, utcnow())
     before = path.read_bytes()
     limit = 1024
     assert len(before) > limit

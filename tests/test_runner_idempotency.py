@@ -75,24 +75,47 @@ def test_a_refused_run_releases_its_key(llm_ws):
 
 
 def test_ledger_ttl_prune_and_stale_reservations(llm_ws):
-    store = llm_ws.ws().storage.ledger
+    store = llm_ws.ws().storage.idempotency
     t0 = utcnow()
-    assert idempotency.reserve(store, "k", "fp", t0) is None
+    assert isinstance(idempotency.reserve(store, "k", "fp", t0, run_id="r-1"), idempotency.Reserved)
     with pytest.raises(TryLater, match="in flight"):
         idempotency.reserve(store, "k", "fp", t0 + timedelta(seconds=1))
     idempotency.complete(store, "k", "fp", {"runId": "r-1", "status": "success", "exitCode": 0}, t0)
     dup = idempotency.reserve(store, "k", "fp", t0 + timedelta(hours=23))
-    assert dup is not None and dup.result["runId"] == "r-1"
-    # past the TTL the key is free again, and expired entries are pruned
-    assert idempotency.reserve(store, "k", "fp", t0 + timedelta(hours=25)) is None
-    assert idempotency.reserve(store, "other", "fp2", t0 + timedelta(hours=50)) is None
-    assert set(store.read()["keys"]) == {"other"}
-    # a reservation whose process died is stale and taken over
-    with store.transaction() as data:
-        data["keys"]["dead"] = {"fingerprint": "fp", "state": "in_flight", "createdAt": t0.isoformat(),
-                                "expiresAt": (t0 + timedelta(hours=24)).isoformat(),
-                                "owner": {"pid": _dead_pid(), "host": os.uname().nodename}, "result": None}
-    assert idempotency.reserve(store, "dead", "fp", t0 + timedelta(seconds=5)) is None
+    assert isinstance(dup, idempotency.Duplicate) and dup.result["runId"] == "r-1"
+    # past the TTL the key is free again, and expired entries are dropped by a sweep
+    assert isinstance(idempotency.reserve(store, "k", "fp", t0 + timedelta(hours=25)), idempotency.Reserved)
+    assert isinstance(idempotency.reserve(store, "other", "fp2", t0 + timedelta(hours=50)), idempotency.Reserved)
+    assert store.sweep(t0 + timedelta(hours=50)) == 1
+    assert {k for k, _ in store.items()} == {"other"}
+    # a reservation whose process died (no run record) is taken over, and the retry says so
+    with store.transaction("dead") as slot:
+        slot.value = {"fingerprint": "fp", "state": "in_flight", "runId": "r-dead", "createdAt": t0.isoformat(),
+                      "expiresAt": (t0 + timedelta(hours=24)).isoformat(),
+                      "owner": {"pid": _dead_pid(), "host": os.uname().nodename}, "result": None}
+    got = idempotency.reserve(store, "dead", "fp", t0 + timedelta(seconds=5), find_run=lambda rid: None)
+    assert isinstance(got, idempotency.Reserved) and got.retry_of == "r-dead"
+
+
+def test_try_later_is_never_a_keys_result(llm_ws):
+    store = llm_ws.ws().storage.idempotency
+    t0 = utcnow()
+    idempotency.reserve(store, "k75", "fp", t0, run_id="r-1")
+    idempotency.complete(store, "k75", "fp", {"runId": "r-1", "status": "failure", "exitCode": 75}, t0)
+    assert store.get("k75", t0) is None
+
+
+def test_dead_holder_with_a_run_record_is_a_duplicate(llm_ws):
+    store = llm_ws.ws().storage.idempotency
+    t0 = utcnow()
+    with store.transaction("k") as slot:
+        slot.value = {"fingerprint": "fp", "state": "in_flight", "runId": "r-9", "createdAt": t0.isoformat(),
+                      "expiresAt": (t0 + timedelta(hours=24)).isoformat(),
+                      "owner": {"pid": _dead_pid(), "host": os.uname().nodename}, "result": None}
+    rec = {"runId": "r-9", "status": "success", "output": "artifacts/x.json", "startedAt": t0.isoformat()}
+    got = idempotency.reserve(store, "k", "fp", t0, find_run=lambda rid: rec if rid == "r-9" else None)
+    assert isinstance(got, idempotency.Duplicate) and got.result["runId"] == "r-9"
+    assert store.get("k", t0)["state"] == "done"
 
 
 def _dead_pid() -> int:

@@ -139,7 +139,7 @@ def friction(ctx: typer.Context,
         from agentctl.errors import UsageError
 
         raise UsageError(f"--days must be positive; got {days:g}")
-    from agentctl.storage.files.durable import JsonlReader
+    from agentctl.storage import JsonlReader
 
     start, end = window_for_days(days, _clock(now_opt))
     reader = JsonlReader()

@@ -76,7 +76,7 @@ def main_callback(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more (also under cron).")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
 ) -> None:
-    from agentctl.storage.files.durable import set_lock_timeout
+    from agentctl.storage import set_lock_timeout
 
     set_lock_timeout(lock_timeout)
     ctx.obj = AppState(workspace_opt=workspace, verbose=verbose)

@@ -73,7 +73,7 @@ def scorecard(
     report = build_scorecard(ws(ctx), days=days, now=end)
     kind = "json" if json_ else fmt.value
     if output:
-        from agentctl.storage.files.durable import atomic_write
+        from agentctl.storage import atomic_write
 
         path = path_arg(output)
         atomic_write(path, render(report, kind).encode("utf-8"))

@@ -176,8 +176,8 @@ def status(ctx: typer.Context,
 
 
 def _cron_jobs(w: Any) -> list[dict[str, Any]]:
-    """Each cron job's last scheduled run and failure streak (state/cron.json only: cheap)."""
-    if not (w.root / "state" / "cron.json").exists():
+    """Each cron job's last scheduled run and failure streak (the cron ledger only: cheap)."""
+    if not ((w.root / "state" / "cron").is_dir() or (w.root / "state" / "cron.json").exists()):
         return []
     from agentctl.cron.failures import failing_jobs
 

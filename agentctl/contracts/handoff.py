@@ -42,7 +42,7 @@ from agentctl.core.config import PipelineStage
 from agentctl.core.records import FINISHED, Rejection, RejectionError, Task
 from agentctl.errors import ConfigError, Conflict, SelfTestFailed, UsageError
 from agentctl.registry.service import NewTask, _get, add_task_tx, check_task_id, find_task, set_field
-from agentctl.storage.files.registry import RegistryTx
+from agentctl.storage.base import RegistryTx
 from agentctl.workspace.loader import Workspace
 
 MAX_REJECTION_ERRORS = 20
@@ -219,12 +219,10 @@ def _keep_artifact(ws: Workspace, task: Task, stage: PipelineStage, checked: _Ch
     """The accepted artifact at artifacts/<ID>/<produces>.json (copied there if it came from elsewhere)."""
     if not stage.produces or checked.raw is None or checked.source is None:
         return task.output if checked.source is None else _display(ws, checked.source)
-    from agentctl.storage.files.durable import atomic_write
-
-    canonical = ws.artifact_dir(task.taskId) / f"{stage.produces}.json"
-    if checked.source.resolve() != canonical.resolve():
-        canonical.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(canonical, checked.raw)
+    name = f"{stage.produces}.json"
+    canonical = ws.artifact_dir(task.taskId) / name
+    if checked.source.resolve() != canonical.resolve():  # in the registry's unit of work
+        return ws.storage.artifacts.put(task.taskId, name, checked.raw)
     return ws.rel(canonical)
 
 

@@ -157,8 +157,17 @@ class AlertsConfig(Strict):
 
 
 class StorageConfig(Strict):
-    backend: Literal["file", "postgres"] = "file"
+    backend: str = "files"
+    """`files` (default) or `postgres` (SPEC §12); `file` is read as `files`."""
     dsn_env: str | None = None
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, v: str) -> str:
+        name = "files" if v == "file" else v
+        if name not in ("files", "postgres"):
+            raise ValueError(f"unknown storage backend {v!r} (backends: files, postgres)")
+        return name
 
 
 class WorkspaceConfig(Strict):

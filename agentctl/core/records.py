@@ -80,6 +80,8 @@ class Task(_Model):
     notes: str | None = None
     createdAt: str
     updatedAt: str
+    version: int = 0
+    """Incremented by every registry change of this task (compare-and-set of runs)."""
 
 
 class RegistryFile(_Model):
@@ -133,3 +135,5 @@ class RunRecord(_Model):
     """Summary of self-test results: {ok, failed: [names]}."""
     rejection: dict[str, Any] | None = None
     """Summary of the schema rejection: {missing: [...], errors: n}."""
+    retryOf: str | None = None
+    """The runId of an earlier run with the same idempotency key whose process died."""

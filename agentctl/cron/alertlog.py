@@ -31,7 +31,7 @@ def _clean(value: Any) -> Any:
 
 def list_alerts(ws: Workspace, now: datetime, since: str) -> list[dict[str, Any]]:
     """Alerts with ``ts`` within ``since`` of ``now`` (a bad duration is a usage error, 2)."""
-    from agentctl.storage.files.durable import JsonlReader
+    from agentctl.storage import JsonlReader
 
     horizon = now - parse_duration(since)
     rows = []

@@ -38,7 +38,6 @@ from agentctl.core.clock import iso, parse_iso
 from agentctl.core.config import AlertsConfig
 from agentctl.core.redact import MASK, redact, redact_obj
 from agentctl.errors import AgentctlError
-from agentctl.storage.files.durable import JsonState, append_json
 from agentctl.workspace.loader import Workspace
 
 WEBHOOK_TIMEOUT_S = 5.0
@@ -55,8 +54,6 @@ def alert_key(kind: str, source: str, message: str) -> str:
     return hashlib.sha256(f"{kind}\0{source}\0{message}".encode()).hexdigest()[:16]
 
 
-def dedupe_state(ws: Workspace) -> JsonState:
-    return JsonState(ws.root / "state" / "alerts.json", "alerts")
 
 
 def _config(ws: Workspace) -> tuple[AlertsConfig, str | None]:
@@ -135,19 +132,18 @@ def configured_sinks(cfg: AlertsConfig, env: Mapping[str, str]) -> tuple[list[Si
 
 def _claim(ws: Workspace, key: str, now: datetime, window_s: float) -> tuple[bool, str | None]:
     """True when an identical alert was sent within the window (suppress this one).
-    Otherwise claim the send for ``now``; returns the previous send time for a release."""
+    Otherwise claim the send for ``now``; returns the previous send time for a release.
+    One entry per alert identity, expiring with its window (O(1) in the number of alerts)."""
     stamp = iso(now)
-    with dedupe_state(ws).transaction() as data:
-        entries = data["alerts"]
-        horizon = now - timedelta(seconds=window_s)
-        for k in [k for k, v in entries.items() if _older(v.get("lastSentAt"), horizon)]:
-            del entries[k]
-        entry = entries.get(key)
+    with ws.storage.alerts.dedupe.transaction(key, now) as slot:
+        entry = slot.value
+        if entry and _older(entry.get("lastSentAt"), now - timedelta(seconds=window_s)):
+            entry = None
         if entry and window_s > 0:
-            entry["suppressed"] = int(entry.get("suppressed", 0)) + 1
+            slot.value = {**entry, "suppressed": int(entry.get("suppressed", 0)) + 1}
             return True, None
         previous = entry.get("lastSentAt") if entry else None
-        entries[key] = {"lastSentAt": stamp, "suppressed": 0}
+        slot.value = {"lastSentAt": stamp, "suppressed": 0, "expiresAt": iso(now + timedelta(seconds=window_s))}
         return False, previous
 
 
@@ -160,10 +156,9 @@ def _older(stamp: Any, horizon: datetime) -> bool:
 
 def _release(ws: Workspace, key: str, stamp: str) -> None:
     """Every sink failed: forget our claim so the next identical alert is sent."""
-    with contextlib.suppress(AgentctlError), dedupe_state(ws).transaction() as data:
-        entry = data["alerts"].get(key)
-        if entry and entry.get("lastSentAt") == stamp:
-            del data["alerts"][key]
+    with contextlib.suppress(AgentctlError), ws.storage.alerts.dedupe.transaction(key) as slot:
+        if slot.value and slot.value.get("lastSentAt") == stamp:
+            slot.value = None
 
 
 # --- the entry point -----------------------------------------------------------------
@@ -190,7 +185,7 @@ def raise_alert(ws: Workspace, *, kind: str, message: str, source: str, now: dat
             alert["dedupeError"] = redact(exc.message, env_d)
     alert["deduped"] = suppressed
     try:
-        append_json(ws.alerts_path, alert)
+        ws.storage.alerts.append(alert)
     except AgentctlError as exc:  # e.g. disk full: the sinks are then the only record, so still try them
         alert["recordError"] = exc.message
     results: dict[str, str] = {}
@@ -216,11 +211,11 @@ def _sink_failed(ws: Workspace, alert: dict[str, Any], sink: str, error: str, no
     line = {"ts": iso(now), "kind": "sink_failed", "severity": "warning", "source": "alerts", "sink": sink,
             "alertKind": alert["kind"], "alertKey": alert["key"], "message": redact(error, env)}
     with contextlib.suppress(AgentctlError):
-        append_json(ws.alerts_path, line)
+        ws.storage.alerts.append(line)
 
 
 def read_alerts(path: Path) -> list[dict[str, Any]]:
     """All alert lines (tests, briefings); torn lines are skipped."""
-    from agentctl.storage.files.durable import JsonlReader
+    from agentctl.storage import JsonlReader
 
     return list(JsonlReader().read(path))

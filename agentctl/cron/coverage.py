@@ -1,7 +1,7 @@
 """Honest cron coverage (SPEC §8): per job, what happened to each expected slot.
 
 A job's expected slots start when it was installed or first ran on schedule
-(``state/cron.json``), never before — and never before the window. Each slot is:
+(the cron ledger), never before — and never before the window. Each slot is:
 - ``ok``: a scheduled run of the slot succeeded;
 - ``failed``: it ran and failed (failure, rejected, selftest_failed) — not covered;
 - ``skipped``: refused to start (breaker open, budget, still running);
@@ -22,10 +22,11 @@ from typing import Any
 
 from agentctl.core.clock import iso, parse_iso
 from agentctl.core.config import CronJob
-from agentctl.cron.schedule import next_runs, schedule_problem, slot_for, slots_between
-from agentctl.cron.state import coverage_start, entries, mark_defined
+from agentctl.cron.schedule import next_runs, slot_for, slots_between
+from agentctl.cron.state import all_entries, coverage_start, mark_defined
 from agentctl.errors import AgentctlError
-from agentctl.storage.files.durable import open_log
+from agentctl.storage import open_log
+from agentctl.workspace.cronsyntax import schedule_problem
 from agentctl.workspace.loader import Workspace
 
 PENDING_GRACE = timedelta(hours=1)
@@ -39,11 +40,12 @@ def coverage(ws: Workspace, start: datetime, end: datetime) -> list[dict[str, An
     """One row per job; a job whose schedule is unusable gets a row with ``error`` (and zeros)."""
     if not ws.config.cron:
         return []
-    state = entries(ws)
-    new = [j.name for j in ws.config.cron if coverage_start(state.get(j.name) or {}) is None]
+    names = [j.name for j in ws.config.cron]
+    state = all_entries(ws, names)
+    new = [n for n in names if coverage_start(state.get(n) or {}) is None]
     if new:
         mark_defined(ws, new, end)
-        state = entries(ws)
+        state = all_entries(ws, names)
     by_job: dict[str, list[dict[str, Any]]] = {}
     for rec in _job_records(ws, start, end):
         by_job.setdefault(rec["job"], []).append(rec)

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from agentctl.core.config import NAME_PATTERN, CronJob
 from agentctl.cron.schedule import check_job, job_zone
 from agentctl.errors import AgentctlError, ConfigError, StateError
-from agentctl.storage.files.durable import locked
+from agentctl.storage import locked
 from agentctl.workspace.loader import Workspace
 
 _UNSAFE = re.compile(r"[%\"'\\#`\x00-\x1f\x7f]")
@@ -237,7 +237,7 @@ class CrontabTarget:
     def read(self) -> str:
         import subprocess
 
-        from agentctl.storage.files.durable import read_bytes
+        from agentctl.storage import read_bytes
 
         if self.file is not None:
             raw = read_bytes(self.file)
@@ -256,7 +256,7 @@ class CrontabTarget:
         import subprocess
         import tempfile
 
-        from agentctl.storage.files.durable import atomic_write
+        from agentctl.storage import atomic_write
 
         if self.file is not None:
             atomic_write(self.file, text.encode("utf-8"))

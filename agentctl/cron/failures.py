@@ -2,7 +2,7 @@
 
 A scheduled run that fails — the agent failed, its output or self-tests were rejected,
 a configuration error (a missing key, an unknown agent, a broken agentctl.yaml) or a
-crash — extends the job's failure streak in ``state/cron.json``. Failure 1, 1+N,
+crash — extends the job's failure streak in the cron ledger. Failure 1, 1+N,
 1+2N… (``alerts.failure_every``, default 10) raise a ``cron_job_failed`` alert through
 the sinks; the first success after a streak raises ``cron_job_recovered``. "Try later"
 outcomes (breaker open, budget spent, still running) and duplicates change nothing.
@@ -15,7 +15,7 @@ from typing import Any
 
 from agentctl.core.clock import iso
 from agentctl.core.redact import redact
-from agentctl.cron.state import ledger
+from agentctl.cron.state import all_entries, entry_of, update
 from agentctl.errors import AgentctlError
 from agentctl.workspace.loader import Workspace
 
@@ -45,10 +45,9 @@ def note_outcome(ws: Workspace, job: str, status: str, exit_code: int, message: 
     outcome = verdict(status, exit_code)
     if outcome is None:
         return None
-    if outcome == "ok" and not (ledger(ws).read()["jobs"].get(job) or {}).get("consecutiveFailures"):
-        return None  # the usual case: nothing to mend, no second write of cron.json
-    with ledger(ws).transaction() as data:
-        entry = data["jobs"].setdefault(job, {})
+    if outcome == "ok" and not entry_of(ws, job).get("consecutiveFailures"):
+        return None  # the usual case: nothing to mend, no second write of the ledger
+    with update(ws, job) as entry:
         before = int(entry.get("consecutiveFailures") or 0)
         since = entry.get("failingSince")
         if outcome == "ok":
@@ -86,7 +85,7 @@ def _recovered(ws: Workspace, job: str, count: int, since: str | None, now: date
 def failing_jobs(ws: Workspace) -> list[dict[str, Any]]:
     """Each job's last scheduled run and streak, from cron state only (cheap enough for `status`)."""
     rows = []
-    for name, e in sorted(ledger(ws).read()["jobs"].items()):
+    for name, e in sorted(all_entries(ws).items()):
         if not e.get("at"):
             continue
         rows.append({"job": name, "lastRunAt": e.get("at"), "status": e.get("status"), "exitCode": e.get("exitCode"),

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from agentctl.storage.files.durable import locked
+from agentctl.storage import locked
 
 MAX_BYTES = 1_000_000
 KEEP = 3

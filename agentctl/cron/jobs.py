@@ -5,10 +5,10 @@ Two ways in:
   when now is in the minute of one of the job's slots, read in the job's own ``tz``
   (``schedule.is_due``); any other firing (the entry may fire more often than the job,
   see ``crontab.py``) does nothing and writes nothing. A due call runs the slot once:
-  an overlap lock per job (``state/cron-<name>.lock``, taken without waiting) records
-  ``skipped`` for a second concurrent call; ``state/cron.json`` remembers the last
+  an overlap lock per job (``ws.storage.cron.overlap_lock``, taken without waiting) records
+  ``skipped`` for a second concurrent call; the cron ledger remembers the last
   slot handled, so a second call for it records ``duplicate``; agent jobs pass
-  ``<job>:<slot>`` as the runner's idempotency key; slots missed since the last one
+  ``<job>:<slot>`` as the runner's idempotency key (built-ins reserve it too); slots missed since the last one
   are caught up once (``catch_up: once``) or recorded as missed (``skip``). Records
   carry ``trigger: cron``; the outcome feeds the failure alerts (``failures.py``).
 - ``cron run NAME`` by hand runs the job now, ``trigger: manual``, with no slot: it
@@ -40,9 +40,8 @@ from agentctl.cron.schedule import (  # noqa: F401  (re-exported)
     slot_key,
     slots_between,
 )
-from agentctl.cron.state import coverage_start, ledger, mark_defined, parse_stamp
+from agentctl.cron.state import all_entries, coverage_start, entry_of, mark_defined, parse_stamp, update
 from agentctl.errors import AgentctlError, ConfigError, NotFound, TryLater
-from agentctl.storage.files.durable import locked
 from agentctl.workspace.loader import Workspace
 
 Clock = Callable[[], datetime]
@@ -65,7 +64,7 @@ def find_job(ws: Workspace, name: str) -> CronJob:
 
 def list_jobs(ws: Workspace, now: datetime, n: int = 3) -> list[dict[str, Any]]:
     """Jobs with their next runs and last scheduled run, both in the job's own zone (and UTC)."""
-    entries = ledger(ws).read()["jobs"]
+    entries = all_entries(ws, [j.name for j in ws.config.cron])
     new = [j.name for j in ws.config.cron if coverage_start(entries.get(j.name) or {}) is None]
     if new:
         mark_defined(ws, new, now)
@@ -107,7 +106,8 @@ class CronOutcome:
 
 
 def _record(ws: Workspace, job: CronJob, slot: datetime | None, status: str, started: datetime, ended: datetime,
-            error: tuple[str, str] | None = None) -> RunRecord:
+            error: tuple[str, str] | None = None, *, run_id: str | None = None,
+            retry_of: str | None = None) -> RunRecord:
     from agentctl.core.redact import redact
 
     team = role = None
@@ -115,7 +115,7 @@ def _record(ws: Workspace, job: CronJob, slot: datetime | None, status: str, sta
         with contextlib.suppress(AgentctlError):
             agent = ws.agents.get(job.agent)
             team, role = (agent.team, agent.role) if agent else (None, None)
-    rec = RunRecord(runId=uuid.uuid4().hex, startedAt=iso(started), endedAt=iso(ended), agent=job.agent,
+    rec = RunRecord(runId=run_id or uuid.uuid4().hex, retryOf=retry_of, startedAt=iso(started), endedAt=iso(ended), agent=job.agent,
                     team=team, role=role, job=job.name, trigger="cron" if slot else "manual",
                     status=status,  # type: ignore[arg-type]
                     error=RunError(type=error[0], message=redact(error[1])) if error else None,
@@ -154,7 +154,7 @@ def _with_lock(ws: Workspace, job: CronJob, slot: datetime | None, now: datetime
                body: Callable[[CronJob], CronOutcome]) -> CronOutcome:
     guard = contextlib.ExitStack()
     try:
-        guard.enter_context(locked(ws.root / "state" / f"cron-{job.name}", timeout=0))
+        guard.enter_context(ws.storage.cron.overlap_lock(job.name))
     except TryLater:
         msg = f"cron job {job.name}: still running (state/cron-{job.name}.lock is held); not started twice"
         rec = _record(ws, job, slot, "skipped", now, now, ("StillRunning", msg))
@@ -168,7 +168,7 @@ def _manual(ws: Workspace, job: CronJob, now: datetime, clock: Clock) -> CronOut
     freely after a failure). It never uses up the scheduled firing of the slot."""
     check_job(job)
     slot = slot_for(job, now)
-    done = _parse((ledger(ws).read()["jobs"].get(job.name) or {}).get("manualSlot"))
+    done = _parse(entry_of(ws, job.name).get("manualSlot"))
     if done is not None and done >= slot:
         msg = (f"cron job {job.name}: already run by hand for slot {iso(slot)}; not run again "
                "(the scheduled firing still runs)")
@@ -176,13 +176,13 @@ def _manual(ws: Workspace, job: CronJob, now: datetime, clock: Clock) -> CronOut
         return CronOutcome(job.name, iso(slot), "duplicate", 0, msg, [rec], trigger="manual")
     rec, code, msg = execute(ws, job, None, clock)
     if code == 0:
-        with ledger(ws).transaction() as data:
-            data["jobs"].setdefault(job.name, {})["manualSlot"] = iso(slot)
+        with update(ws, job.name) as entry:
+            entry["manualSlot"] = iso(slot)
     return CronOutcome(job.name, iso(slot), rec.status, code, msg, [rec], trigger="manual")
 
 
 def _run_locked(ws: Workspace, job: CronJob, slot: datetime, now: datetime, clock: Clock) -> CronOutcome:
-    entry = ledger(ws).read()["jobs"].get(job.name) or {}
+    entry = entry_of(ws, job.name)
     last = _parse(entry.get("slot"))
     if last is not None and last >= slot:
         msg = f"cron job {job.name}: slot {iso(slot)} already handled; not run again"
@@ -193,11 +193,12 @@ def _run_locked(ws: Workspace, job: CronJob, slot: datetime, now: datetime, cloc
     missed = slots_between(job, seen + timedelta(minutes=1), slot) if seen is not None else []
     if missed:
         _catch_up(ws, job, missed, now, clock, out)
-    rec, code, msg = execute(ws, job, slot, clock)
+    through = missed[-1] if missed else None
+    rec, code, msg = execute(ws, job, slot, clock, remember=lambda r, c: _remember(
+        ws, job, None if c in RETRY_CODES else slot, r, c, through, slot))
     out.records.append(rec)
     out.status, out.message = rec.status, msg
     out.exit_code = code if code != 0 or out.exit_code == 0 else out.exit_code
-    _remember(ws, job, None if code in RETRY_CODES else slot, rec, code, missed[-1] if missed else None, slot)
     return out
 
 
@@ -209,17 +210,16 @@ def _catch_up(ws: Workspace, job: CronJob, missed: list[datetime], now: datetime
                f"(catch_up: {job.catch_up}; not run)")
         out.records.append(_record(ws, job, skipped[-1], "skipped", now, now, ("MissedSlots", msg)))
     if job.catch_up == "once":
-        rec, code, _ = execute(ws, job, missed[-1], clock)
+        rec, code, _ = execute(ws, job, missed[-1], clock, remember=lambda r, c: _remember(
+            ws, job, None if c in RETRY_CODES else missed[-1], r, c, None, missed[-1]))
         out.records.append(rec)
         out.caught_up = iso(missed[-1])
         out.exit_code = code
-        _remember(ws, job, None if code in RETRY_CODES else missed[-1], rec, code, None, missed[-1])
 
 
 def _remember(ws: Workspace, job: CronJob, slot: datetime | None, rec: RunRecord, code: int,
               missed_through: datetime | None, attempted: datetime) -> None:
-    with ledger(ws).transaction() as data:
-        entry = data["jobs"].setdefault(job.name, {})
+    with update(ws, job.name) as entry:
         entry.setdefault("definedAt", iso(attempted))
         if slot is not None and (_parse(entry.get("slot")) or slot) <= slot:
             entry["slot"] = iso(slot)
@@ -228,19 +228,60 @@ def _remember(ws: Workspace, job: CronJob, slot: datetime | None, rec: RunRecord
         entry.update({"at": rec.startedAt, "status": rec.status, "exitCode": code})
 
 
-def execute(ws: Workspace, job: CronJob, slot: datetime | None, clock: Clock) -> tuple[RunRecord, int, str]:
-    """Run the job once for ``slot`` (None: a manual run): an agent through the runner, else the built-in."""
+def execute(ws: Workspace, job: CronJob, slot: datetime | None, clock: Clock,
+            remember: Callable[[RunRecord, int], None] | None = None) -> tuple[RunRecord, int, str]:
+    """Run the job once for ``slot`` (None: a manual run): an agent through the runner, else the
+    built-in. ``remember`` updates the cron ledger — in the same unit of work as a built-in's record."""
     if job.agent:
-        return _execute_agent(ws, job, slot, clock)
-    started = clock()
+        rec, code, msg = _execute_agent(ws, job, slot, clock)
+        if remember is not None:
+            remember(rec, code)
+        return rec, code, msg
+    return _execute_builtin(ws, job, slot, clock, remember)
+
+
+def _builtin_outcome(ws: Workspace, job: CronJob, started: datetime) -> tuple[str, int, str, tuple[str, str] | None]:
     try:
-        status, code, msg, error = run_builtin(ws, job, started)
+        return run_builtin(ws, job, started)
     except AgentctlError as exc:
-        status, code, msg = ("skipped" if exc.exit_code == 75 else "failure"), exc.exit_code, exc.message
-        error = (type(exc).__name__, exc.message)
+        status = "skipped" if exc.exit_code == 75 else "failure"
+        return status, exc.exit_code, exc.message, (type(exc).__name__, exc.message)
     except Exception as exc:  # a bug in a built-in still leaves an attributed record
-        status, code, msg, error = "failure", 70, f"internal error: {exc}", (type(exc).__name__, str(exc)[:300])
-    return _record(ws, job, slot, status, started, clock(), error), code, msg
+        return "failure", 70, f"internal error: {exc}", (type(exc).__name__, str(exc)[:300])
+
+
+def _execute_builtin(ws: Workspace, job: CronJob, slot: datetime | None, clock: Clock,
+                     remember: Callable[[RunRecord, int], None] | None) -> tuple[RunRecord, int, str]:
+    """A scheduled built-in follows the idempotency rule of runs: its slot key is reserved first and
+    bound to the result together with the record and the ledger (SPEC §5). A manual one has no key."""
+    from agentctl.run import idempotency
+
+    started = clock()
+    if slot is None:
+        status, code, msg, error = _builtin_outcome(ws, job, started)
+        return _record(ws, job, None, status, started, clock(), error), code, msg
+    key, store = slot_key(job, slot), ws.storage.idempotency
+    run_id = uuid.uuid4().hex
+    try:
+        got = idempotency.reserve(store, key, f"builtin:{job.name}", started, run_id=run_id,
+                                  find_run=lambda rid: ws.storage.runlog.find(rid, started))
+    except AgentctlError as exc:
+        status, code = ("skipped" if exc.exit_code == 75 else "failure"), exc.exit_code
+        return _record(ws, job, slot, status, started, clock(), (type(exc).__name__, exc.message)), code, exc.message
+    if isinstance(got, idempotency.Duplicate):
+        msg = f"cron job {job.name}: slot {iso(slot)} already ran as {got.result.get('runId')}; not run again"
+        return _record(ws, job, slot, "duplicate", started, clock()), 0, msg
+    status, code, msg, error = _builtin_outcome(ws, job, started)
+    with ws.storage.unit_of_work():  # record, ledger and key: all or nothing
+        rec = _record(ws, job, slot, status, started, clock(), error, run_id=run_id, retry_of=got.retry_of)
+        if remember is not None:
+            remember(rec, code)
+        result = {"runId": rec.runId, "status": status, "exitCode": code, "message": msg}
+        if code in RETRY_CODES:
+            idempotency.release(store, key, f"builtin:{job.name}", clock())
+        else:
+            idempotency.complete(store, key, f"builtin:{job.name}", result, clock())
+    return rec, code, msg
 
 
 def _execute_agent(ws: Workspace, job: CronJob, slot: datetime | None, clock: Clock) -> tuple[RunRecord, int, str]:
@@ -258,9 +299,6 @@ def _execute_agent(ws: Workspace, job: CronJob, slot: datetime | None, clock: Cl
         status = "skipped" if exc.exit_code == 75 else "failure"
         rec = _record(ws, job, slot, status, started, clock(), (type(exc).__name__, exc.message))
         return rec, exc.exit_code, exc.message
-    except NotImplementedError:
-        msg = "the agent runner is not available in this build of agentctl"
-        return _record(ws, job, slot, "failure", started, clock(), ("RunnerUnavailable", msg)), 70, msg
     except Exception as exc:  # a crash in the runner still leaves an attributed record (and an alert)
         msg = f"internal error: {type(exc).__name__}: {str(exc)[:300]}"
         return _record(ws, job, slot, "failure", started, clock(), (type(exc).__name__, msg)), 70, msg

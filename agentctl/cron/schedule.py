@@ -15,31 +15,15 @@ a slot in the skipped hour to the first minute after the change.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from croniter import CroniterBadDateError, croniter  # every caller of this module reads schedules
+from croniter import croniter  # every caller of this module reads schedules
 
 from agentctl.core.clock import iso
 from agentctl.core.config import CronJob
 from agentctl.errors import ConfigError
-
-PROBE_BASE = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@lru_cache(maxsize=512)
-def schedule_problem(schedule: str) -> str | None:
-    """Why ``schedule`` is not a usable 5-field cron expression, or None."""
-    if len(schedule.split()) != 5 or not croniter.is_valid(schedule):
-        return f"invalid 5-field cron expression {schedule!r}"
-    try:
-        croniter(schedule, PROBE_BASE).get_next(datetime)
-    except CroniterBadDateError:
-        return f"{schedule!r} never fires (no date matches it)"
-    except (ValueError, KeyError, OverflowError) as exc:
-        return f"invalid 5-field cron expression {schedule!r} ({exc})"
-    return None
+from agentctl.workspace.cronsyntax import schedule_problem
 
 
 def job_zone(job: CronJob) -> ZoneInfo:

@@ -30,7 +30,7 @@ from typing import Any
 
 from agentctl.core.clock import parse_iso
 from agentctl.core.records import Task
-from agentctl.storage.files.durable import JsonlReader
+from agentctl.storage import JsonlReader
 from agentctl.workspace.loader import Workspace
 
 DEFAULT_CONFLICT_WINDOW = timedelta(hours=1)

@@ -31,7 +31,7 @@ from agentctl.core.redact import redact
 from agentctl.cron.alerts import raise_alert
 from agentctl.errors import StateError
 from agentctl.learning import regressions as regs
-from agentctl.storage.files.durable import JsonlReader, atomic_write, locked, read_bytes
+from agentctl.storage import JsonlReader, atomic_write
 from agentctl.workspace.loader import Workspace
 
 LEDGER_VERSION = 1
@@ -325,7 +325,7 @@ class LearnLedger(BaseModel):
 
 
 def load_ledger(ws: Workspace) -> LearnLedger:
-    raw = read_bytes(ws.root / LEDGER_REL)
+    raw = ws.storage.learn_ledger.read()
     if raw is None or not raw.strip():
         return LearnLedger()
     try:
@@ -338,7 +338,7 @@ def load_ledger(ws: Workspace) -> LearnLedger:
 
 
 def _write_ledger(ws: Workspace, ledger: LearnLedger) -> None:
-    atomic_write(ws.root / LEDGER_REL, ledger.model_dump_json(indent=1).encode() + b"\n")
+    ws.storage.learn_ledger.write(ledger.model_dump_json(indent=1).encode() + b"\n")
 
 
 # --- rule text ----------------------------------------------------------------------
@@ -499,8 +499,7 @@ def run_learn(ws: Workspace, since: timedelta, now: datetime, drafter: Drafter |
         drafter, note = model_drafter(ws) if pending else (None, "template")
     rules, note = draft_rules(pending, drafter, note)
 
-    path = regs.regressions_path(ws)
-    with locked(path):
+    with ws.storage.regressions.lock(), ws.storage.unit_of_work():  # the list and its ledger: all or nothing
         doc, ledger = regs.load(ws), load_ledger(ws)
         ledger_before = ledger.model_dump()
         result = merge(doc, ledger, collected.occurrences, rules)

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agentctl.core.clock import iso
 from agentctl.errors import ConfigError, NotFound, StateError
-from agentctl.storage.files.durable import atomic_write, locked, read_bytes
+from agentctl.storage import atomic_write, read_bytes
 from agentctl.workspace.loader import Workspace
 from agentctl.workspace.yamlstrict import line_for, load_yaml_text
 
@@ -99,7 +99,7 @@ def regressions_path(ws: Workspace) -> Path:
 
 def load(ws: Workspace) -> RegressionsFile:
     """The regressions list; a missing file is an empty list, a bad one is StateError (74)."""
-    raw = read_bytes(regressions_path(ws))
+    raw = ws.storage.regressions.read()
     return RegressionsFile() if raw is None else parse(raw)
 
 
@@ -138,14 +138,14 @@ def dump(doc: RegressionsFile) -> bytes:
 def save(ws: Workspace, doc: RegressionsFile) -> None:
     """Write the list atomically (call under the lock), then refresh the runner's cache."""
     data = dump(doc)
-    atomic_write(regressions_path(ws), data)
+    ws.storage.regressions.write(data)
     _write_cache(ws, data, doc)
 
 
 @contextlib.contextmanager
 def transaction(ws: Workspace) -> Iterator[RegressionsFile]:
     """Lock, re-read, let the caller mutate, write atomically only if something changed."""
-    with locked(regressions_path(ws)):
+    with ws.storage.regressions.lock():
         doc = load(ws)
         before = doc.model_dump()
         yield doc

@@ -15,7 +15,7 @@ from typing import Any
 from agentctl.core.clock import iso, parse_iso
 from agentctl.core.records import FINISHED, STATUSES, TASK_ID_PATTERN, Task
 from agentctl.errors import Conflict, NotFound, UsageError
-from agentctl.storage.files.registry import RegistryTx
+from agentctl.storage.base import RegistryTx
 from agentctl.workspace.loader import Workspace
 
 _ID = re.compile(TASK_ID_PATTERN)
@@ -302,14 +302,12 @@ def board(ws: Workspace, now: datetime, product: str | None = None) -> dict[str,
 
 def archive_finished(ws: Workspace, older_than: timedelta, actor: str, now: datetime) -> list[str]:
     stamp = iso(now)
-    reg = ws.storage.registry
-    with reg.transaction(actor, stamp) as tx:
+    with ws.storage.registry.transaction(actor, stamp) as tx:
         old = [t for t in tx.doc.tasks if t.status in FINISHED and now - parse_iso(t.updatedAt) >= older_than]
         if not old:
             return []
-        reg.archive_tasks(old)
+        tx.archive(old)
         ids = {t.taskId for t in old}
-        tx.doc.tasks = [t for t in tx.doc.tasks if t.taskId not in ids]
         for t in old:
             tx.log(t.taskId, "archive", t.status, "archived")
         return sorted(ids)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentctl.core.redact import redact
 from agentctl.errors import UsageError
-from agentctl.storage.files.durable import atomic_write
+from agentctl.storage import atomic_write
 
 if TYPE_CHECKING:
     from agentctl.core.config import AgentDef

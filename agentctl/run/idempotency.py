@@ -1,22 +1,24 @@
-"""Idempotency keys for runs (SPEC §5), kept in the ledger (``state/idempotency.json``).
+"""Idempotency keys for runs (SPEC §5), one entry per key in the storage's keyed
+idempotency store (files: ``state/idempotency/<hh>/<hash>.json``, O(1) per key).
 
-``data["keys"][KEY]`` = ``{fingerprint, state: in_flight|done, createdAt, expiresAt,
-owner: {pid, host}, result}``. Everything is decided inside the ledger's own lock:
+Entry: ``{fingerprint, state: in_flight|done, runId, createdAt, expiresAt,
+leaseExpiresAt, owner: {pid, host}, result, retryOf}``. Each decision is taken inside
+that key's own transaction:
 
-- a new key is *reserved* (``in_flight``) before anything executes, so two processes
-  racing one key can never both run the agent: the loser sees the reservation;
-- same key, same input, first run finished (within the TTL, 24 h by default) →
-  the first run's ``result`` comes back and nothing executes (status ``duplicate``);
-- same key, different input (fingerprint of agent + task + prompt + input file
-  content) → Conflict (exit 5), whether the first run finished or not;
-- same key while the first run is still in flight → TryLater (exit 75): waiting up
-  to the agent's timeout for its result would block cron, and the caller can retry
-  and then get the duplicate. A reservation whose process is gone (same host, pid
-  dead) or older than the agent's timeout plus a grace is stale and taken over.
-- a run refused before it executed (breaker open, budget spent, task conflict,
-  rejected input, lock busy) *releases* its key: "try later" must be able to run.
+- a new key is *reserved* (``in_flight``, with the runId) before anything executes, so
+  two processes racing one key can never both run the agent;
+- same key, same input, first run finished (within the TTL, 24 h by default) → the
+  first run's ``result`` (status ``duplicate``); a reservation whose holder died after
+  writing its run record counts as finished (its result is rebuilt from the record);
+- same key, different input → Conflict (exit 5);
+- same key while the holder is alive and its lease (the agent's timeout + a grace)
+  runs → TryLater (75);
+- holder dead or lease expired and no run record → taken over: the new run's record
+  carries ``retryOf`` (the dead reservation's runId);
+- a run refused before it executed, or ending in "try later" (75), *releases* its key:
+  a 75 is never stored as a key's result.
 
-Expired entries are pruned on every write.
+Expired entries are treated as absent and dropped (``KeyedStore.sweep``).
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ import hashlib
 import json
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from agentctl.core.clock import iso, parse_iso
 from agentctl.errors import AgentctlError, Conflict, TryLater
-from agentctl.storage.base import StateStore
+from agentctl.storage.base import KeyedStore
 
 DEFAULT_TTL = timedelta(hours=24)
 STALE_GRACE = timedelta(minutes=5)
@@ -68,25 +71,23 @@ def _alive(owner: dict[str, Any]) -> bool:
     return True
 
 
-def prune(keys: dict[str, Any], now: datetime) -> None:
-    for key in [k for k, e in keys.items() if _expired(e, now)]:
-        del keys[key]
+@dataclass
+class Reserved:
+    key: str
+    retry_of: str | None = None
+    """The runId of a reservation whose holder died, taken over by this run."""
 
 
-def _expired(entry: Any, now: datetime) -> bool:
-    try:
-        return bool(parse_iso(entry["expiresAt"]) <= now)
-    except (KeyError, TypeError, AgentctlError):  # a malformed entry is dropped, not trusted
-        return True
+FindRun = Callable[[str], "dict[str, Any] | None"]
 
 
-def reserve(store: StateStore, key: str, fp: str, now: datetime, *, ttl: timedelta = DEFAULT_TTL,
-            stale_after: timedelta = timedelta(minutes=15)) -> Duplicate | None:
-    """Reserve ``key`` for this run; a Duplicate when it already ran; Conflict / TryLater otherwise."""
-    with store.transaction() as data:
-        keys = data["keys"]
-        prune(keys, now)
-        entry = keys.get(key)
+def reserve(store: KeyedStore, key: str, fp: str, now: datetime, *, run_id: str = "",
+            ttl: timedelta = DEFAULT_TTL, stale_after: timedelta = timedelta(minutes=15),
+            find_run: FindRun | None = None) -> Duplicate | Reserved:
+    """Reserve ``key`` for run ``run_id``; a Duplicate when it already ran; Conflict / TryLater otherwise."""
+    with store.transaction(key, now) as slot:
+        entry = slot.value
+        retry_of = None
         if entry is not None:
             if entry.get("fingerprint") != fp:
                 raise Conflict(f"idempotency key {key!r} was already used at {entry.get('createdAt')} with a "
@@ -94,36 +95,64 @@ def reserve(store: StateStore, key: str, fp: str, now: datetime, *, ttl: timedel
                                hint="use a new key for a new input")
             if entry.get("state") == "done":
                 return Duplicate(key, dict(entry.get("result") or {}))
-            started = parse_iso(entry.get("createdAt") or iso(now))
-            if _alive(entry.get("owner") or {}) and now - started < stale_after + STALE_GRACE:
+            finished = _finished_run(entry, find_run)
+            if finished is not None:
+                entry.update(state="done", result=finished, completedAt=iso(now))
+                entry.pop("owner", None)
+                return Duplicate(key, finished)
+            if _lease_alive(entry, now):
                 owner = entry.get("owner") or {}
                 raise TryLater(f"a run with idempotency key {key!r} is in flight (pid {owner.get('pid')} since "
                                f"{entry.get('createdAt')}); try again when it has finished",
                                data={"reason": "in_flight", "key": key})
-        keys[key] = {"fingerprint": fp, "state": "in_flight", "createdAt": iso(now),
-                     "expiresAt": iso(now + ttl), "owner": _owner(), "result": None}
-    return None
+            retry_of = entry.get("runId")
+        slot.value = {"fingerprint": fp, "state": "in_flight", "runId": run_id, "createdAt": iso(now),
+                      "expiresAt": iso(now + ttl), "leaseExpiresAt": iso(now + stale_after + STALE_GRACE),
+                      "owner": _owner(), "result": None, "retryOf": retry_of}
+    return Reserved(key, retry_of)
 
 
-def complete(store: StateStore, key: str, fp: str, result: dict[str, Any], now: datetime) -> None:
-    """Bind the finished run's result to the key (the TTL counts from the reservation)."""
-    with store.transaction() as data:
-        keys = data["keys"]
-        prune(keys, now)
-        entry = keys.get(key)
+def _lease_alive(entry: dict[str, Any], now: datetime) -> bool:
+    try:
+        lease = parse_iso(entry.get("leaseExpiresAt") or "")
+    except AgentctlError:
+        lease = parse_iso(entry.get("createdAt") or iso(now)) + timedelta(minutes=15) + STALE_GRACE
+    return _alive(entry.get("owner") or {}) and now < lease
+
+
+def _finished_run(entry: dict[str, Any], find_run: FindRun | None) -> dict[str, Any] | None:
+    """The result of the reserved run when its record exists (its holder died after writing it)."""
+    run_id = entry.get("runId")
+    if not run_id or find_run is None:
+        return None
+    rec = find_run(run_id)
+    if rec is None or rec.get("status") == "skipped":
+        return None
+    status = rec.get("status")
+    code = {"success": 0, "failure": 1, "rejected": 3, "selftest_failed": 4}.get(str(status), 1)
+    return {"runId": run_id, "status": status, "exitCode": code, "message": "", "output": rec.get("output"),
+            "startedAt": rec.get("startedAt")}
+
+
+def complete(store: KeyedStore, key: str, fp: str, result: dict[str, Any], now: datetime) -> None:
+    """Bind the finished run's result to the key (the TTL counts from the reservation).
+    A "try later" (75) is never a key's result: the key is released instead."""
+    if int(result.get("exitCode", 0)) == 75:
+        release(store, key, fp, now)
+        return
+    with store.transaction(key, now) as slot:
+        entry = slot.value
         if entry is None or entry.get("fingerprint") != fp:
             entry = {"fingerprint": fp, "createdAt": iso(now), "expiresAt": iso(now + DEFAULT_TTL)}
-            keys[key] = entry
-        entry.update(state="done", result=result, completedAt=iso(now))
+        entry = {**entry, "state": "done", "result": result, "completedAt": iso(now)}
         entry.pop("owner", None)
+        slot.value = entry
 
 
-def release(store: StateStore, key: str, fp: str, now: datetime) -> None:
+def release(store: KeyedStore, key: str, fp: str, now: datetime) -> None:
     """Give the key back (the run did not execute), if it is still this run's reservation."""
-    with store.transaction() as data:
-        keys = data["keys"]
-        entry = keys.get(key)
+    with store.transaction(key, now) as slot:
+        entry = slot.value
         if entry is not None and entry.get("state") == "in_flight" and entry.get("fingerprint") == fp \
                 and (entry.get("owner") or {}).get("pid") == os.getpid():
-            del keys[key]
-        prune(keys, now)
+            slot.value = None

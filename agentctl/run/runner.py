@@ -67,7 +67,7 @@ from agentctl.errors import AgentctlError, Conflict, NotFound, TryLater, UsageEr
 from agentctl.providers import TokenUsage
 from agentctl.run import idempotency
 from agentctl.run.context import RunInput, build_context, read_input, write_prompt_file
-from agentctl.storage.files.durable import atomic_write
+from agentctl.storage import atomic_write
 from agentctl.tiers import budget as budgets
 from agentctl.workspace.loader import Workspace
 
@@ -144,6 +144,11 @@ class _Run:
         self.executed = False
         self.admission: Any = None
         self.outcome_recorded = False
+        self.retry_of: str | None = None
+        self.claim_version: int | None = None
+        self.claimed: Task | None = None
+        self.settle_key: Callable[[dict[str, Any]], None] | None = None
+        """Binds the result to the idempotency key, in the same unit of work as the run record."""
 
     # --- the steps, in SPEC order ---------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -152,25 +157,26 @@ class _Run:
         inp = read_input(self.ws, self.req.input_file, task)
         key = self.req.idempotency_key
         fp = idempotency.fingerprint(self.agent.name, self.req.task_id, self.req.prompt, inp.raw if inp else None)
+        store = self.ws.storage.idempotency
         if key:
             try:
-                dup = idempotency.reserve(self.ws.storage.ledger, key, fp, self.started,
-                                          stale_after=timedelta(seconds=self.agent.timeout_s))
+                got = idempotency.reserve(store, key, fp, self.started, run_id=self.run_id,
+                                          stale_after=timedelta(seconds=self.agent.timeout_s),
+                                          find_run=lambda rid: self.ws.storage.runlog.find(rid, self.started))
             except TryLater as exc:
                 return self._skipped(exc, "InFlight")
-            if dup is not None:
-                return self._duplicate(dup)
+            if isinstance(got, idempotency.Duplicate):
+                return self._duplicate(got)
+            self.retry_of = got.retry_of
+            self.settle_key = lambda result: idempotency.complete(store, key, fp, result, self.clock())
         try:
             outcome = self._gated(task, inp)
         except BaseException:
             if key:
-                _quietly(idempotency.release, self.ws.storage.ledger, key, fp, self.clock())
+                _quietly(idempotency.release, store, key, fp, self.clock())
             raise
-        if key:
-            if self.executed:
-                idempotency.complete(self.ws.storage.ledger, key, fp, _result(outcome), self.clock())
-            else:
-                idempotency.release(self.ws.storage.ledger, key, fp, self.clock())
+        if key and not self.executed:
+            idempotency.release(store, key, fp, self.clock())
         return outcome
 
     def _gated(self, task: Task | None, inp: RunInput | None) -> RunOutcome:
@@ -240,7 +246,10 @@ class _Run:
             set_field(tx, task, "claimedBy", name, stamp)
             set_field(tx, task, "status", "in_progress", stamp)
             set_field(tx, task, "attempts", task.attempts + 1, stamp)
-            return task.model_copy(deep=True)
+            claimed = task
+        self.claim_version = claimed.version  # bumped by the commit: compare-and-set at store time
+        self.claimed = claimed.model_copy(deep=True)
+        return claimed.model_copy(deep=True)
 
     def _check_input(self, task: Task | None, inp: RunInput) -> tuple[Any, RunOutcome | None]:
         from agentctl.contracts.schemas import check_artifact, parse_artifact
@@ -352,24 +361,29 @@ class _Run:
                 output = self._write_artifact(task, ex.artifact) if ex.artifact is not None else None
                 report = self._self_tests(task, ex.artifact, output)
                 status = "success" if report is None or report.ok else "selftest_failed"
-        stored_error = None
-        if task is not None and ex.executed:
-            stored_error = self._update_task(task, status, output, report, rejection)
-        record = self._record(status, ex=ex, error=ex.error, output=output,
-                              selftest=_selftest_summary(report), rejection=_rejection_summary(verdict))
-        self.ws.storage.runlog.append(record)
-        transition = None
-        if ex.counted and ex.executed and self.admission is not None:
-            from agentctl.breakers import breaker
-            transition = breaker.record_outcome(self.ws, self.agent, status == "success", self.clock(), self.admission)
-            self.outcome_recorded = True
-        code = ex.exit_code if ex.error is not None else EXIT_FOR[status]
-        message = self._message(record, verdict, report)
-        if stored_error is not None:
-            code, message = stored_error.exit_code, f"{message}; the task was NOT updated: {stored_error.message}"
-        if transition:
-            message += f"; breaker {transition}"
-        return RunOutcome(record, code, redact(message, self.redact_env), breaker=transition)
+        with self.ws.storage.unit_of_work():  # task, run record, breaker and key: all or nothing
+            stored_error = None
+            if task is not None and ex.executed:
+                stored_error = self._update_task(task, status, output, report, rejection)
+            record = self._record(status, ex=ex, error=ex.error, output=output,
+                                  selftest=_selftest_summary(report), rejection=_rejection_summary(verdict))
+            self.ws.storage.runlog.append(record)
+            transition = None
+            if ex.counted and ex.executed and self.admission is not None:
+                from agentctl.breakers import breaker
+                transition = breaker.record_outcome(self.ws, self.agent, status == "success", self.clock(),
+                                                    self.admission)
+                self.outcome_recorded = True
+            code = ex.exit_code if ex.error is not None else EXIT_FOR[status]
+            message = self._message(record, verdict, report)
+            if stored_error is not None:
+                code, message = stored_error.exit_code, f"{message}; the task was NOT updated: {stored_error.message}"
+            if transition:
+                message += f"; breaker {transition}"
+            outcome = RunOutcome(record, code, redact(message, self.redact_env), breaker=transition)
+            if self.settle_key is not None and ex.executed:
+                self.settle_key(_result(outcome))
+        return outcome
 
     def _verify(self, ex: _Exec) -> Any:
         from agentctl.contracts.schemas import Verdict, check_artifact, too_deep, too_deep_verdict
@@ -441,7 +455,6 @@ class _Run:
                     rejection: Rejection | None = None, blocked_by: str | None = None,
                     blocked_on: list[str] | None = None, clear_block: bool = False) -> None:
         from agentctl.core.records import SelfTestReport
-        from agentctl.registry.service import set_field
 
         # the registry masks known names and shapes; a key under a tier's own api_key_env
         # name is only known here, and model output quoted in a rejection may carry it
@@ -452,28 +465,25 @@ class _Run:
         if blocked_by is not None:
             blocked_by = redact(blocked_by, self.redact_env)
         stamp = iso(self.clock())
+        refused = None
         with self.ws.storage.registry.transaction(self.agent.name, stamp) as tx:
             task = tx.find(task_id)
             if task is None:
                 return
-            if output is not None:
-                set_field(tx, task, "output", output, stamp)
-            if report is not None:
-                before = task.selfTest.model_dump(mode="json") if task.selfTest else None
-                task.selfTest = report
-                tx.log(task_id, "selfTest", before, report.model_dump(mode="json"))
-            if rejection is not None:
-                task.rejections = [*task.rejections, rejection]
-                tx.log(task_id, "rejection", None, rejection.model_dump(mode="json"))
-            set_field(tx, task, "status", status, stamp)
-            if blocked_by is not None:
-                set_field(tx, task, "blockedBy", blocked_by, stamp)
-            if blocked_on is not None:
-                set_field(tx, task, "blockedOn", blocked_on, stamp)
-            if clear_block:
-                set_field(tx, task, "blockedBy", None, stamp)
-                set_field(tx, task, "blockedOn", [], stamp)
-            task.updatedAt = stamp
+            moved = task_changes(self.claimed, task, self.claim_version,
+                                 lambda: self.ws.storage.registry.last_events(task_id))
+            if moved is not None and moved[0] != self.agent.name:  # compare-and-set failed: record, not result
+                refused = f"result not applied: task changed during the run ({moved[0]}: {moved[1]})"
+                tx.log(task_id, "result not applied", None, {"runId": self.run_id, "reason": refused,
+                                                             "output": output})
+            else:
+                if moved is not None:  # the agent's own process blocked (or moved) its task: that stands
+                    status, blocked_by, blocked_on, clear_block = task.status, None, None, False
+                _apply_result(tx, task, stamp, status, output=output, report=report, rejection=rejection,
+                              blocked_by=blocked_by, blocked_on=blocked_on, clear_block=clear_block)
+        if refused is not None:
+            raise Conflict(refused, hint="the run record and its artifact are kept; look at the task and run "
+                                         "again if it still needs the work")
 
     # --- records ------------------------------------------------------------------------------
     def _primary(self) -> tuple[str | None, str | None]:
@@ -502,7 +512,8 @@ class _Run:
             error=error, tokensIn=usage.tokens_in, tokensOut=usage.tokens_out, cacheReadTokens=usage.cache_read,
             cacheWriteTokens=usage.cache_write, costUsd=ex.cost if ex is not None else cost,
             durationS=round(max(0.0, (ended - self.started).total_seconds()), 3),
-            idempotencyKey=self.req.idempotency_key, output=output, selfTest=selftest, rejection=rejection)
+            idempotencyKey=self.req.idempotency_key, output=output, selfTest=selftest, rejection=rejection,
+            retryOf=self.retry_of)
         return RunRecord.model_validate(redact_obj(record.model_dump(mode="json"), self.redact_env))
 
     def _skipped(self, exc: AgentctlError, kind: str) -> RunOutcome:
@@ -549,6 +560,51 @@ class _Run:
 
 
 # --- pure helpers ---------------------------------------------------------------------------
+
+def _apply_result(tx: Any, task: Task, stamp: str, status: str, *, output: str | None, report: Any,
+                  rejection: Rejection | None, blocked_by: str | None, blocked_on: list[str] | None,
+                  clear_block: bool) -> None:
+    """A run's result on its task (inside the registry transaction of the store step)."""
+    from agentctl.registry.service import set_field
+
+    task_id = task.taskId
+    if output is not None:
+        set_field(tx, task, "output", output, stamp)
+    if report is not None:
+        before = task.selfTest.model_dump(mode="json") if task.selfTest else None
+        task.selfTest = report
+        tx.log(task_id, "selfTest", before, report.model_dump(mode="json"))
+    if rejection is not None:
+        task.rejections = [*task.rejections, rejection]
+        tx.log(task_id, "rejection", None, rejection.model_dump(mode="json"))
+    set_field(tx, task, "status", status, stamp)
+    if blocked_by is not None:
+        set_field(tx, task, "blockedBy", blocked_by, stamp)
+    if blocked_on is not None:
+        set_field(tx, task, "blockedOn", blocked_on, stamp)
+    if clear_block:
+        set_field(tx, task, "blockedBy", None, stamp)
+        set_field(tx, task, "blockedOn", [], stamp)
+    task.updatedAt = stamp
+
+
+GUARDED = ("status", "agent", "claimedBy", "blockedBy", "phase", "gate")
+"""Fields whose change during a run means its result no longer applies (compare-and-set, SPEC §5)."""
+
+
+def task_changes(claimed: Task | None, now: Task, version: int | None,
+                 events: Callable[[], list[dict[str, Any]]]) -> tuple[str, str] | None:
+    """(who, what) when a guarded field of the task changed since the claim, else None."""
+    if claimed is None or version is None or now.version == version:
+        return None
+    changed = [f for f in GUARDED if getattr(claimed, f) != getattr(now, f)]
+    if not changed:
+        return None
+    field_ = changed[0]
+    what = f"{field_} {getattr(claimed, field_)} → {getattr(now, field_)}"
+    who = next((e.get("actor") for e in reversed(events()) if e.get("change") in changed), None)
+    return str(who or "someone"), what
+
 
 def claim_refusal(task: Task, agent: str) -> tuple[str, str] | None:
     """Why ``agent`` may not run ``task`` now (message, hint), or None."""

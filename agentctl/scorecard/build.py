@@ -641,7 +641,7 @@ def run_cron_job(ws: Workspace, *, now: datetime, args: dict[str, Any]) -> int:
     """The `builtin: scorecard` cron job: write the report to ``args.output`` (default
     ``reports/scorecard-YYYY-MM-DD.<ext>``, inside the workspace). ``args``: days, format, output."""
     from agentctl.scorecard.render import EXTENSIONS, render
-    from agentctl.storage.files.durable import atomic_write
+    from agentctl.storage import atomic_write
 
     fmt = str(args.get("format", "markdown"))
     if fmt not in EXTENSIONS:

@@ -33,7 +33,7 @@ import msgspec
 
 from agentctl.core.clock import upper_bound_second
 from agentctl.errors import StateError
-from agentctl.storage.files.durable import open_log
+from agentctl.storage import open_log
 
 STATUSES = ("success", "failure", "rejected", "selftest_failed", "skipped", "duplicate")
 FAILED = frozenset({"failure", "rejected", "selftest_failed"})

@@ -1,5 +1,22 @@
 """Storage edge: the only package that touches locks, fsync and os.replace.
 
-Services ask it for transactions and appends; a PostgreSQL backend (SPEC §12)
-would implement the same interfaces (see ``base.py``).
+Services ask ``Storage`` (``base.py``: the interfaces, the unit of work and
+``open_storage``) for transactions and appends; the file backend lives in ``files/``,
+the PostgreSQL backend in ``postgres/`` (SPEC §12).
+
+The few helpers below are for files that are *not* shared state — reports a user asks
+for, the crontab block, caches, prompt files — and for reading append-only logs; they
+are re-exported here so that nothing outside ``storage/`` imports a backend module.
 """
+
+from agentctl.storage.files.durable import (
+    JsonlReader,
+    JsonState,
+    atomic_write,
+    locked,
+    open_log,
+    read_bytes,
+    set_lock_timeout,
+)
+
+__all__ = ["JsonState", "JsonlReader", "atomic_write", "locked", "open_log", "read_bytes", "set_lock_timeout"]

@@ -56,7 +56,7 @@ def _todays_lines(ws: Workspace, now: datetime) -> Iterator[_Line]:
         for rec in runlog.read_window(start, end):
             yield _Line(rec.get("agent"), rec.get("costUsd"), rec.get("status"), rec.get("provider"))
         return
-    from agentctl.storage.files.durable import read_bytes
+    from agentctl.storage import read_bytes
 
     raw = read_bytes(path_for(start.date()))
     for line in (raw or b"").splitlines():

@@ -186,7 +186,7 @@ def _derive(ref: ModelRef, at: datetime) -> dict[str, Any]:
 
 
 def _cached(path: Path, key: str) -> dict[str, Any] | None:
-    from agentctl.storage.files.durable import JsonState
+    from agentctl.storage import JsonState
 
     try:
         entry = JsonState(path, "rates").read()["rates"].get(key)
@@ -196,7 +196,7 @@ def _cached(path: Path, key: str) -> dict[str, Any] | None:
 
 
 def _remember(path: Path, key: str, entry: dict[str, Any]) -> None:
-    from agentctl.storage.files.durable import JsonState
+    from agentctl.storage import JsonState
 
     day = key.split("|")[3]
     try:

@@ -30,7 +30,7 @@ def check_schema_file(ws: Workspace, name: str) -> list[Problem]:
 def check_cron(ws: Workspace, jobs: list[Any], agents: dict[str, Any]) -> list[Problem]:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from agentctl.cron.schedule import schedule_problem
+    from agentctl.workspace.cronsyntax import schedule_problem
 
     problems = []
     for i, job in enumerate(jobs):

@@ -126,9 +126,9 @@ class Workspace:
 
     @cached_property
     def storage(self) -> Any:
-        from agentctl.storage.base import open_file_storage
+        from agentctl.storage.base import open_storage
 
-        return open_file_storage(self.root)
+        return open_storage(self)
 
     def load_agents(self) -> AgentsLoad:
         from agentctl.core.config import AgentDef

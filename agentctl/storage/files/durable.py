@@ -16,7 +16,7 @@ import errno
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,6 +24,17 @@ from agentctl.errors import StateError, TryLater
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 _lock_timeout = DEFAULT_LOCK_TIMEOUT
+_hook: list[Callable[[], None]] = []
+
+
+def set_write_hook(hook: Callable[[], None]) -> None:
+    """Called before every durable write (the crash-point test hook, see journal.py)."""
+    _hook[:] = [hook]
+
+
+def _point() -> None:
+    for hook in _hook:
+        hook()
 
 
 def set_lock_timeout(seconds: float) -> None:
@@ -65,8 +76,64 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _failed(path: Path, exc: OSError, what: str = "write failed") -> StateError:
+    reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+    return StateError(f"{path}: {what} ({reason}); the previous state is intact")
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Create ``path`` (a temp of the journal) with ``data``, fsynced."""
+    _point()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _failed(path, exc) from None
+
+
+def replace_file(tmp: Path, path: Path) -> None:
+    """``os.replace`` a durable temp over ``path`` and fsync both folders."""
+    _point()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise _failed(path, exc) from None
+    _fsync_dir(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder: the files created or renamed in it survive a power loss."""
+    _fsync_dir(folder)
+
+
+def delete_file(path: Path, sync: bool = True) -> None:
+    """Remove ``path`` if present (durably unless ``sync`` is False: a replayable journal entry)."""
+    _point()
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _failed(path, exc, "delete failed") from None
+    if sync:
+        _fsync_dir(path.parent)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` durably; on any error the old file stays."""
+    _point()
     folder = path.parent
     tmp: str | None = None
     try:
@@ -107,6 +174,7 @@ def append_line(path: Path, line: bytes) -> None:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line
+            _point()
             written = os.write(fd, line)
             if written != len(line):
                 raise OSError(errno.EIO, "short write")

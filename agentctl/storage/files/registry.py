@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,43 +19,36 @@ from pydantic import ValidationError
 from agentctl.core.records import RegistryFile, Task
 from agentctl.core.redact import redact_obj, secret_values
 from agentctl.errors import StateError
-from agentctl.storage.files.durable import JsonlReader, append_line, atomic_write, dumps_line, locked, read_bytes
+from agentctl.storage.base import Change, RegistryTx
+from agentctl.storage.files import journal
+from agentctl.storage.files.durable import JsonlReader, dumps_line, open_log, read_bytes
 
-
-@dataclass
-class Change:
-    taskId: str
-    change: str
-    before: Any
-    after: Any
-
-
-@dataclass
-class RegistryTx:
-    """The registry as read inside the lock; record each change with ``log``."""
-
-    doc: RegistryFile
-    actor: str
-    changes: list[Change] = field(default_factory=list)
-
-    def find(self, task_id: str) -> Task | None:
-        for t in self.doc.tasks:
-            if t.taskId == task_id:
-                return t
-        return None
-
-    def log(self, task_id: str, change: str, before: Any, after: Any) -> None:
-        self.changes.append(Change(task_id, change, before, after))
+__all__ = ["Change", "FileRegistry", "RegistryTx", "registry_bytes_ok"]
 
 
 class FileRegistry:
     def __init__(self, root: Path):
+        self.root = root
         self.path = root / "tasks.json"
         self.events_path = root / "logs" / "events.jsonl"
         self.archive_dir = root / "archive"
+        self._reader = JsonlReader()
+
+    @property
+    def skipped(self) -> int:
+        return self._reader.skipped
+
+    def get(self, task_id: str) -> Task | None:
+        return next((t for t in self.load().tasks if t.taskId == task_id), None)
+
+    def list(self) -> list[Task]:
+        return list(self.load().tasks)
 
     def load(self) -> RegistryFile:
-        raw = read_bytes(self.path)
+        unit = journal.current()
+        staged, raw = unit.staged(self.path) if unit is not None else (False, None)
+        if not staged:
+            raw = read_bytes(self.path)
         if raw is None:
             return RegistryFile()
         try:  # msgspec parses ~4x faster than pydantic's JSON mode; pydantic still validates
@@ -81,41 +73,46 @@ class FileRegistry:
 
     @contextlib.contextmanager
     def transaction(self, actor: str, now: str) -> Iterator[RegistryTx]:
-        with locked(self.path):
+        with journal.unit(self.root) as unit:
+            unit.hold(self.path)
             tx = RegistryTx(self.load(), actor)
             yield tx
-            if not tx.changes:
+            if not tx.changes and not tx.archived:
                 return
-            values = secret_values()
-            _redact_changed(tx, values)
-            data = tx.doc.model_dump_json(indent=1).encode() + b"\n"
-            atomic_write(self.path, data)
-            lines = b"".join(
-                dumps_line({"ts": now, "taskId": c.taskId, "actor": actor, "change": c.change,
+            self._stage(unit, tx, now)
+
+    def _stage(self, unit: journal.FileUnit, tx: RegistryTx, now: str) -> None:
+        values = secret_values()
+        changed = {c.taskId for c in tx.changes}
+        for task in tx.doc.tasks:
+            if task.taskId in changed:
+                task.version += 1
+        _redact_changed(tx, values)
+        unit.replace(self.path, tx.doc.model_dump_json(indent=1).encode() + b"\n")
+        if tx.changes:
+            unit.append(self.events_path, b"".join(
+                dumps_line({"ts": now, "taskId": c.taskId, "actor": tx.actor, "change": c.change,
                             "before": redact_obj(c.before, values=values),
                             "after": redact_obj(c.after, values=values)})
-                for c in tx.changes
-            )
-            try:
-                append_line(self.events_path, lines)
-            except StateError as exc:  # say so: a retry would repeat a change that did happen
-                raise StateError(f"{exc.message}; the change to {self.path.name} WAS committed, "
-                                 "only its event line is missing — do not repeat the command") from None
+                for c in tx.changes))
+        if tx.archived:
+            self._stage_archive(unit, tx.archived, values)
 
     # --- archive -------------------------------------------------------------
-    def archive_tasks(self, tasks: list[Task]) -> None:
-        """Append finished tasks to archive/tasks-YYYY-MM.jsonl (called inside the lock)."""
+    def _stage_archive(self, unit: journal.FileUnit, tasks: list[Task], values: list[str]) -> None:
+        """Append finished tasks to archive/tasks-YYYY-MM.jsonl, in the registry's unit of work."""
         by_month: dict[str, list[Task]] = {}
         for t in tasks:
             by_month.setdefault(t.updatedAt[:7], []).append(t)
-        values = secret_values()
         for month, items in by_month.items():
             payload = b"".join(dumps_line(redact_obj(t.model_dump(mode="json"), values=values)) for t in items)
-            append_line(self.archive_dir / f"tasks-{month}.jsonl", payload)
+            unit.append(self.archive_dir / f"tasks-{month}.jsonl", payload)
 
     def archived(self, reader: JsonlReader | None = None) -> Iterator[Task]:
         """Archived tasks; torn or corrupt lines are skipped and counted in ``reader.skipped``."""
-        reader = reader or JsonlReader()
+        if reader is None:
+            reader = self._reader
+            reader.skipped = 0
         for path in sorted(self.archive_dir.glob("tasks-*.jsonl")):
             for obj in reader.read(path):
                 try:
@@ -123,9 +120,28 @@ class FileRegistry:
                 except ValidationError:
                     reader.skipped += 1
 
+    def last_events(self, task_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The task's latest events, from the last 256 KiB of the log."""
+        fh = open_log(self.events_path)
+        if fh is None:
+            return []
+        with fh:
+            fh.seek(max(0, fh.seek(0, 2) - 262144))
+            lines = fh.read().splitlines()
+        found = []
+        for raw in lines:
+            with contextlib.suppress(ValueError):
+                obj = json.loads(raw)
+                if isinstance(obj, dict) and obj.get("taskId") == task_id:
+                    found.append(obj)
+        return found[-limit:]
+
     def events(self, reader: JsonlReader | None = None) -> Iterator[dict[str, Any]]:
         """Event lines; torn or corrupt lines are skipped and counted in ``reader.skipped``."""
-        yield from (reader or JsonlReader()).read(self.events_path)
+        if reader is None:
+            reader = self._reader
+            reader.skipped = 0
+        yield from reader.read(self.events_path)
 
 
 _UNREDACTED = frozenset({"taskId", "dependsOn", "blockedOn", "agent", "claimedBy", "status", "gate",

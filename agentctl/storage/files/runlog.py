@@ -13,11 +13,14 @@ from typing import Any
 
 from agentctl.core.clock import upper_bound_second
 from agentctl.core.records import RunRecord
-from agentctl.storage.files.durable import JsonlReader, append_line, dumps_line
+from agentctl.storage.base import RunScan
+from agentctl.storage.files import journal
+from agentctl.storage.files.durable import JsonlReader, dumps_line
 
 
 class FileRunLog:
     def __init__(self, root: Path):
+        self.root = root
         self.dir = root / "logs" / "runs"
 
     def path_for(self, day: date) -> Path:
@@ -25,7 +28,8 @@ class FileRunLog:
 
     def append(self, record: RunRecord) -> None:
         day = date.fromisoformat(record.startedAt[:10])
-        append_line(self.path_for(day), dumps_line(record.model_dump(mode="json")))
+        with journal.unit(self.root) as unit:
+            unit.append(self.path_for(day), dumps_line(record.model_dump(mode="json")))
 
     def files_between(self, start: datetime, end: datetime) -> list[Path]:
         """The daily files that can hold runs started in [start, end)."""
@@ -48,3 +52,30 @@ class FileRunLog:
                 started = rec.get("startedAt")
                 if isinstance(started, str) and lo <= started[:19] < hi:
                     yield rec
+
+    def scan(self, start: datetime, end: datetime) -> RunScan:
+        """The records of [start, end) and the count of unreadable lines."""
+        reader = JsonlReader()
+        records = list(self.read_window(start, end, reader))
+        return RunScan(records, reader.skipped)
+
+    def spend_of_day(self, day: date, agent: str | None = None) -> float:
+        """Sum of ``costUsd`` of the day's runs (of ``agent``); unpriced runs count 0."""
+        total = 0.0
+        for rec in JsonlReader().read(self.path_for(day)):
+            cost = rec.get("costUsd")
+            if isinstance(cost, (int, float)) and (agent is None or rec.get("agent") == agent):
+                total += float(cost)
+        return total
+
+    def find(self, run_id: str, around: datetime | None = None) -> dict[str, Any] | None:
+        """The record ``run_id``: the days around ``around`` first, else every file."""
+        paths = sorted(self.dir.glob("*.jsonl"), reverse=True)
+        if around is not None:
+            near = self.files_between(around - timedelta(days=1), around + timedelta(days=1))
+            paths = near + [p for p in paths if p not in near]
+        for path in paths:
+            for rec in JsonlReader().read(path):
+                if rec.get("runId") == run_id:
+                    return rec
+        return None

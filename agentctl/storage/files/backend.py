@@ -1,0 +1,154 @@
+"""The file backend's ``Storage``: every store of a workspace folder (SPEC §1, §12).
+
+Each store stages its writes in the ambient unit of work (``journal.py``), so an
+operation that touches several of them commits all or nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from agentctl.errors import UsageError
+from agentctl.storage.base import Recovery
+from agentctl.storage.files import durable, journal
+from agentctl.storage.files.keyed import FileKeyed
+from agentctl.storage.files.registry import FileRegistry
+from agentctl.storage.files.runlog import FileRunLog
+
+
+class FileDocument(durable.JsonState):
+    """A small JSON document (breakers) whose transaction joins the unit of work."""
+
+    def __init__(self, root: Path, path: Path, kind: str):
+        super().__init__(path, kind)
+        self.root = root
+
+    def read(self) -> dict[str, Any]:
+        unit = journal.current()
+        if unit is not None and unit.staged(self.path)[0]:
+            return json.loads(unit.staged(self.path)[1] or b"{}")
+        return super().read()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[dict[str, Any]]:
+        with journal.unit(self.root) as unit:
+            unit.hold(self.path)
+            data = self.read()
+            yield data
+            unit.replace(self.path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+
+
+class FileBlob:
+    """A whole document as bytes (memory/regressions.yaml, the learn ledger)."""
+
+    def __init__(self, root: Path, rel: str):
+        self.root = root
+        self.name = rel
+        self.path = root / rel
+
+    def read(self) -> bytes | None:
+        unit = journal.current()
+        if unit is not None and unit.staged(self.path)[0]:
+            return unit.staged(self.path)[1]
+        return durable.read_bytes(self.path)
+
+    def write(self, data: bytes) -> None:
+        with journal.unit(self.root) as unit:
+            unit.replace(self.path, data)
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        return durable.locked(self.path)
+
+
+class FileAlerts:
+    """logs/alerts.jsonl and the dedupe entries."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.path = root / "logs" / "alerts.jsonl"
+        self.dedupe = FileKeyed(root, "alerts", legacy="alerts.json")
+        self._reader = durable.JsonlReader()
+
+    @property
+    def skipped(self) -> int:
+        return self._reader.skipped
+
+    def append(self, alert: dict[str, Any]) -> None:
+        with journal.unit(self.root) as unit:
+            unit.append(self.path, durable.dumps_line(alert))
+
+    def read(self) -> Iterator[dict[str, Any]]:
+        self._reader.skipped = 0
+        yield from self._reader.read(self.path)
+
+
+class FileCron(FileKeyed):
+    """The cron ledger (one entry per job) and the overlap lock of each job."""
+
+    def __init__(self, root: Path):
+        super().__init__(root, "cron", legacy="cron.json")
+
+    def overlap_lock(self, job: str) -> contextlib.AbstractContextManager[None]:
+        return durable.locked(self.root / "state" / f"cron-{job}", timeout=0)
+
+
+class FileArtifacts:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def _path(self, task_id: str, name: str) -> Path:
+        if "/" in name or "\\" in name or name.startswith(".") or "/" in task_id or task_id.startswith("."):
+            raise UsageError(f"artifact name {task_id}/{name} must be a plain file name")
+        return self.root / "artifacts" / task_id / name
+
+    def rel(self, task_id: str, name: str) -> str:
+        return f"artifacts/{task_id}/{name}"
+
+    def put(self, task_id: str, name: str, data: bytes) -> str:
+        with journal.unit(self.root) as unit:
+            unit.replace(self._path(task_id, name), data)
+        return self.rel(task_id, name)
+
+    def get(self, task_id: str, name: str) -> bytes | None:
+        return durable.read_bytes(self._path(task_id, name))
+
+    def local_path(self, task_id: str, name: str) -> Path:
+        path = self._path(task_id, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+class FileStorage:
+    """The embedded default backend: tasks.json, JSONL logs and small state files."""
+
+    backend = "files"
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.registry = FileRegistry(root)
+        self.runlog = FileRunLog(root)
+        self.breakers = FileDocument(root, root / "state" / "breakers.json", "agents")
+        self.idempotency = FileKeyed(root, "idempotency", legacy="idempotency.json")
+        self.cron = FileCron(root)
+        self.alerts = FileAlerts(root)
+        self.learn_ledger = FileBlob(root, "state/learn.json")
+        self.regressions = FileBlob(root, "memory/regressions.yaml")
+        self.artifacts = FileArtifacts(root)
+
+    @property
+    def ledger(self) -> FileKeyed:
+        """The idempotency ledger (old name)."""
+        return self.idempotency
+
+    def unit_of_work(self) -> contextlib.AbstractContextManager[Any]:
+        return journal.unit(self.root)
+
+    def recover(self) -> Recovery:
+        return journal.recover(self.root)
+
+    def close(self) -> None:
+        return None
