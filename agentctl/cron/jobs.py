@@ -174,10 +174,12 @@ def _manual(ws: Workspace, job: CronJob, now: datetime, clock: Clock) -> CronOut
                "(the scheduled firing still runs)")
         rec = _record(ws, job, None, "duplicate", now, now)
         return CronOutcome(job.name, iso(slot), "duplicate", 0, msg, [rec], trigger="manual")
-    rec, code, msg = execute(ws, job, None, clock)
-    if code == 0:
-        with update(ws, job.name) as entry:
-            entry["manualSlot"] = iso(slot)
+    def remember(_rec: RunRecord, code: int) -> None:
+        if code == 0:
+            with update(ws, job.name) as entry:
+                entry["manualSlot"] = iso(slot)
+
+    rec, code, msg = execute(ws, job, None, clock, remember=remember)
     return CronOutcome(job.name, iso(slot), rec.status, code, msg, [rec], trigger="manual")
 
 
@@ -259,7 +261,11 @@ def _execute_builtin(ws: Workspace, job: CronJob, slot: datetime | None, clock: 
     started = clock()
     if slot is None:
         status, code, msg, error = _builtin_outcome(ws, job, started)
-        return _record(ws, job, None, status, started, clock(), error), code, msg
+        with ws.storage.unit_of_work():  # the record and the ledger together
+            rec = _record(ws, job, None, status, started, clock(), error)
+            if remember is not None:
+                remember(rec, code)
+        return rec, code, msg
     key, store = slot_key(job, slot), ws.storage.idempotency
     run_id = uuid.uuid4().hex
     try:
