@@ -52,4 +52,9 @@ def make_workspace(root: Path, n_tasks: int) -> Path:
              for i in range(1, n_tasks + 1)]
     doc = RegistryFile(nextSeq=n_tasks + 1, tasks=tasks)
     (root / "tasks.json").write_text(doc.model_dump_json(indent=1) + "\n")
+    if n_tasks:  # one write by agentctl seals the file, as in real use (a hand-written one is read the slow way)
+        from agentctl.registry.service import Update, update_task
+        from agentctl.workspace.loader import Workspace
+
+        update_task(Workspace(root), "T-1", Update(sets=["notes=sealed"]), "bench", datetime.now(UTC))
     return root

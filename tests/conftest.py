@@ -32,7 +32,7 @@ class Result:
 
 def _clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("AGENTCTL_") and not k.endswith(("_API_KEY",))}
+           if (not k.startswith("AGENTCTL_") or k == "AGENTCTL_PG_DSN") and not k.endswith(("_API_KEY",))}
     env.update(extra or {})
     return env
 
@@ -62,22 +62,31 @@ def run_installed(*args: str, cwd: Path | None = None, env: dict[str, str] | Non
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def _on_backend(root: Path, request: pytest.FixtureRequest) -> Path:
+    """AGENTCTL_TEST_STORAGE=postgres runs the workspace fixtures' tests on a fresh database."""
+    if os.environ.get("AGENTCTL_TEST_STORAGE") == "postgres":
+        from fixtures_postgres import use_postgres
+
+        use_postgres(root, request)
+    return root
+
+
 @pytest.fixture
-def minimal_ws(tmp_path: Path) -> Path:
+def minimal_ws(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     from agentctl.workspace.templates import init_workspace
 
     root = tmp_path / "ws"
     init_workspace(root, "minimal", force=False)
-    return root
+    return _on_backend(root, request)
 
 
 @pytest.fixture
-def studio_ws(tmp_path: Path) -> Path:
+def studio_ws(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     from agentctl.workspace.templates import init_workspace
 
     root = tmp_path / "studio"
     init_workspace(root, "studio", force=False)
-    return root
+    return _on_backend(root, request)
 
 
 @pytest.fixture

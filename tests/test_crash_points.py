@@ -127,7 +127,7 @@ _NORMAL = [(re.compile(rb"r-\d{8}T\d{6}Z-[0-9a-f]{6}"), b"RUN"), (re.compile(rb"
            (re.compile(rb'"pid": ?\d+'), b'"pid":0'), (re.compile(rb'"host": ?"[^"]*"'), b'"host":""'),
            (re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)"), b"TS"),
            (re.compile(rb'"durationS": ?[0-9.e-]+'), b'"durationS":0')]
-_NOT_STATE = re.compile(r"(\.lock$|^state/journal|\.migrated$|\.prompt\.\w+$|\.log$)")
+_NOT_STATE = re.compile(r"(\.lock$|\.seal$|^state/journal|\.migrated$|\.prompt\.\w+$|\.log$)")
 _RUN_ID = re.compile(r"r-\d{8}T\d{6}Z-[0-9a-f]{6}")
 
 

@@ -38,7 +38,12 @@ def state(ctx: typer.Context) -> AppState:
 
 
 def ws(ctx: typer.Context) -> Workspace:
-    return state(ctx).workspace()
+    w = state(ctx).workspace()
+    root = ctx.find_root()
+    if not root.meta.get("agentctl.close_storage"):  # database connections end with the command
+        root.meta["agentctl.close_storage"] = True
+        root.call_on_close(lambda: w.__dict__["storage"].close() if "storage" in w.__dict__ else None)
+    return w
 
 
 def now() -> datetime:

@@ -70,6 +70,9 @@ def _base(job: CronJob) -> dict[str, Any]:
 def _job_records(ws: Workspace, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
     """Run records with a job in [start, end). Most runs have none: the compact
     `"job":null` the run log writes is skipped before parsing (a year: seconds, not a minute)."""
+    if hasattr(ws.storage.runlog, "job_records"):  # a database filters in SQL
+        yield from ws.storage.runlog.job_records(start, end)
+        return
     lo, hi = iso(start)[:19], iso(end)[:19]
     for path in ws.storage.runlog.files_between(start, end):
         fh = open_log(path)

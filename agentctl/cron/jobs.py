@@ -331,22 +331,11 @@ def run_builtin(ws: Workspace, job: CronJob, now: datetime) -> tuple[str, int, s
 
 def _run_service(ws: Workspace, job: CronJob, now: datetime) -> tuple[str, int, str, tuple[str, str] | None]:
     """scorecard / learn / friction live in their own modules, each with the contract
-    ``run_cron_job(ws, *, now, args) -> int`` (the exit code); a build without one fails clearly."""
+    ``run_cron_job(ws, *, now, args) -> int`` (the exit code)."""
     import importlib
 
-    module_name = SERVICES[job.builtin or ""]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        msg = f"builtin {job.builtin}: {module_name} is not available in this build of agentctl"
-        return "failure", 1, msg, ("BuiltinUnavailable", msg)
-    fn = getattr(module, "run_cron_job", None)
-    if not callable(fn):
-        msg = f"builtin {job.builtin}: {module_name} has no run_cron_job(ws, *, now, args)"
-        return "failure", 1, msg, ("BuiltinUnavailable", msg)
-    result = fn(ws, now=now, args=dict(job.args))
+    module = importlib.import_module(SERVICES[job.builtin or ""])
+    result = module.run_cron_job(ws, now=now, args=dict(job.args))
     code = result if isinstance(result, int) and not isinstance(result, bool) else 0
     if code == 0:
         return "success", 0, f"builtin {job.builtin}: done", None

@@ -47,9 +47,9 @@ def set_field(tx: RegistryTx, task: Task, name: str, value: Any, now: str) -> No
 def find_task(ws: Workspace, task_id: str) -> Task:
     """A live task, else an archived one; unknown → NotFound (exit 2)."""
     check_task_id(task_id)
-    for t in ws.storage.registry.load().tasks:
-        if t.taskId == task_id:
-            return t
+    live = ws.storage.registry.load().find(task_id)
+    if live is not None:
+        return live
     for t in ws.storage.registry.archived():
         if t.taskId == task_id:
             return t
@@ -82,7 +82,7 @@ def add_task_tx(tx: RegistryTx, new: NewTask, prefix: str, now: str) -> Task:
     task = Task(taskId=task_id, title=new.title, agent=new.agent, product=new.product, phase=new.phase,
                 dependsOn=list(new.depends_on), input=new.input, status=new.status,  # type: ignore[arg-type]
                 createdAt=now, updatedAt=now)
-    tx.doc.tasks.append(task)
+    tx.add(task)
     tx.log(task_id, "create", None, task.model_dump(mode="json"))
     return task
 
@@ -271,7 +271,7 @@ def is_held(task: Task) -> bool:
 
 def _open_breakers(ws: Workspace, now: datetime) -> list[str]:
     """Open or half-open breakers for the board; a missing or unreadable state shows nothing."""
-    if not (ws.root / "state" / "breakers.json").exists():
+    if ws.storage.backend == "files" and not (ws.root / "state" / "breakers.json").exists():
         return []
     from agentctl.breakers.breaker import open_breakers
 
@@ -304,10 +304,15 @@ def archive_finished(ws: Workspace, older_than: timedelta, actor: str, now: date
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:
         old = [t for t in tx.doc.tasks if t.status in FINISHED and now - parse_iso(t.updatedAt) >= older_than]
-        if not old:
-            return []
         tx.archive(old)
         ids = {t.taskId for t in old}
         for t in old:
             tx.log(t.taskId, "archive", t.status, "archived")
-        return sorted(ids)
+    _sweep_expired(ws, now)
+    return sorted(ids)
+
+
+def _sweep_expired(ws: Workspace, now: datetime) -> None:
+    """Archiving (also the nightly job) drops expired idempotency keys and alert dedupe entries."""
+    ws.storage.idempotency.sweep(now)
+    ws.storage.alerts.dedupe.sweep(now)

@@ -224,9 +224,9 @@ class _Run:
         from agentctl.registry.service import check_task_id
 
         check_task_id(self.req.task_id)
-        for t in self.ws.storage.registry.load().tasks:
-            if t.taskId == self.req.task_id:
-                return t
+        task = self.ws.storage.registry.load().find(self.req.task_id)
+        if task is not None:
+            return task
         raise NotFound(f"unknown task {self.req.task_id!r} (see `agentctl task list`)")
 
     def _claim(self, task_id: str) -> Task:

@@ -32,7 +32,7 @@ import msgspec
 
 from agentctl.core.clock import iso
 from agentctl.errors import AgentctlError, StateError, UsageError
-from agentctl.scorecard.scan import COST, DUR, RETRIES, STATUSES, TIN, TOUT, UNPRICED, Fold, N, scan_window
+from agentctl.scorecard.scan import COST, DUR, RETRIES, STATUSES, TIN, TOUT, UNPRICED, Fold, N, fold_blocks, scan_window
 from agentctl.scorecard.scan import window_files as window_files  # re-exported: tests and callers use it here
 
 if TYPE_CHECKING:
@@ -590,7 +590,10 @@ def build_scorecard(ws: Workspace, *, days: float, now: datetime, pricer: Pricer
     end = now.astimezone(UTC)
     start = end - timedelta(days=days)
     agents = ws.agents
-    fold = scan_window(ws.root / "logs" / "runs", start, end, *_names(ws, agents))
+    runlog = ws.storage.runlog
+    fold = (fold_blocks(runlog.day_blocks(start, end), start, end, *_names(ws, agents))
+            if hasattr(runlog, "day_blocks")  # a run log in a database
+            else scan_window(ws.root / "logs" / "runs", start, end, *_names(ws, agents)))
     b = _accumulate(fold, agents, {j.name for j in ws.config.cron if j.builtin}, _tier_resolver(ws, agents))
     ctx = _Context(ws, agents, fold, days, pricer or genai_price, b.agents, b.agent_model, b.tiers)
     notes: list[str] = []

@@ -335,6 +335,23 @@ def scan_window(run_dir: Path, start: datetime, end: datetime, agents: Iterable[
     return fold
 
 
+def fold_blocks(blocks: Iterable[tuple[int, bytes]], start: datetime, end: datetime, agents: Iterable[str] = (),
+                models: Iterable[str] = ()) -> Fold:
+    """``scan_window`` over (day offset, JSONL bytes) blocks in time order — a run log kept in a
+    database (``RunLog.day_blocks``) instead of daily files."""
+    fast, general = scan_decoders(agents, models)
+    fold = Fold(lo=start.strftime("%Y-%m-%dT%H:%M:%S"), hi=upper_bound_second(end), fast=fast, general=general)
+    with _gc_paused():
+        for day, buf in blocks:
+            fold.day = day
+            fold.bytes += len(buf)
+            recs, bad = _decode(buf, fold.fast, fold.general)
+            fold.skipped_lines += bad
+            fold._fold(recs)
+            fold.files += 1
+    return fold
+
+
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
     """No cyclic GC during the scan: it allocates millions of acyclic objects (structs, strings, key

@@ -26,7 +26,7 @@ import json
 import os
 import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +65,11 @@ class FileUnit:
     appends: list[tuple[Path, bytes]] = field(default_factory=list)
     locks: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     held: set[Path] = field(default_factory=set)
+    after: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once the unit's writes are in place, still under its locks (the registry's seal)."""
+        self.after.append(fn)
 
     def hold(self, path: Path, timeout: float | None = None) -> None:
         """Take ``path``'s lock for the rest of the unit (once)."""
@@ -105,6 +110,8 @@ def unit(root: Path) -> Iterator[FileUnit]:
         with u.locks:
             yield u
             commit(u)
+            for fn in u.after:
+                fn()
     finally:
         _CURRENT.reset(token)
 

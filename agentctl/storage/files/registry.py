@@ -2,7 +2,9 @@
 
 Every change: exclusive lock → re-read inside the lock → caller mutates →
 temp file + fsync + os.replace → one event line per change → release.
-Readers never lock: os.replace makes every read see a whole file.
+Readers never lock: os.replace makes every read see a whole file. On a file agentctl
+wrote (sealed) only the tasks a change touches are decoded, validated and re-encoded
+(``regview``, ``regcodec``).
 """
 
 from __future__ import annotations
@@ -13,15 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from pydantic import ValidationError
 
 from agentctl.core.records import RegistryFile, Task
 from agentctl.core.redact import redact_obj, secret_values
-from agentctl.errors import StateError
 from agentctl.storage.base import Change, RegistryTx
-from agentctl.storage.files import journal
-from agentctl.storage.files.durable import JsonlReader, dumps_line, open_log, read_bytes
+from agentctl.storage.files import journal, regcodec, regview
+from agentctl.storage.files.durable import JsonlReader, dumps_line, open_log
 
 __all__ = ["Change", "FileRegistry", "RegistryTx", "registry_bytes_ok"]
 
@@ -39,43 +39,25 @@ class FileRegistry:
         return self._reader.skipped
 
     def get(self, task_id: str) -> Task | None:
-        return next((t for t in self.load().tasks if t.taskId == task_id), None)
+        return self.load().find(task_id)
 
     def list(self) -> list[Task]:
         return list(self.load().tasks)
 
     def load(self) -> RegistryFile:
+        return self._read()[0]
+
+    def _read(self) -> tuple[RegistryFile, regview.View | None]:
         unit = journal.current()
         staged, raw = unit.staged(self.path) if unit is not None else (False, None)
-        if not staged:
-            raw = read_bytes(self.path)
-        if raw is None:
-            return RegistryFile()
-        try:  # msgspec parses ~4x faster than pydantic's JSON mode; pydantic still validates
-            return RegistryFile.model_validate(msgspec.json.decode(raw))
-        except msgspec.DecodeError as exc:
-            raise StateError(
-                f"{self.path}: unreadable registry (invalid JSON: {exc}); it was not changed — "
-                "fix it or restore it from git"
-            ) from None
-        except RecursionError:
-            raise StateError(
-                f"{self.path}: unreadable registry (JSON nested too deeply); it was not changed — "
-                "fix it or restore it from git"
-            ) from None
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise StateError(
-                f"{self.path}: unreadable registry ({where}: {first['msg']}); "
-                "it was not changed — fix it or restore it from git"
-            ) from None
+        return regview.read(self.path, raw, staged)
 
     @contextlib.contextmanager
     def transaction(self, actor: str, now: str) -> Iterator[RegistryTx]:
         with journal.unit(self.root) as unit:
             unit.hold(self.path)
-            tx = RegistryTx(self.load(), actor)
+            doc, view = self._read()
+            tx = regview.FileTx(doc, actor, view)
             yield tx
             if not tx.changes and not tx.archived:
                 return
@@ -83,12 +65,13 @@ class FileRegistry:
 
     def _stage(self, unit: journal.FileUnit, tx: RegistryTx, now: str) -> None:
         values = secret_values()
-        changed = {c.taskId for c in tx.changes}
-        for task in tx.doc.tasks:
-            if task.taskId in changed:
+        for task_id in dict.fromkeys(c.taskId for c in tx.changes):
+            task = tx.find(task_id)
+            if task is not None:
                 task.version += 1
         _redact_changed(tx, values)
-        unit.replace(self.path, tx.doc.model_dump_json(indent=1).encode() + b"\n")
+        unit.replace(self.path, regview.encode(tx))
+        unit.after_commit(lambda: regcodec.write_seal(self.path))
         if tx.changes:
             unit.append(self.events_path, b"".join(
                 dumps_line({"ts": now, "taskId": c.taskId, "actor": tx.actor, "change": c.change,
@@ -152,9 +135,9 @@ _UNREDACTED = frozenset({"taskId", "dependsOn", "blockedOn", "agent", "claimedBy
 def _redact_changed(tx: RegistryTx, values: list[str]) -> None:
     """Mask secrets (values of *_KEY/*_TOKEN/... variables, known key shapes) in the free text of the
     tasks this transaction changed: titles people paste, rejection messages quoting model output."""
-    changed = {c.taskId for c in tx.changes}
-    for task in tx.doc.tasks:
-        if task.taskId not in changed:
+    for task_id in dict.fromkeys(c.taskId for c in tx.changes):
+        task = tx.find(task_id)
+        if task is None:
             continue
         dump = task.model_dump(mode="json")
         text = {k: v for k, v in dump.items() if k not in _UNREDACTED}

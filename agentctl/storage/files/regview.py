@@ -1,0 +1,165 @@
+"""The registry as a transaction sees it: tasks built only when asked for (issue 20).
+
+On a sealed tasks.json (see ``regcodec``) ``tx.find`` builds one task from its bytes and
+``tx.add`` queues a new one; the commit encodes and validates just those and splices them
+into the file's bytes. Touching ``doc.tasks`` builds every task (once, keeping the identity
+of those already handed out) and the commit then encodes the whole file, as before.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import PrivateAttr, ValidationError
+
+from agentctl.core.records import RegistryFile, Task
+from agentctl.errors import StateError
+from agentctl.storage.base import RegistryTx
+from agentctl.storage.files import regcodec
+
+
+class View:
+    """The tasks of a sealed file, built one by one as they are asked for."""
+
+    def __init__(self, sealed: regcodec.Sealed):
+        self.sealed = sealed
+        self.found: dict[int, tuple[int, Task]] = {}  # start → (end, task)
+        self.added: list[Task] = []
+        self.spans: dict[str, tuple[int, int] | None] = {}
+        self.expanded = False
+
+    def find(self, task_id: str) -> Task | None:
+        for t in self.added:
+            if t.taskId == task_id:
+                return t
+        if task_id not in self.spans:
+            self.spans[task_id] = self.sealed.span(task_id)
+        span = self.spans[task_id]
+        if span is None:
+            return None
+        start, end = span
+        if start not in self.found:
+            self.found[start] = (end, regcodec.trusted(Task, json.loads(self.sealed.raw[start:end])))
+        return self.found[start][1]
+
+    def expand(self) -> list[Task]:
+        """Every task, in file order; the ones already handed out keep their identity."""
+        self.expanded = True
+        first = {t.taskId: t for _, t in sorted(self.found.values(), key=lambda et: et[0], reverse=True)}
+        out = []
+        for data in json.loads(self.sealed.raw)["tasks"]:  # stdlib json: as fast here, and no msgspec import
+            out.append(first.pop(data["taskId"], None) or regcodec.trusted(Task, data))
+        return out + self.added
+
+
+class SealedDoc(RegistryFile):
+    """A RegistryFile whose ``tasks`` are built on first access (the header is read at once)."""
+
+    _view: Any = PrivateAttr(default=None)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "tasks":
+            tasks = self._view.expand()
+            self.__dict__["tasks"] = tasks
+            return tasks
+        return super().__getattr__(name)  # type: ignore[misc]
+
+    def find(self, task_id: str) -> Task | None:
+        if "tasks" in self.__dict__:
+            return super().find(task_id)
+        return self._view.find(task_id)  # type: ignore[no-any-return]
+
+    def model_dump(self, **kw: Any) -> dict[str, Any]:
+        self.tasks  # noqa: B018 — expand before pydantic reads __dict__
+        return super().model_dump(**kw)
+
+    def model_dump_json(self, **kw: Any) -> str:
+        self.tasks  # noqa: B018
+        return super().model_dump_json(**kw)
+
+
+class FileTx(RegistryTx):
+    """RegistryTx over a View: ``find`` and ``add`` without building every task."""
+
+    def __init__(self, doc: RegistryFile, actor: str, view: View | None):
+        super().__init__(doc, actor)
+        self.view = view
+
+    def lazy(self) -> View | None:
+        view = self.view
+        return view if view is not None and not view.expanded else None
+
+    def find(self, task_id: str) -> Task | None:
+        view = self.lazy()
+        return view.find(task_id) if view is not None else super().find(task_id)
+
+    def add(self, task: Task) -> None:
+        view = self.lazy()
+        if view is not None:
+            view.added.append(task)
+        else:
+            super().add(task)
+
+
+def read(path: Path, staged: bytes | None = None, is_staged: bool = False) -> tuple[RegistryFile, View | None]:
+    """The registry (a SealedDoc when the file is sealed) and its View; ``staged``: bytes this
+    unit of work already wrote (validated in full)."""
+    if is_staged:
+        return (RegistryFile(), None) if staged is None else (validate(path, staged), None)
+    got = regcodec.read_registry_bytes(path)
+    if got is None:
+        return RegistryFile(), None
+    raw, st = got
+    sealed = regcodec.Sealed.split(raw) if regcodec.is_sealed(path, st) else None
+    if sealed is None:
+        return validate(path, raw), None
+    view = View(sealed)
+    doc = SealedDoc.model_construct(**{**sealed.header(), "tasks": []})  # no default factory call
+    del doc.__dict__["tasks"]
+    doc._view = view
+    return doc, view
+
+
+def validate(path: Path, raw: bytes) -> RegistryFile:
+    import msgspec
+
+    try:  # msgspec parses ~4x faster than pydantic's JSON mode; pydantic still validates
+        return RegistryFile.model_validate(msgspec.json.decode(raw))
+    except msgspec.DecodeError as exc:
+        raise StateError(f"{path}: unreadable registry (invalid JSON: {exc}); it was not changed — "
+                         "fix it or restore it from git") from None
+    except RecursionError:
+        raise StateError(f"{path}: unreadable registry (JSON nested too deeply); it was not changed — "
+                         "fix it or restore it from git") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise StateError(f"{path}: unreadable registry ({where}: {first['msg']}); "
+                         "it was not changed — fix it or restore it from git") from None
+
+
+def encode(tx: RegistryTx) -> bytes:
+    """The new file: on a sealed registry only the tasks handed out or added are encoded (and
+    validated); otherwise every task is encoded and the changed ones validated."""
+    view = tx.lazy() if isinstance(tx, FileTx) else None
+    try:
+        if view is not None:
+            changed = {start: (end, _checked(task)) for start, (end, task) in view.found.items()}
+            pieces = view.sealed.splice(tx.doc, changed, [_checked(t) for t in view.added])
+        else:
+            touched = {c.taskId for c in tx.changes}
+            chunks = [_checked(t) if t.taskId in touched else regcodec.encode_task(t) for t in tx.doc.tasks]
+            pieces = regcodec.encode_registry(tx.doc, regcodec.join_tasks(chunks))
+    except ValidationError as exc:  # a bug upstream: never write what the next read would refuse
+        first = exc.errors()[0]
+        raise StateError(f"refusing to write an invalid task to tasks.json ({'.'.join(map(str, first['loc']))}: "
+                         f"{first['msg']}); it was not changed") from None
+    return b"".join(pieces)
+
+
+def _checked(task: Task) -> bytes:
+    data = regcodec.encode_task(task)
+    Task.model_validate_json(data)
+    return data

@@ -1,0 +1,259 @@
+"""Append-only stores on PostgreSQL: the run log (partitioned by month on ``startedAt``),
+alerts, plus the whole-document blobs (learn ledger, regressions) and artifacts.
+
+Aggregates (budget spend, per-agent scorecard figures, cron coverage counts) are
+computed in SQL over the window's partitions, never by pulling every row into Python.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from psycopg.types.json import Json, Jsonb
+
+from agentctl.core.clock import upper_bound_second
+from agentctl.core.records import RunRecord
+from agentctl.storage.postgres.connection import Database
+
+PARTITION_LOCK = 0x72756E73  # "runs"
+BLOB_LOCK_SPACE = 0x626C
+
+
+@dataclass
+class PgRunScan:
+    records: list[dict[str, Any]]
+    skipped: int = 0
+
+
+def _month_bounds(day: date) -> tuple[date, date]:
+    first = day.replace(day=1)
+    return first, (first + timedelta(days=32)).replace(day=1)
+
+
+@dataclass
+class PgRunLog:
+    db: Database
+    _months: set[str] = field(default_factory=set)
+
+    def ensure_partition(self, day: date) -> None:
+        first, nxt = _month_bounds(day)
+        name = f"runs_{first:%Y_%m}"
+        if name in self._months:
+            return
+        with self.db.tx() as cur:
+            cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
+            if not cur.fetchone()[0]:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF runs FOR VALUES FROM "
+                            f"('{first.isoformat()} 00:00:00+00') TO ('{nxt.isoformat()} 00:00:00+00')")
+        self._months.add(name)
+
+    def append(self, record: RunRecord) -> None:
+        self.append_many([record.model_dump(mode="json")])
+
+    def append_many(self, docs: list[dict[str, Any]]) -> int:
+        for month in sorted({d["startedAt"][:7] for d in docs}):
+            self.ensure_partition(date.fromisoformat(month + "-01"))
+        rows = [(d["runId"], d["startedAt"], d["startedAt"], d.get("agent"), d.get("job"), d["status"], d.get("tier"),
+                 d.get("model"), int(d.get("tokensIn") or 0), int(d.get("tokensOut") or 0), d.get("costUsd"),
+                 float(d.get("durationS") or 0), Json(d)) for d in docs]
+        with self.db.tx() as cur:
+            cur.executemany("INSERT INTO runs (run_id, started_at, started_txt, agent, job, status, tier, model, "
+                            "tokens_in, tokens_out, cost_usd, duration_s, doc) VALUES (%s, %s::timestamptz, %s, %s, "
+                            "%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
+            return cur.rowcount
+
+    @staticmethod
+    def _window(start: datetime, end: datetime) -> tuple[Any, ...]:
+        """The file scan's bounds: from ``start``'s second to ``end``'s second included, on
+        ``started_at`` (so only the window's partitions are read)."""
+        return start.replace(microsecond=0), end.replace(microsecond=0) + timedelta(seconds=1)
+
+    _WHERE = "started_at >= %s AND started_at < %s"
+
+    def scan(self, start: datetime, end: datetime) -> PgRunScan:
+        with self.db.tx() as cur:
+            cur.execute(f"SELECT doc FROM runs WHERE {self._WHERE} ORDER BY started_at, run_id",
+                        self._window(start, end))
+            return PgRunScan([r[0] for r in cur.fetchall()])
+
+    def read_window(self, start: datetime, end: datetime, reader: Any = None) -> Iterator[dict[str, Any]]:
+        yield from self.scan(start, end).records
+
+    def spend_of_day(self, day: date, agent: str | None = None) -> float:
+        lo = f"{day.isoformat()}T00:00:00"
+        hi = f"{(day + timedelta(days=1)).isoformat()}T00:00:00"
+        with self.db.tx() as cur:
+            cur.execute("SELECT coalesce(sum(cost_usd), 0) FROM runs WHERE started_at >= %s::timestamptz - interval "
+                        "'1 second' AND started_at < %s::timestamptz + interval '1 second' AND left(started_txt, 19) "
+                        ">= %s AND left(started_txt, 19) < %s AND (%s::text IS NULL OR agent = %s)",
+                        (lo + "Z", hi + "Z", lo, hi, agent, agent))
+            return float(cur.fetchone()[0])
+
+    def find(self, run_id: str, around: datetime | None = None) -> dict[str, Any] | None:
+        with self.db.tx() as cur:
+            cur.execute("SELECT doc FROM runs WHERE run_id = %s LIMIT 1", (run_id,))
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    def aggregate_by_agent(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Per agent over the window, in SQL: runs, successes, failures, token/runtime averages, cost
+        (priced runs only; ``pricedRuns`` tells "unpriced" from $0) — the scorecard's per-agent figures."""
+        with self.db.tx() as cur:
+            cur.execute(
+                "SELECT agent, count(*), count(*) FILTER (WHERE status = 'success'), "
+                "count(*) FILTER (WHERE status NOT IN ('success', 'skipped', 'duplicate')), "
+                "avg(tokens_in), avg(tokens_out), avg(duration_s), sum(cost_usd), count(cost_usd) "
+                f"FROM runs WHERE {self._WHERE} GROUP BY agent ORDER BY agent NULLS LAST",
+                self._window(start, end))
+            rows = cur.fetchall()
+        return [{"agent": a, "runs": n, "successes": ok, "failures": bad, "avgTokensIn": float(ti or 0),
+                 "avgTokensOut": float(to or 0), "avgDurationS": float(d or 0),
+                 "costUsd": None if not priced else float(cost), "pricedRuns": priced}
+                for a, n, ok, bad, ti, to, d, cost, priced in rows]
+
+    def job_slots(self, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+        """Per cron job over the window, in SQL: recorded runs by status (cron coverage)."""
+        with self.db.tx() as cur:
+            cur.execute(f"SELECT job, status, count(*) FROM runs WHERE job IS NOT NULL AND {self._WHERE} "
+                        "GROUP BY job, status", self._window(start, end))
+            out: dict[str, dict[str, int]] = {}
+            for job, status, n in cur.fetchall():
+                out.setdefault(job, {})[status] = n
+        return out
+
+    def job_records(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """Run records with a ``job`` in [start, end) (cron coverage), filtered in SQL."""
+        with self.db.tx() as cur:
+            cur.execute(f"SELECT doc FROM runs WHERE job IS NOT NULL AND {self._WHERE} ORDER BY started_at, run_id",
+                        self._window(start, end))
+            rows = cur.fetchall()
+        yield from (r[0] for r in rows)
+
+    def day_blocks(self, start: datetime, end: datetime) -> Iterator[tuple[int, bytes]]:
+        """(day offset, that day's records as JSONL bytes in time order) over [start, end): the input
+        the scorecard's fold reads from daily files, one day per round trip."""
+        lo, hi = start.strftime("%Y-%m-%dT%H:%M:%S"), upper_bound_second(end)
+        day, last = start.date(), end.date()
+        offset = 0
+        while day <= last:
+            d_lo = max(lo, f"{day.isoformat()}T00:00:00")
+            d_hi = min(hi, f"{(day + timedelta(days=1)).isoformat()}T00:00:00")
+            with self.db.tx() as cur:
+                cur.execute("SELECT coalesce(string_agg(doc::text, E'\\n' ORDER BY started_at, run_id), '') FROM runs "
+                            "WHERE started_at >= %s::timestamptz - interval '1 second' AND started_at < "
+                            "%s::timestamptz + interval '2 seconds' AND left(started_txt, 19) >= %s AND "
+                            "left(started_txt, 19) < %s", (d_lo + "Z", d_hi + "Z", d_lo, d_hi))
+                text = cur.fetchone()[0]
+            if text:
+                yield offset, text.encode()
+            day += timedelta(days=1)
+            offset += 1
+
+    def count(self) -> int:
+        with self.db.tx() as cur:
+            cur.execute("SELECT count(*) FROM runs")
+            return int(cur.fetchone()[0])
+
+
+class PgAlerts:
+    def __init__(self, db: Database, dedupe: Any):
+        self.db = db
+        self.dedupe = dedupe
+        self.skipped = 0
+
+    def append(self, alert: dict[str, Any]) -> None:
+        with self.db.tx() as cur:
+            cur.execute("INSERT INTO alerts (ts, doc) VALUES (%s, %s)", (str(alert.get("ts") or ""), Json(alert)))
+
+    def read(self) -> Iterator[dict[str, Any]]:
+        with self.db.tx() as cur:
+            cur.execute("SELECT doc FROM alerts ORDER BY id")
+            rows = cur.fetchall()
+        yield from (r[0] for r in rows)
+
+
+class PgBlob:
+    def __init__(self, db: Database, name: str):
+        self.db = db
+        self.name = name
+
+    def read(self) -> bytes | None:
+        with self.db.tx() as cur:
+            cur.execute("SELECT data FROM blobs WHERE name = %s", (self.name,))
+            row = cur.fetchone()
+        return bytes(row[0]) if row else None
+
+    def write(self, data: bytes) -> None:
+        with self.db.tx() as cur:
+            cur.execute("INSERT INTO blobs (name, data) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
+                        "SET data = excluded.data", (self.name, data))
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """The document's lock: a transaction holding its advisory lock (writes inside join it)."""
+        with self.db.tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (BLOB_LOCK_SPACE, self.name))
+            yield
+
+
+class PgArtifacts:
+    """Artifacts as rows (jsonb when the bytes are JSON); command agents get real files in a
+    private temp folder per process (``local_path``), stored back by ``put``."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._staging: Path | None = None
+
+    def rel(self, task_id: str, name: str) -> str:
+        return f"artifacts/{task_id}/{name}"
+
+    def put(self, task_id: str, name: str, data: bytes) -> str:
+        try:
+            content = Jsonb(json.loads(data))
+        except (ValueError, RecursionError):
+            content = None
+        with self.db.tx() as cur:
+            cur.execute("INSERT INTO artifacts (task_id, name, content, raw, updated_at) VALUES (%s, %s, %s, %s, "
+                        "now()::text) ON CONFLICT (task_id, name) DO UPDATE SET content = excluded.content, "
+                        "raw = excluded.raw, updated_at = excluded.updated_at", (task_id, name, content, data))
+        return self.rel(task_id, name)
+
+    def get(self, task_id: str, name: str) -> bytes | None:
+        with self.db.tx() as cur:
+            cur.execute("SELECT raw FROM artifacts WHERE task_id = %s AND name = %s", (task_id, name))
+            row = cur.fetchone()
+        return bytes(row[0]) if row else None
+
+    def local_path(self, task_id: str, name: str) -> Path:
+        if self._staging is None:
+            self._staging = Path(tempfile.mkdtemp(prefix="agentctl-artifacts-"))
+            os.chmod(self._staging, 0o700)
+        path = self._staging / task_id / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = self.get(task_id, name)
+        if data is not None and not path.exists():
+            path.write_bytes(data)
+        return path
+
+    def items(self) -> Iterator[tuple[str, str, bytes]]:
+        with self.db.tx() as cur:
+            cur.execute("SELECT task_id, name, raw FROM artifacts ORDER BY task_id, name")
+            rows = cur.fetchall()
+        for task_id, name, raw in rows:
+            yield task_id, name, bytes(raw)
+
+    def close(self) -> None:
+        if self._staging is not None:
+            import shutil
+
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None

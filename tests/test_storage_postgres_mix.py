@@ -1,0 +1,165 @@
+"""Across machines (SPEC §12): two checkouts of one configuration — different folders, HOME
+and time zones — on one database. 16 processes mix task updates, claims, breaker probes,
+idempotency keys and cron slots; then clients SIGKILLed at random instants, and the
+server dropping every connection mid-mix."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+
+from conftest import Cli
+from fixtures_postgres import make_pg_workspace
+
+
+def _seed(root: Path, dsn: str, claimable: int) -> None:
+    run = Cli(root)
+    env = {"AGENTCTL_PG_DSN": dsn}
+    assert run("storage", "init", env=env).exit_code == 0
+    assert run("task", "add", "--title", "counter", "--agent", "nobody", env=env).exit_code == 0
+    for i in range(claimable):
+        assert run("task", "add", "--title", f"job {i}", "--agent", "bob", env=env).exit_code == 0
+    from agentctl.storage.postgres.connection import Database
+
+    db = Database(dsn)
+    with db.tx() as cur:  # an open breaker whose cool-down is over: exactly one half-open probe may start
+        cur.execute("INSERT INTO kv (store, key, value) VALUES ('breakers', 'bob', "
+                    "'{\"state\": \"open\", \"retryAt\": \"2026-12-03T11:00:00Z\"}')")
+    db.close()
+
+
+def _client(root: Path, dsn: str, tz: str, rounds: int, out: Path) -> None:
+    """A forked process standing for a host: its own HOME, time zone and checkout folder."""
+    os.environ.update({"AGENTCTL_PG_DSN": dsn, "TZ": tz, "HOME": str(root.parent)})
+    time.tzset()
+    from pg_mix_worker import mix
+
+    out.write_text(json.dumps(mix(str(root), rounds)))
+
+
+def test_two_checkouts_sixteen_processes(tmp_path: Path, pg_dsn: str) -> None:
+    a = make_pg_workspace(tmp_path / "host-a" / "ws")
+    b = make_pg_workspace(tmp_path / "host-b" / "checkout")
+    _seed(a, pg_dsn, claimable=24)
+    rounds, procs, ctx = 10, [], multiprocessing.get_context("fork")
+    for i in range(16):
+        root, tz = (a, "Pacific/Auckland") if i % 2 else (b, "America/New_York")
+        procs.append(ctx.Process(target=_client, args=(root, pg_dsn, tz, rounds, tmp_path / f"out-{i}.json")))
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    results = [json.loads((tmp_path / f"out-{i}.json").read_text()) for i in range(16)]
+    task = Cli(b)("task", "show", "T-1", "--json", env={"AGENTCTL_PG_DSN": pg_dsn}).json()
+    assert task["attempts"] == 16 * rounds  # 0 lost updates
+    claims = [c for r in results for c in r["claims"]]
+    assert len(claims) == len(set(claims)) == 24  # one winner per claim, every task claimed
+    assert sum(r["probe"] for r in results) == 1  # exactly one half-open probe
+    assert sum(r["key"] for r in results) == 1 and sum(r["keyTx"] for r in results) == 1
+    assert sum(r["cron"] for r in results) == 1  # one execution per cron slot
+    listed = Cli(a)("task", "list", "--json", env={"AGENTCTL_PG_DSN": pg_dsn}).json()
+    assert all(t["claimedBy"] for t in listed if t["agent"] == "bob")
+
+
+def _hammer(dsn: str) -> None:
+    """A client that updates T-1 in a loop until killed."""
+    from agentctl.errors import AgentctlError
+    from agentctl.storage.postgres import PgStorage
+    from agentctl.storage.postgres.connection import Database
+
+    st = PgStorage(Database(dsn))
+    while True:
+        try:
+            with st.registry.transaction("killer", "2026-12-03T12:00:00Z") as tx:
+                task = tx.find("T-1")
+                tx.log("T-1", "attempts", task.attempts, task.attempts + 1)
+                task.attempts += 1
+        except AgentctlError:
+            pass
+
+
+def _invariant(dsn: str) -> tuple[int, int]:
+    from agentctl.storage.postgres import PgStorage
+    from agentctl.storage.postgres.connection import Database
+
+    st = PgStorage(Database(dsn))
+    attempts = st.registry.load().tasks[0].attempts
+    events = sum(1 for e in st.registry.events() if e["change"] == "attempts")
+    st.close()
+    return attempts, events
+
+
+def test_sigkilled_clients_leave_before_or_after(tmp_path: Path, pg_dsn: str) -> None:
+    root = make_pg_workspace(tmp_path / "ws")
+    _seed(root, pg_dsn, claimable=0)
+    ctx = multiprocessing.get_context("fork")
+    rng = random.Random(14)
+    for _ in range(25):  # 4 clients per wave, killed at random instants: 100 SIGKILLs
+        wave = [ctx.Process(target=_hammer, args=(pg_dsn,)) for _ in range(4)]
+        for p in wave:
+            p.start()
+        time.sleep(rng.uniform(0.02, 0.12))
+        for p in wave:
+            os.kill(p.pid, signal.SIGKILL)
+        for p in wave:
+            p.join()
+    attempts, events = _invariant(pg_dsn)
+    assert attempts == events and attempts > 0  # each change committed with its event, or neither
+
+
+def _command(root: Path, dsn: str, base: Path) -> None:
+    """`agentctl -w ROOT task add …` in a forked process, stdout/stderr to files."""
+    os.environ["AGENTCTL_PG_DSN"] = dsn
+    for fd, suffix in ((1, ".out"), (2, ".err")):
+        os.dup2(os.open(str(base) + suffix, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+    sys.argv = ["agentctl", "-w", str(root), "task", "add", "--title", "t", "--agent", "bob"]
+    sys.stdout, sys.stderr = open(1, "w", closefd=False), open(2, "w", closefd=False)  # noqa: SIM115
+    from agentctl.cli.main import main
+
+    main()
+
+
+def _terminate_backends(dsn: str) -> int:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                            "current_database() AND pid <> pg_backend_pid()").fetchall()
+    return len(rows)
+
+
+def test_connections_dropped_mid_mix_are_75_and_lose_nothing(tmp_path: Path, pg_dsn: str) -> None:
+    """The server dropping every client again and again (what a restart does to them): commands in
+    flight exit 75 "database unavailable" (never a traceback), every task reported added is
+    there, and the next command works."""
+    root = make_pg_workspace(tmp_path / "ws")
+    _seed(root, pg_dsn, claimable=0)
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_command, args=(root, pg_dsn, tmp_path / f"cmd-{i}")) for i in range(12)]
+    for p in procs:
+        p.start()
+    while any(p.is_alive() for p in procs):
+        _terminate_backends(pg_dsn)
+    reported, failed = [], 0
+    for i, p in enumerate(procs):
+        p.join(60)
+        out, err = (tmp_path / f"cmd-{i}.out").read_text(), (tmp_path / f"cmd-{i}.err").read_text()
+        if p.exitcode == 0:
+            reported.append(out.strip())
+        else:
+            assert p.exitcode == 75, err
+            assert "database unavailable" in err and "Traceback" not in err
+            failed += 1
+    assert failed >= 1
+    run = Cli(root)
+    after = run("task", "add", "--title", "after", "--agent", "bob", env={"AGENTCTL_PG_DSN": pg_dsn})
+    assert after.exit_code == 0, after.stderr
+    ids = {t["taskId"] for t in run("task", "list", "--json", env={"AGENTCTL_PG_DSN": pg_dsn}).json()}
+    assert set(reported) <= ids  # no update reported as done was lost
