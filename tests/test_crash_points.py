@@ -110,7 +110,7 @@ def prep_key(root: Path) -> list[str]:
 
 
 def prep_cron(root: Path) -> list[str]:
-    return ["cron", "run", "tick"]
+    return ["cron", "run", "tick", "--scheduled"]  # what the crontab line calls
 
 
 OPERATIONS: dict[str, Callable[[Path], list[str]]] = {

@@ -40,9 +40,11 @@ def records(root: Path) -> list[dict]:
     return out
 
 
-def alerts(root: Path) -> list[dict]:
+def alerts(root: Path, kind: str = "disk_usage") -> list[dict]:
+    """The alerts of one kind (the probe's disk alerts count its executions)."""
     path = root / "logs" / "alerts.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [a for a in lines if kind is None or a["kind"] == kind]
 
 
 def fixed(t: datetime):
@@ -116,10 +118,10 @@ def test_second_run_in_the_same_slot_is_a_duplicate_not_a_second_execution(minim
     cli = Cli(minimal_ws)
     probe_ws(minimal_ws)
     env = {"AGENTCTL_NOW": "2026-11-26T10:00:05Z"}
-    first = cli("cron", "run", "probe", env=env)
+    first = cli("cron", "run", "probe", "--scheduled", env=env)
     assert first.exit_code == 1, first.stderr          # the monitor found something: exit 1
     assert len(alerts(minimal_ws)) == 1
-    second = cli("cron", "run", "probe", env={"AGENTCTL_NOW": "2026-11-26T10:40:00Z"})
+    second = cli("cron", "run", "probe", "--scheduled", env={"AGENTCTL_NOW": "2026-11-26T10:00:40Z"})
     assert second.exit_code == 0 and second.stdout == "" and second.stderr == ""
     assert len(alerts(minimal_ws)) == 1                # not executed again
     recs = records(minimal_ws)
@@ -128,7 +130,7 @@ def test_second_run_in_the_same_slot_is_a_duplicate_not_a_second_execution(minim
         assert r["job"] == "probe" and r["trigger"] == "cron" and r["agent"] is None
         assert r["idempotencyKey"] == "probe:2026-11-26T10:00:00Z"
     assert recs[0]["error"]["type"] == "FindingsRaised"
-    third = cli("cron", "run", "probe", env={"AGENTCTL_NOW": "2026-11-26T11:00:01Z"})
+    third = cli("cron", "run", "probe", "--scheduled", env={"AGENTCTL_NOW": "2026-11-26T11:00:01Z"})
     assert third.exit_code == 1 and len(alerts(minimal_ws)) == 2     # the next slot runs
 
 
@@ -139,11 +141,11 @@ def test_success_is_silent_unless_verbose(minimal_ws: Path) -> None:
       builtin: breakers
     """)
     cli = Cli(minimal_ws)
-    quiet = cli("cron", "run", "watch", env={"AGENTCTL_NOW": "2026-11-26T10:00:00Z"})
+    quiet = cli("cron", "run", "watch", "--scheduled", env={"AGENTCTL_NOW": "2026-11-26T10:00:00Z"})
     assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
-    loud = cli("-v", "cron", "run", "watch", env={"AGENTCTL_NOW": "2026-11-26T10:05:00Z"})
+    loud = cli("-v", "cron", "run", "watch", "--scheduled", env={"AGENTCTL_NOW": "2026-11-26T10:05:00Z"})
     assert loud.exit_code == 0 and "success for slot 2026-11-26T10:05:00Z" in loud.stderr
-    as_json = cli("cron", "run", "watch", "--json", env={"AGENTCTL_NOW": "2026-11-26T10:06:00Z"}).json()
+    as_json = cli("cron", "run", "watch", "--scheduled", "--json", env={"AGENTCTL_NOW": "2026-11-26T10:05:30Z"}).json()
     assert as_json["status"] == "duplicate" and as_json["exitCode"] == 0
 
 
@@ -170,7 +172,7 @@ def test_a_job_still_running_is_not_started_twice(minimal_ws: Path) -> None:
     try:
         assert holder.stdout.readline().strip() == "held"     # another process is "running" the job
         now = at("2026-11-26T10:00:00Z")
-        out = run_job(ws, "probe", now, fixed(now))
+        out = run_job(ws, "probe", now, fixed(now), scheduled=True)
         assert (out.status, out.exit_code) == ("skipped", 0)
         assert "still running" in out.message
         assert alerts(minimal_ws) == []                       # not executed
@@ -180,8 +182,8 @@ def test_a_job_still_running_is_not_started_twice(minimal_ws: Path) -> None:
         holder.stdin.close()
         holder.wait(10)
         holder.stdout.close()
-    now = at("2026-11-26T10:01:00Z")
-    out = run_job(ws, "probe", now, fixed(now))                # released: the slot runs now
+    now = at("2026-11-26T10:00:30Z")
+    out = run_job(ws, "probe", now, fixed(now), scheduled=True)                # released: the slot runs now
     assert out.exit_code == 1 and len(alerts(minimal_ws)) == 1
 
 
@@ -194,28 +196,28 @@ def _keys(root: Path) -> list[tuple[str, str]]:
 def test_catch_up_skip_records_missed_slots_and_runs_only_the_current(minimal_ws: Path) -> None:
     ws = probe_ws(minimal_ws, catch_up="skip")
     t0 = at("2026-11-26T10:00:30Z")
-    run_job(ws, "probe", t0, fixed(t0))
+    run_job(ws, "probe", t0, fixed(t0), scheduled=True)
     t1 = at("2026-11-26T14:00:30Z")                      # 11:00, 12:00 and 13:00 were missed
-    out = run_job(ws, "probe", t1, fixed(t1))
+    out = run_job(ws, "probe", t1, fixed(t1), scheduled=True)
     assert out.caught_up is None and len(alerts(minimal_ws)) == 2
     assert _keys(minimal_ws) == [("failure", "probe:2026-11-26T10:00:00Z"),
                                  ("skipped", "probe:2026-11-26T13:00:00Z"),
                                  ("failure", "probe:2026-11-26T14:00:00Z")]
     assert "missed 3 slot(s) from 2026-11-26T11:00:00Z to 2026-11-26T13:00:00Z" in records(minimal_ws)[1]["error"]["message"]
     cov = coverage(ws, at("2026-11-26T10:00:00Z"), at("2026-11-26T14:30:00Z"))[0]
-    assert (cov["expected"], cov["covered"], cov["missed"]) == (5, 2, 3)
+    assert (cov["expected"], cov["ok"], cov["failed"], cov["missed"]) == (5, 0, 2, 3)   # a failed run covers nothing
     assert cov["missedSlots"] == ["2026-11-26T11:00:00Z", "2026-11-26T12:00:00Z", "2026-11-26T13:00:00Z"]
-    t2 = at("2026-11-26T14:20:00Z")                      # nothing is reported missed twice
-    run_job(ws, "probe", t2, fixed(t2))
+    t2 = at("2026-11-26T14:00:50Z")                      # nothing is reported missed twice
+    run_job(ws, "probe", t2, fixed(t2), scheduled=True)
     assert [r["status"] for r in records(minimal_ws)][3:] == ["duplicate"]
 
 
 def test_catch_up_once_runs_one_missed_slot_keyed_by_that_slot(minimal_ws: Path) -> None:
     ws = probe_ws(minimal_ws, catch_up="once")
     t0 = at("2026-11-26T10:00:30Z")
-    run_job(ws, "probe", t0, fixed(t0))
+    run_job(ws, "probe", t0, fixed(t0), scheduled=True)
     t1 = at("2026-11-26T14:00:30Z")
-    out = run_job(ws, "probe", t1, fixed(t1))
+    out = run_job(ws, "probe", t1, fixed(t1), scheduled=True)
     assert out.caught_up == "2026-11-26T13:00:00Z"
     assert len(alerts(minimal_ws)) == 3                  # 10:00, the caught-up 13:00, and 14:00
     assert _keys(minimal_ws) == [("failure", "probe:2026-11-26T10:00:00Z"),
@@ -224,22 +226,23 @@ def test_catch_up_once_runs_one_missed_slot_keyed_by_that_slot(minimal_ws: Path)
                                  ("failure", "probe:2026-11-26T14:00:00Z")]
     cov = coverage(ws, at("2026-11-26T10:00:00Z"), at("2026-11-26T14:30:00Z"))[0]
     assert cov["missedSlots"] == ["2026-11-26T11:00:00Z", "2026-11-26T12:00:00Z"]
-    assert cov["covered"] == 3
+    assert (cov["failed"], cov["ok"]) == (3, 0)
 
 
 def test_first_run_ever_does_not_backfill_history(minimal_ws: Path) -> None:
     ws = probe_ws(minimal_ws, catch_up="once")
     t = at("2026-11-26T14:00:30Z")
-    out = run_job(ws, "probe", t, fixed(t))
+    out = run_job(ws, "probe", t, fixed(t), scheduled=True)
     assert out.caught_up is None and len(records(minimal_ws)) == 1
 
 
 # --- coverage ----------------------------------------------------------------------------------
 
-def _rec(root: Path, job: str | None, started: str, status: str = "success", key: str | None = None) -> None:
+def _rec(root: Path, job: str | None, started: str, status: str = "success", key: str | None = None,
+         trigger: str = "cron") -> None:
     Workspace(root).storage.runlog.append(RunRecord(
         runId=f"r-{started}-{status}", startedAt=started, endedAt=started, agent=None, job=job,
-        trigger="cron", status=status, idempotencyKey=key))
+        trigger=trigger, status=status, idempotencyKey=key))
 
 
 def test_coverage_numbers_are_exact_for_a_fixture_run_log(minimal_ws: Path) -> None:
@@ -257,35 +260,55 @@ def test_coverage_numbers_are_exact_for_a_fixture_run_log(minimal_ws: Path) -> N
     for h in range(12, 24):                                 # 12:00..23:00 on the 25th ran
         _rec(root, "hourly", f"2026-11-25T{h:02d}:00:02Z")
     _rec(root, "hourly", "2026-11-26T00:00:01Z", status="skipped")          # a skip does not cover
+    _rec(root, "hourly", "2026-11-26T00:00:30Z", trigger="manual")          # nor does a manual run
     _rec(root, "hourly", "2026-11-26T02:10:00Z", key="hourly:2026-11-26T01:00:00Z")   # caught up 01:00 late
-    _rec(root, "hourly", "2026-11-26T02:20:00Z", status="duplicate")        # covers 02:00 (already handled)
-    for h in range(3, 11):                                  # 03:00..10:00 ran
+    _rec(root, "hourly", "2026-11-26T02:20:00Z", status="duplicate")        # a duplicate is no run: 02:00 missed
+    for h in range(3, 11):                                  # 03:00..10:00 ran and failed
         _rec(root, "hourly", f"2026-11-26T{h:02d}:00:03Z", status="failure")
     _rec(root, "hourly", "2026-11-25T11:59:59Z")            # outside the window
     _rec(root, "other", "2026-11-26T04:00:00Z")             # another job
-    _rec(root, None, "2026-11-26T04:00:00Z")                # a manual run
+    _rec(root, None, "2026-11-26T04:00:00Z")                # a manual run of an agent
     # 11:00 has no record yet and the window ends 30 min after it: pending, not missed
     rows = {r["job"]: r for r in coverage(Workspace(root), at("2026-11-25T12:00:00Z"), at("2026-11-26T11:30:00Z"))}
     hourly = rows["hourly"]
+    assert hourly["since"] == "2026-11-25T12:00:00Z"       # no cron state: its first scheduled run
     assert hourly["expected"] == 24
-    assert hourly["recorded"] == 12 + 1 + 1 + 1 + 8
-    assert hourly["covered"] == 12 + 1 + 1 + 8
-    assert hourly["missedSlots"] == ["2026-11-26T00:00:00Z"]
-    assert hourly["missed"] == 1
-    assert hourly["pending"] == ["2026-11-26T11:00:00Z"]
-    assert hourly["byStatus"] == {"duplicate": 1, "failure": 8, "skipped": 1, "success": 13}
-    daily = rows["daily"]
-    assert (daily["expected"], daily["recorded"], daily["missed"]) == (1, 0, 1)
-    assert daily["missedSlots"] == ["2026-11-26T05:00:00Z"]
+    assert {k: hourly[k] for k in ("ok", "failed", "skipped", "missed", "pending")} == \
+        {"ok": 13, "failed": 8, "skipped": 1, "missed": 1, "pending": 1}
+    assert hourly["recorded"] == 12 + 1 + 1 + 8             # duplicates and manual runs are not runs of a slot
+    assert hourly["missedSlots"] == ["2026-11-26T02:00:00Z"]
+    assert hourly["pendingSlots"] == ["2026-11-26T11:00:00Z"]
+    assert hourly["failedSlots"][0] == "2026-11-26T03:00:00Z" and len(hourly["failedSlots"]) == 8
+    assert hourly["byStatus"] == {"failure": 8, "skipped": 1, "success": 13}
+    daily = rows["daily"]                                   # never installed, never ran: first seen now
+    assert (daily["expected"], daily["recorded"], daily["missed"], daily["since"]) == (0, 0, 0, "2026-11-26T11:30:00Z")
     res = Cli(root)("cron", "coverage", "--days", "1", "--now", "2026-11-26T12:00:00Z", "--json")
     assert res.exit_code == 0
     data = res.json()
     assert data["window"] == {"start": "2026-11-25T12:00:00Z", "end": "2026-11-26T12:00:00Z", "days": 1.0}
     by_job = {r["job"]: r for r in data["jobs"]}
-    assert by_job["hourly"]["missedSlots"] == ["2026-11-26T00:00:00Z", "2026-11-26T11:00:00Z"]
-    assert set(by_job["hourly"]) >= {"job", "schedule", "expected", "recorded", "missed", "missedSlots"}
+    assert by_job["hourly"]["missedSlots"] == ["2026-11-26T02:00:00Z", "2026-11-26T11:00:00Z"]
+    assert by_job["daily"]["expected"] == 0 and by_job["daily"]["missedSlots"] == []   # 05:00Z is before since
+    assert set(by_job["hourly"]) >= {"job", "schedule", "expected", "ok", "failed", "skipped", "missed", "pending"}
     table = Cli(root)("cron", "coverage", "--days", "1", "--now", "2026-11-26T12:00:00Z")
-    assert table.exit_code == 0 and "hourly missed: 2026-11-26T00:00:00Z" in table.stdout
+    assert table.exit_code == 0 and "hourly missed: 2026-11-26T02:00:00Z" in table.stdout
+
+
+def test_coverage_starts_at_install_not_at_the_window(minimal_ws: Path, tmp_path: Path) -> None:
+    probe_ws(minimal_ws, schedule="* * * * *")
+    cli = Cli(minimal_ws)
+    env = _install_env(tmp_path / "tab", AGENTCTL_NOW="2026-11-26T10:00:30Z")
+    assert cli("cron", "install", "--cron-tz", "UTC", env=env).exit_code == 0
+    for minute in (1, 2, 4):                                # 10:03 never fired
+        cli("cron", "run", "probe", "--scheduled", env={"AGENTCTL_NOW": f"2026-11-26T10:{minute:02d}:02Z"})
+    cli("cron", "run", "probe", env={"AGENTCTL_NOW": "2026-11-26T10:03:10Z"})     # by hand: not a firing
+    row = cli("cron", "coverage", "--days", "7", "--now", "2026-11-26T10:05:30Z", "--json").json()["jobs"][0]
+    assert row["since"] == "2026-11-26T10:00:30Z"
+    assert {k: row[k] for k in ("expected", "ok", "failed", "missed", "pending")} == \
+        {"expected": 5, "ok": 0, "failed": 3, "missed": 1, "pending": 1}
+    assert row["missedSlots"] == ["2026-11-26T10:03:00Z"]
+    manual = [r for r in records(minimal_ws) if r["trigger"] == "manual"]
+    assert len(manual) == 1 and manual[0]["idempotencyKey"] is None and manual[0]["job"] == "probe"
 
 
 # --- cron list ---------------------------------------------------------------------------------
@@ -298,13 +321,16 @@ def test_cron_list_shows_next_runs_and_last_run(minimal_ws: Path) -> None:
     assert rows[0]["next"] == ["2026-11-30T05:00:00Z", "2026-12-01T05:00:00Z", "2026-12-02T05:00:00Z"]
     assert rows[0]["nextLocal"][0] == "2026-11-30T06:00:00+01:00"
     assert rows[0]["builtin"] == "disk" and rows[0]["agent"] is None and rows[0]["lastRun"] is None
-    cli("cron", "run", "probe", env=env)
+    cli("cron", "run", "probe", "--scheduled", env={"AGENTCTL_NOW": "2026-11-27T05:00:20Z"})
     last = cli("cron", "list", "--json", env=env).json()[0]["lastRun"]
-    assert last["at"].startswith("2026-11-27T05:30:00")        # the clock runs on from the pinned now
+    assert last["at"].startswith("2026-11-27T05:00:20")        # the clock runs on from the pinned now
+    assert last["atLocal"].startswith("2026-11-27T06:00:20") and last["atLocal"].endswith("+01:00")
     assert {k: last[k] for k in ("slot", "status", "exitCode")} == {"slot": "2026-11-27T05:00:00Z",
                                                                     "status": "failure", "exitCode": 1}
     text = cli("cron", "list", env=env)
     assert text.exit_code == 0 and "builtin:disk" in text.stdout and "Europe/Paris" in text.stdout
+    assert "NEXT (job tz)" in text.stdout and "LAST RUN (job tz)" in text.stdout
+    assert "2026-11-30 06:00 +0100" in text.stdout and "2026-11-27 06:00 +0100 failure" in text.stdout
 
 
 # --- agent jobs go through the runner -------------------------------------------------------------------
@@ -325,14 +351,14 @@ def test_agent_job_runs_through_the_runner_once_per_slot(minimal_ws: Path) -> No
       prompt: say hi
     """)
     cli = Cli(minimal_ws)
-    first = cli("cron", "run", "ping", "--json", env={"AGENTCTL_NOW": "2026-11-26T10:00:01Z"})
+    first = cli("cron", "run", "ping", "--scheduled", "--json", env={"AGENTCTL_NOW": "2026-11-26T10:00:01Z"})
     rec = records(minimal_ws)[-1]
     if rec.get("error") and rec["error"]["type"] == "RunnerUnavailable":
         pytest.skip("the agent runner has not landed yet")
     assert first.exit_code == 0, first.stderr
     assert rec["agent"] == "pinger" and rec["job"] == "ping" and rec["trigger"] == "cron"
     assert rec["idempotencyKey"] == "ping:2026-11-26T10:00:00Z"
-    again = cli("cron", "run", "ping", env={"AGENTCTL_NOW": "2026-11-26T10:05:00Z"})
+    again = cli("cron", "run", "ping", "--scheduled", env={"AGENTCTL_NOW": "2026-11-26T10:00:30Z"})
     assert again.exit_code == 0
     assert marker.read_text() == "x"                      # executed once
     assert records(minimal_ws)[-1]["status"] == "duplicate"
@@ -348,7 +374,7 @@ def test_builtin_whose_service_breaks_fails_with_an_attributed_record(minimal_ws
       builtin: friction
     """)
     now = at("2026-11-26T00:00:10Z")
-    out = run_job(Workspace(minimal_ws), "rub", now, fixed(now))
+    out = run_job(Workspace(minimal_ws), "rub", now, fixed(now), scheduled=True)
     assert out.exit_code == 70  # a bug, not a finding
     rec = records(minimal_ws)[-1]
     assert rec["status"] == "failure" and rec["agent"] is None and rec["job"] == "rub"
@@ -370,7 +396,7 @@ def test_builtin_service_is_called_with_the_contract(minimal_ws: Path, monkeypat
       args: {since: 24h}
     """)
     now = at("2026-11-26T22:00:05Z")
-    out = run_job(Workspace(minimal_ws), "nightly", now, fixed(now))
+    out = run_job(Workspace(minimal_ws), "nightly", now, fixed(now), scheduled=True)
     assert out.exit_code == 0 and out.status == "success"
     assert calls == [(minimal_ws, now, {"since": "24h"})]
 
@@ -384,7 +410,7 @@ def test_scorecard_builtin_writes_its_report(minimal_ws: Path) -> None:
       builtin: scorecard
       args: {days: 7, format: json, output: reports/weekly.json}
     """)
-    res = Cli(minimal_ws)("cron", "run", "weekly", env={"AGENTCTL_NOW": "2026-11-27T16:00:03Z"})
+    res = Cli(minimal_ws)("cron", "run", "weekly", "--scheduled", env={"AGENTCTL_NOW": "2026-11-27T16:00:03Z"})
     assert res.exit_code == 0, res.stderr
     assert "agents" in json.loads((minimal_ws / "reports" / "weekly.json").read_text())
     rec = records(minimal_ws)[-1]
@@ -399,12 +425,12 @@ def test_bad_builtin_args_are_a_config_error(minimal_ws: Path) -> None:
       builtin: disk
       args: {treshold: 80}
     """)
-    res = Cli(minimal_ws)("cron", "run", "disky", env={"AGENTCTL_NOW": "2026-11-26T10:00:00Z"})
+    res = Cli(minimal_ws)("cron", "run", "disky", "--scheduled", env={"AGENTCTL_NOW": "2026-11-26T10:00:00Z"})
     assert res.exit_code == 78 and "treshold" in res.stderr
     assert records(minimal_ws)[-1]["error"]["type"] == "ConfigError"
     cfg = minimal_ws / "agentctl.yaml"                     # fixed within the slot: the rerun runs
     cfg.write_text(cfg.read_text().replace("treshold: 80", "threshold: 100"))
-    res = Cli(minimal_ws)("cron", "run", "disky", env={"AGENTCTL_NOW": "2026-11-26T10:20:00Z"})
+    res = Cli(minimal_ws)("cron", "run", "disky", "--scheduled", env={"AGENTCTL_NOW": "2026-11-26T10:00:50Z"})
     assert res.exit_code == 0 and records(minimal_ws)[-1]["status"] == "success"
 
 
@@ -423,13 +449,13 @@ def test_try_later_leaves_the_slot_open(minimal_ws: Path) -> None:
     ws = Workspace(minimal_ws)
     t = at("2026-11-26T10:00:05Z")
     breaker.trip_breaker(ws, ws.agent("pinger"), "user:test", t)
-    out = run_job(ws, "ping", t, fixed(t))
+    out = run_job(ws, "ping", t, fixed(t), scheduled=True)
     if out.records[-1].error and out.records[-1].error.type == "RunnerUnavailable":
         pytest.skip("the agent runner has not landed yet")
     assert (out.exit_code, out.status) == (75, "skipped")
     breaker.reset_breaker(ws, ws.agent("pinger"), "user:test", t)
-    later = at("2026-11-26T10:10:00Z")
-    out = run_job(ws, "ping", later, fixed(later))
+    later = at("2026-11-26T10:00:40Z")
+    out = run_job(ws, "ping", later, fixed(later), scheduled=True)
     assert (out.exit_code, out.status) == (0, "success")
 
 
@@ -498,8 +524,8 @@ def test_installed_entries_read_back_through_python_crontab(minimal_ws: Path, tm
     items = {i.comment: i for i in CronTab(tabfile=str(tab))}
     item = items[f"agentctl:{minimal_ws}:brief"]
     assert item.is_valid() and str(item.slices) == "0 4,5 * * 1-5"
-    assert f"-m agentctl -w {minimal_ws} cron run brief --scheduled >> {minimal_ws}/logs/cron/brief.log 2>&1" \
-        in item.command
+    assert item.command.endswith(f"-m agentctl -w {minimal_ws} cron run brief --scheduled --log")
+    assert ">>" not in item.command                          # agentctl opens its own log
     assert item.command.startswith(f"PATH={Path(sys.executable).parent}:")
     # no line of ours sets a variable for the whole table (it would leak into the lines after it)
     for line in tab.read_text().splitlines():
@@ -518,6 +544,11 @@ def test_cron_schedule_conversion_table() -> None:
     # crossing midnight moves the day: the day fields widen to every day
     assert cron_schedule(job("0 0 * * 1", "Europe/Paris"), utc, now) == ("0 22,23 * * *", False)
     assert cron_schedule(job("*/15 * * * *", "Europe/Paris"), utc, now) == ("0,15,30,45 * * * *", False)
+    # 02:30 New York is skipped once a year (DST starts): that slot runs at 03:00 local, 07:00Z
+    assert cron_schedule(job("30 2 * * *", "America/New_York"), utc, now) == ("0,30 6,7,8 * * *", False)
+    # L, W and # are read by agentctl, not cron: every day, and --scheduled picks the real ones
+    assert cron_schedule(job("0 9 L * *", "UTC"), utc, now) == ("0 9 * * *", False)
+    assert cron_schedule(job("0 9 * * 1#2", "UTC"), utc, now) == ("0 9 * * *", False)
 
 
 def test_scheduled_flag_skips_silently_once_the_slot_ran(minimal_ws: Path) -> None:

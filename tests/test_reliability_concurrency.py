@@ -77,7 +77,7 @@ def _worker(root: str, idx: int, barrier, out) -> None:
             pass  # in flight in another worker: not executed here
         # cron: every worker asks for the same slot
         slot = T0 + timedelta(minutes=j)
-        outcome = run_job(ws, "tick", slot, lambda slot=slot: slot)
+        outcome = run_job(ws, "tick", slot, lambda slot=slot: slot, scheduled=True)
         if outcome.records and outcome.records[-1].status == "success":
             did["cron"].append(outcome.slot)
     out.put((idx, did))
@@ -152,7 +152,7 @@ def test_cron_run_of_one_slot_from_many_processes_executes_once(tmp_path: Path) 
     root = make_rel_ws(tmp_path / "ws", agents={"slow": slow}, cron=SLOW_JOB)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTCTL_")}
     env["AGENTCTL_NOW"] = "2026-03-02T03:00:30Z"
-    procs = [subprocess.Popen([sys.executable, "-m", "agentctl", "-w", str(root), "cron", "run", "nightly", "--json"],
+    procs = [subprocess.Popen([sys.executable, "-m", "agentctl", "-w", str(root), "cron", "run", "nightly", "--scheduled", "--json"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
     outs = [(*p.communicate(timeout=60), p.returncode) for p in procs]
     outs = [(code, out, err) for out, err, code in outs]

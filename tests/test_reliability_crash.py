@@ -137,7 +137,7 @@ def _write_cron(root: Path, rnd: int) -> None:
     start = parse_iso(last) + timedelta(minutes=1) if last else T0
     for i in range(10**6):  # the next slot each time: every call runs the job and commits cron.json
         now = start + timedelta(minutes=i)
-        run_job(ws, "tick", now, lambda now=now: now)
+        run_job(ws, "tick", now, lambda now=now: now, scheduled=True)
 
 
 def _write_alerts(root: Path, rnd: int) -> None:

@@ -110,7 +110,7 @@ def test_crontab_lines_carry_no_data_from_the_config(tmp_path: Path, monkeypatch
     ours = lines[2:-1]
     assert len(ours) == 2 + len(jobs) + 1 and text.endswith("\n")  # begin, comment, one per job, end
     entry = re.compile(r"^[0-9*/,\-]+( [0-9*/,\-]+){4} PATH=\S+ \S+ -m agentctl -w \S+ cron run [a-z][a-z0-9-]*"
-                       r"( --scheduled)? >> \S+ 2>&1 # agentctl:\S+:[a-z][a-z0-9-]*$")
+                       r" --scheduled --log # agentctl:\S+:[a-z][a-z0-9-]*$")
     for line in ours[2:-1]:
         assert entry.match(line), repr(line)
     for bad in ("\r", "\x0b", "\t", "%", "touch", "$(", "`", "pwned", "escape"):

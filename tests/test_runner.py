@@ -65,7 +65,8 @@ def test_json_reply_without_contract_is_the_artifact_and_role_checks_see_it(llm_
 def test_prompt_only_run_has_no_task(llm_ws):
     out = llm_ws.run("writer", prompt="Summarise the day")
     assert out.exit_code == 0 and out.record.taskId is None
-    assert out.record.output == f"artifacts/{out.record.runId}/output.json"
+    day = out.record.startedAt[:10]                      # one folder per day, pruned after retention_days
+    assert out.record.output == f"artifacts/_runs/{day}/{out.record.runId}/output.json"
     assert "Summarise the day" in llm_ws.srv.requests[-1].prompt
 
 

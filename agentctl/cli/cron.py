@@ -91,11 +91,20 @@ def list_(ctx: typer.Context, json_: JsonOpt = False) -> None:
         return
     for r in rows:
         r["runs"] = r["agent"] or f"builtin:{r['builtin']}"
-        r["nextRun"] = r["nextLocal"][0] if r["nextLocal"] else None
+        r["nextRun"] = _local(r["nextLocal"][0]) if r["nextLocal"] else None
         last = r["lastRun"] or {}
-        r["last"] = f"{last.get('at')} {last.get('status')}" if last else None
+        streak = last.get("consecutiveFailures") or 0
+        r["last"] = (f"{_local(last.get('atLocal'))} {last.get('status')}" + (f" ({streak} failing)" if streak else "")
+                     if last else None)
     typer.echo(table(rows, ["name", "schedule", "tz", "runs", "nextRun", "last"],
-                     ["JOB", "SCHEDULE", "TZ", "RUNS", "NEXT", "LAST RUN"]))
+                     ["JOB", "SCHEDULE", "TZ", "RUNS", "NEXT (job tz)", "LAST RUN (job tz)"]))
+
+
+def _local(stamp: str | None) -> str | None:
+    """``2026-03-08T03:00:00-04:00`` → ``2026-03-08 03:00 -04:00`` (the job's own zone)."""
+    if not stamp:
+        return None
+    return datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M %z")
 
 
 @cron_app.command("install")
@@ -108,33 +117,30 @@ def install(
     """Install this workspace's jobs as one marked block in the crontab (idempotent).
 
     Other lines are never touched. Each entry runs `agentctl -w <workspace> cron run NAME`
-    with output appended to logs/cron/NAME.log. Cron fires in its own zone; a job whose tz
-    has other offsets gets an entry at every time its slots can fall on, and `cron run
-    --scheduled` runs each slot once.
+    --scheduled --log`; agentctl writes logs/cron/NAME.log itself (rotated at 1 MB, 3 kept).
+    Cron fires in its own zone; a job whose tz has other offsets gets an entry at every
+    minute its slots can fall on, and `cron run --scheduled` runs only its slots' minutes.
+    Refused (78) when an LLM job's key is in neither the env file nor the crontab's
+    environment. Prints the PATH jobs get (set it with `cron_path:` in agentctl.yaml).
     """
     from agentctl.cron.crontab import install as do_install
+    from agentctl.cron.preflight import path_dirs
 
-    result = do_install(ws(ctx), _target(), program=[sys.executable, "-m", "agentctl"],
-                        path_dirs=_path_dirs(), cron_tz=_zone(cron_tz), now=now(), dry_run=dry_run)
+    w = ws(ctx)
+    result = do_install(w, _target(), program=[sys.executable, "-m", "agentctl"],
+                        path_dirs=path_dirs(w, str(Path(sys.executable).parent)), cron_tz=_zone(cron_tz), now=now(),
+                        dry_run=dry_run)
     if json_:
         emit_json(result)
         return
     if dry_run:
         typer.echo(result["block"].rstrip("\n") or "# (no cron jobs: the block would be removed)")
-        echo_err(f"dry run: {result['target']} {'would change' if result['changed'] else 'is up to date'}")
+        echo_err(f"dry run: {result['target']} {'would change' if result['changed'] else 'is up to date'}; "
+                 f"jobs would run with PATH={result['path']}")
         return
     verb = "installed" if result["changed"] else "already up to date:"
     typer.echo(f"{verb} {len(result['entries'])} cron job(s) in {result['target']} (cron zone {result['cronTz']})")
-
-
-def _path_dirs() -> list[str]:
-    """PATH for the entries: this Python's folder (where `agentctl` is installed), then the system's.
-
-    Not the caller's whole PATH: it would make lines long (some crons cut commands at
-    1000 characters) and depend on a shell session; agents that need more name their
-    programs by absolute path.
-    """
-    return [str(Path(sys.executable).parent)]
+    typer.echo(f"jobs run with PATH={result['path']} (set `cron_path:` in agentctl.yaml to change it)")
 
 
 @cron_app.command("uninstall")
@@ -162,26 +168,68 @@ def uninstall(
 def run(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="The cron job.")],
-    scheduled: Annotated[bool, typer.Option("--scheduled", help="Set by installed entries: a slot already handled exits 0 without a record.")] = False,
+    scheduled: Annotated[bool, typer.Option("--scheduled", help="Set by installed entries: run the current slot if now is in its minute (in the job's tz), else do nothing.")] = False,
+    log: Annotated[bool, typer.Option("--log", help="Append all output to logs/cron/NAME.log (created if missing; rotated at 1 MB, 3 kept).")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Run a job once for its current slot (what cron calls). Silent on success unless --verbose.
+    """Run a job: with --scheduled (what cron calls) once for its current slot; by hand, now.
 
-    A second call in the same slot records `duplicate` and runs nothing; a call while the
-    job is still running records `skipped` and exits 0. Exit code: the job's outcome.
+    Scheduled: a second call in the same slot records `duplicate` and runs nothing; a call
+    while the job is still running records `skipped` and exits 0; a failure raises an alert
+    (the first, every Nth, the recovery). By hand: `trigger: manual`, no slot is used up.
+    Reads the workspace's env file. Silent on success unless --verbose. Exit: the job's outcome.
     """
     from agentctl.cron.jobs import run_job
+    from agentctl.workspace.envfile import apply_env_file
 
+    w = ws(ctx)
+    if log:
+        from agentctl.cron.joblog import redirect_to_log
+
+        redirect_to_log(w.root, _safe_name(name))
     start = now()
-    outcome = run_job(ws(ctx), name, start, _clock(start), scheduled=scheduled)
+    if scheduled:
+        _apply_env_or_fail(w, name, start)
+    else:
+        apply_env_file(w.root)
+    outcome = run_job(w, name, start, _clock(start), scheduled=scheduled)
     if json_:
         emit_json(outcome.to_dict())
     elif outcome.exit_code != 0 or outcome.status == "skipped" or state(ctx).verbose:
-        line = f"cron {name}: {outcome.status} for slot {outcome.slot}"
+        line = f"{iso_now(start)} cron {name}: {outcome.status} for slot {outcome.slot}"
         if outcome.caught_up:
             line += f" (caught up slot {outcome.caught_up})"
         echo_err(line + (f": {outcome.message}" if outcome.message else ""))
     raise typer.Exit(outcome.exit_code)
+
+
+def iso_now(t: datetime) -> str:
+    from agentctl.core.clock import iso
+
+    return iso(t)
+
+
+def _safe_name(name: str) -> str:
+    import re
+
+    from agentctl.errors import UsageError
+
+    if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
+        raise UsageError(f"invalid cron job name {name!r}")
+    return name
+
+
+def _apply_env_or_fail(w: Any, name: str, at: datetime) -> None:
+    """A bad env file fails a scheduled run like any config error: counted and alerted."""
+    from agentctl.cron.failures import note_outcome
+    from agentctl.errors import AgentctlError
+    from agentctl.workspace.envfile import apply_env_file
+
+    try:
+        apply_env_file(w.root)
+    except AgentctlError as exc:
+        note_outcome(w, name, "failure", exc.exit_code, exc.message, at)
+        raise
 
 
 @cron_app.command("coverage")
@@ -191,7 +239,11 @@ def coverage(
     now_: Annotated[str | None, typer.Option("--now", help="End of the window (ISO-8601; default now).")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Per job: runs expected by the schedule, runs recorded, missed slots."""
+    """Per job, each slot expected since the job's install: ok, failed, skipped, missed, pending.
+
+    Manual runs and duplicates cover nothing; a failed run does not cover its slot. A job
+    whose schedule is unusable is listed with its error, and the command then exits 78.
+    """
     from agentctl.core.clock import iso, parse_iso
     from agentctl.cron.jobs import coverage as job_coverage
     from agentctl.errors import UsageError
@@ -203,19 +255,29 @@ def coverage(
     rows = job_coverage(ws(ctx), start, end)
     if json_:
         emit_json({"window": {"start": iso(start), "end": iso(end), "days": days}, "jobs": rows})
+        _fail_on_errors(rows)
         return
     typer.echo(f"cron coverage {iso(start)} → {iso(end)}")
     if not rows:
         typer.echo("no cron jobs")
         return
+    typer.echo(table(rows, ["job", "schedule", "tz", "since", "expected", "ok", "failed", "skipped", "missed",
+                            "pending"],
+                     ["JOB", "SCHEDULE", "TZ", "SINCE", "EXPECTED", "OK", "FAILED", "SKIPPED", "MISSED", "PENDING"]))
     for r in rows:
-        r["pendingN"] = len(r["pending"])
-    typer.echo(table(rows, ["job", "schedule", "tz", "expected", "recorded", "covered", "missed", "pendingN"],
-                     ["JOB", "SCHEDULE", "TZ", "EXPECTED", "RECORDED", "COVERED", "MISSED", "PENDING"]))
-    for r in rows:
-        if r["missedSlots"]:
-            shown = ", ".join(r["missedSlots"][:5]) + (" …" if len(r["missedSlots"]) > 5 else "")
-            typer.echo(f"  {r['job']} missed: {shown}")
+        for key in ("missedSlots", "failedSlots"):
+            if r[key]:
+                shown = ", ".join(r[key][:5]) + (" …" if len(r[key]) > 5 else "")
+                typer.echo(f"  {r['job']} {key.removesuffix('Slots')}: {shown}")
+    _fail_on_errors(rows)
+
+
+def _fail_on_errors(rows: list[dict[str, Any]]) -> None:
+    from agentctl.errors import ConfigError
+
+    bad = [r["error"] for r in rows if r.get("error")]
+    if bad:
+        raise ConfigError(bad[0] + (f" (and {len(bad) - 1} more job(s))" if len(bad) > 1 else ""))
 
 
 # --- monitors -----------------------------------------------------------------------------
@@ -267,6 +329,25 @@ def breakers(ctx: typer.Context, json_: JsonOpt = False) -> None:
     _finish(run_monitor(ws(ctx), "breakers", now()), json_)
 
 
+def alerts(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--since", help="Window: alerts raised in the last DURATION (30m, 24h, 7d).")] = "24h",
+    json_: JsonOpt = False,
+) -> None:
+    """Alerts raised by monitors, failing cron jobs and the runner (logs/alerts.jsonl), oldest first."""
+    from agentctl.cron.alertlog import list_alerts
+
+    rows = list_alerts(ws(ctx), now(), since)
+    if json_:
+        emit_json({"since": since, "alerts": rows})
+        return
+    if not rows:
+        typer.echo(f"no alerts in the last {since}")
+        return
+    typer.echo(table(rows, ["ts", "severity", "kind", "source", "message"], ["TIME (UTC)", "SEVERITY", "KIND", "SOURCE", "MESSAGE"]))
+
+
 def register(app: typer.Typer) -> None:
+    app.command("alerts")(alerts)
     app.add_typer(cron_app, name="cron")
     app.add_typer(monitor_app, name="monitor")

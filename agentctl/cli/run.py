@@ -34,12 +34,16 @@ def run(
 ) -> None:
     """Run one agent once: gates, model or command, contract, self-tests, registry, run log.
 
-    With no --task, --prompt or --input it runs the agent's own prompt or command."""
+    With no --task, --prompt or --input it runs the agent's own prompt or command. Reads the
+    workspace's env file (env_file:, default .agentctl/env) for variables not set."""
     from agentctl.run.runner import RunRequest, run_agent
 
     if task is None and prompt is None and input_ is None:
         _own_work(ws(ctx), agent)
     input_file = str(path_arg(input_).resolve()) if input_ else None
+    from agentctl.workspace.envfile import apply_env_file
+
+    apply_env_file(ws(ctx).root)  # the env file's keys, as for cron; the shell's own values win
     outcome = run_agent(ws(ctx), RunRequest(agent=agent, task_id=task, prompt=prompt, input_file=input_file,
                                             idempotency_key=key), run_clock())
     if json_:

@@ -186,6 +186,7 @@ def status(ctx: typer.Context,
         watch_board(ws(ctx), product)
         return
     b = board(ws(ctx), now(), product)
+    b["cron"] = _cron_jobs(ws(ctx))
     if json_:
         emit_json(b)
         return
@@ -205,6 +206,30 @@ def status(ctx: typer.Context,
                              ["ID", "AGENT", "PHASE", "TITLE", "BLOCKED BY", "MIN"]))
     if "breakers" in b and b["breakers"]:
         typer.echo("\nOpen breakers: " + ", ".join(b["breakers"]))
+    _print_cron(b["cron"])
+
+
+def _cron_jobs(w: Any) -> list[dict[str, Any]]:
+    """Each cron job's last scheduled run and failure streak (the cron ledger only: cheap)."""
+    if not ((w.root / "state" / "cron").is_dir() or (w.root / "state" / "cron.json").exists()):
+        return []
+    from agentctl.cron.failures import failing_jobs
+
+    return failing_jobs(w)
+
+
+def _print_cron(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    typer.echo("\nCron jobs (last scheduled run, UTC):")
+    typer.echo(table(rows, ["job", "lastRunAt", "status", "exitCode", "consecutiveFailures"],
+                     ["JOB", "LAST RUN", "STATUS", "EXIT", "FAILING"]))
+    failing = [r for r in rows if r["consecutiveFailures"]]
+    if failing:
+        typer.echo("\nFailing cron jobs:")
+        for r in failing:
+            typer.echo(f"  {r['job']}: {r['consecutiveFailures']} consecutive failure(s) since {r['failingSince']}"
+                       + (f" — {r['lastError']}" if r.get("lastError") else ""))
 
 
 def blocked(ctx: typer.Context,

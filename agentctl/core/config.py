@@ -156,6 +156,8 @@ class AlertsConfig(Strict):
     """argv of a command that receives the alert as JSON on stdin."""
     dedupe_s: float = Field(default=3600, ge=0, le=MAX_SECONDS)
     """Identical alerts within this window are recorded but not sent again."""
+    failure_every: int = Field(default=10, ge=1)
+    """A failing cron job alerts on its first failure, then on every Nth consecutive one (and on recovery)."""
 
 
 class StorageConfig(Strict):
@@ -189,6 +191,12 @@ class WorkspaceConfig(Strict):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     learning: str | None = None
     """Tier used by `agentctl learn` to draft rule text; without it the text is deterministic."""
+    env_file: str | None = None
+    """Dotenv file read by `run`, `work` and `cron run` (default `.agentctl/env`); must be private to its owner."""
+    cron_path: list[str] | str | None = None
+    """PATH for cron jobs (a list of folders or `a:b:c`); default: agentctl's own folder and the system's."""
+    retention_days: int = Field(default=30, ge=1, le=3660)
+    """Days that task-less run outputs (`artifacts/_runs/YYYY-MM-DD/`) are kept."""
 
     @field_validator("version")
     @classmethod

@@ -5,8 +5,11 @@ each entry), spliced into the crontab as text: python-crontab rewrites a whole t
 when it saves one, which reformats and can drop or re-attach the user's own lines, so
 it only checks our entries. Nothing from a job's config reaches a line unchecked (`%`,
 newlines and quotes are refused), no environment value is written, and `PATH` is set
-inside each command. A job whose zone differs from cron's fires at every hour its slot
-can fall on; `cron run --scheduled` then exits quietly once the slot has run.
+inside each command. Each line runs `agentctl -w WS cron run NAME --scheduled --log`:
+agentctl opens (and rotates) `logs/cron/NAME.log` itself, so no shell redirect depends
+on a folder existing. The fields are the job's schedule when system cron can read it
+as is (same zone all year, no `L`/`W`/`#`/`?`); otherwise wider fields that fire at
+every minute a slot can fall on, and `--scheduled` runs only a slot's own minute.
 The real crontab is read with `crontab -l` and written with `crontab FILE`;
 ``AGENTCTL_CRONTAB_FILE`` names a file to edit instead (tests never touch a real one).
 """
@@ -18,20 +21,21 @@ import re
 import shlex
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from agentctl.core.config import NAME_PATTERN, CronJob
-from agentctl.cron.jobs import job_zone
-from agentctl.errors import ConfigError, StateError
+from agentctl.cron.schedule import check_job, job_zone
+from agentctl.errors import AgentctlError, ConfigError, StateError
 from agentctl.storage import locked
 from agentctl.workspace.loader import Workspace
 
 _UNSAFE = re.compile(r"[%\"'\\#`\x00-\x1f\x7f]")
 _SAFE_PATH_DIR = re.compile(r"^/[A-Za-z0-9/._+@,~-]*$")
 _JOB_NAME = re.compile(NAME_PATTERN)
-DEFAULT_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
+_SPECIAL = re.compile(r"[LW#?]", re.I)
 MAX_LINE = 990
 
 
@@ -67,6 +71,23 @@ def _tz_deltas(job_tz: ZoneInfo, cron_tz: ZoneInfo, now: datetime) -> set[int]:
     return deltas
 
 
+@lru_cache(maxsize=64)
+def _skipped_hours(zone: ZoneInfo, now: datetime) -> set[int]:
+    """Local hours that a DST change skips in ``zone`` over the next two years."""
+    out: set[int] = set()
+    t = now.replace(minute=0, second=0, microsecond=0)
+    prev = t.astimezone(zone).utcoffset()
+    for i in range(1, 2 * 366 * 24):
+        u = (t + timedelta(hours=i)).astimezone(zone)
+        off = u.utcoffset()
+        assert off is not None and prev is not None
+        if off > prev:
+            gap = max(int((off - prev).total_seconds() // 3600), 1)
+            out |= {(u.hour - k) % 24 for k in range(1, gap + 1)}
+        prev = off
+    return out
+
+
 def _field(values: set[int], full: int) -> str:
     return "*" if len(values) == full else ",".join(str(v) for v in sorted(values))
 
@@ -74,28 +95,30 @@ def _field(values: set[int], full: int) -> str:
 def cron_schedule(job: CronJob, cron_tz: ZoneInfo, now: datetime) -> tuple[str, bool]:
     """The 5 fields to write for ``job`` when cron runs in ``cron_tz``, and whether they are exact.
 
-    Same offsets all year: the schedule as written. Otherwise every time the job's slots
-    can fall on in cron's zone (each DST combination), and ``cron run --scheduled`` skips
-    the firings whose slot was already handled — no CRON_TZ (not portable, and it
-    would apply to every line after ours).
+    Same offsets all year and plain syntax: the schedule as written. Otherwise every
+    minute the job's slots can fall on in cron's zone (each DST combination, and the
+    first minute of an hour that DST skips), on every day when the schedule's days use
+    syntax cron lacks or a slot can cross midnight — no CRON_TZ (not portable, and it
+    would apply to every line after ours). ``cron run --scheduled`` picks the real slots.
     """
     from croniter import croniter
 
+    check_job(job)
     deltas = _tz_deltas(job_zone(job), cron_tz, now)
-    if deltas == {0}:  # the fields re-joined by single spaces: no \r, \v or other odd whitespace reaches the line
+    special = bool(_SPECIAL.search(job.schedule))
+    if deltas == {0} and not special:  # re-joined by single spaces: no \r, \v or odd whitespace reaches the line
         return " ".join(job.schedule.split()), True
     expanded = croniter(job.schedule).expanded
     minutes = range(60) if expanded[0] == ["*"] else expanded[0]
     hours = range(24) if expanded[1] == ["*"] else expanded[1]
-    mins_out, hours_out, crosses = set(), set(), False
-    for h in hours:
-        for m in minutes:
-            for d in deltas:
-                t = h * 60 + m - d
-                crosses = crosses or not 0 <= t < 1440
-                hours_out.add((t % 1440) // 60)
-                mins_out.add(t % 60)
-    days = job.schedule.split()[2:] if not crosses else ["*", "*", "*"]
+    times = {h * 60 + m for h in hours for m in minutes}
+    skipped = _skipped_hours(job_zone(job), now.replace(minute=0, second=0, microsecond=0)) & set(hours)
+    times |= {((h + 1) % 24) * 60 for h in skipped}  # a slot in the hour DST skips runs when the hour ends
+    shifted = {t - d for t in times for d in deltas}
+    crosses = any(not 0 <= t < 1440 for t in shifted)
+    mins_out = {t % 60 for t in shifted}
+    hours_out = {(t % 1440) // 60 for t in shifted}
+    days = ["*", "*", "*"] if crosses or special else job.schedule.split()[2:]
     return " ".join([_field(mins_out, 60), _field(hours_out, 24), *days]), False
 
 
@@ -115,14 +138,17 @@ class Entry:
 
 def build_entries(ws: Workspace, *, program: list[str], path_dirs: list[str], cron_tz: ZoneInfo,
                   now: datetime) -> list[Entry]:
-    """One crontab line per job: ``<fields> PATH=… <agentctl> -w <ws> cron run NAME >> <log> 2>&1 # marker``."""
+    """One crontab line per job: ``<fields> PATH=… <agentctl> -w <ws> cron run NAME --scheduled --log # marker``."""
     from crontab import CronSlices
 
     root = ws.root
     cron_safe(str(root), "workspace path")
     for part in program:
         cron_safe(part, "agentctl program path")
-    dirs = [d for d in dict.fromkeys([*path_dirs, *DEFAULT_PATH]) if _SAFE_PATH_DIR.match(d)]
+    for d in path_dirs:
+        if not _SAFE_PATH_DIR.match(d):
+            raise ConfigError(f"PATH folder {d!r} for cron jobs has characters a crontab line cannot carry safely")
+    dirs = list(dict.fromkeys(path_dirs))
     prog = " ".join(shlex.quote(p) for p in program)
     entries = []
     for job in ws.config.cron:
@@ -133,10 +159,7 @@ def build_entries(ws: Workspace, *, program: list[str], path_dirs: list[str], cr
         if not CronSlices.is_valid(fields):
             raise ConfigError(f"agentctl.yaml [cron {job.name}.schedule]: {job.schedule!r} uses syntax that "
                               "system cron does not understand")
-        log = shlex.quote(str(root / "logs" / "cron" / f"{job.name}.log"))
-        flag = "" if exact else " --scheduled"
-        command = (f"PATH={':'.join(dirs)} {prog} -w {shlex.quote(str(root))} cron run {job.name}{flag} "
-                   f">> {log} 2>&1")
+        command = f"PATH={':'.join(dirs)} {prog} -w {shlex.quote(str(root))} cron run {job.name} --scheduled --log"
         line = f"{fields} {command} {entry_marker(root, job.name)}"
         if len(line) > MAX_LINE:
             raise ConfigError(f"cron job {job.name}: the crontab line would be {len(line)} characters (cron may cut "
@@ -270,6 +293,8 @@ def _decode(raw: bytes, what: str) -> str:
 def install(ws: Workspace, target: CrontabTarget, *, program: list[str], path_dirs: list[str],
             cron_tz: ZoneInfo, now: datetime, dry_run: bool = False) -> dict[str, Any]:
     """Write (or, with ``dry_run``, show) this workspace's block; idempotent."""
+    from agentctl.cron.preflight import check_keys
+    from agentctl.cron.state import mark_installed
     from agentctl.workspace.checks import check_cron
 
     problems = check_cron(ws, ws.config.cron, ws.agents)
@@ -280,19 +305,28 @@ def install(ws: Workspace, target: CrontabTarget, *, program: list[str], path_di
     block = render_block(ws.root, entries, tz_name)
     with target.lock():
         before = target.read()
+        check_keys(ws, splice_block(before, ws.root, "")[0])
         after, removed = splice_block(before, ws.root, block)
         changed = after != before
-        if changed and not dry_run:
-            (ws.root / "logs" / "cron").mkdir(parents=True, exist_ok=True)  # `>>` fails if the folder is missing
-            target.write(after)
+        if not dry_run:
+            if changed:
+                target.write(after)
+            (ws.root / "logs" / "cron").mkdir(parents=True, exist_ok=True)
+            mark_installed(ws, [e.job for e in entries], now)
     return {"target": target.describe(), "cronTz": tz_name, "dryRun": dry_run, "changed": changed,
-            "removedLines": removed, "block": block, "entries": [e.to_dict() for e in entries]}
+            "removedLines": removed, "block": block, "path": ":".join(path_dirs),
+            "entries": [e.to_dict() for e in entries]}
 
 
 def uninstall(ws: Workspace, target: CrontabTarget, *, dry_run: bool = False) -> dict[str, Any]:
+    from agentctl.cron.state import mark_uninstalled
+
     with target.lock():
         before = target.read()
         after, removed = splice_block(before, ws.root, "")
         if after != before and not dry_run:
             target.write(after)
+    if not dry_run:
+        with contextlib.suppress(AgentctlError):
+            mark_uninstalled(ws, [j.name for j in ws.config.cron])
     return {"target": target.describe(), "dryRun": dry_run, "changed": after != before, "removedLines": removed}

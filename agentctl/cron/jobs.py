@@ -1,24 +1,21 @@
-"""Proactive monitoring through system cron (SPEC §8): schedules, runs, coverage.
+"""Proactive monitoring through system cron (SPEC §8): running jobs, listing them.
 
-Slots. A job's schedule is read in its own ``tz`` (zoneinfo, DST-aware, via croniter).
-Its *current slot* is the most recent scheduled time ≤ now; ``cron run`` runs the job
-once per slot:
-- an overlap lock per job (``state/cron-<name>.lock``, taken without waiting) keeps a
-  job that is still running from being started twice — the second call records
-  ``skipped`` ("still running") and exits 0;
-- ``state/cron.json`` remembers the last slot handled per job; a second call for the
-  same slot records ``duplicate`` and runs nothing. Agent jobs also pass
-  ``<job>:<slot>`` as the runner's idempotency key, so its ledger guards the run too;
-- slots missed since the last one handled are caught up once (``catch_up: once``: the
-  most recent missed slot runs first, keyed by that slot) or recorded as missed (``skip``).
-Every call writes run records with ``job``, ``trigger: cron`` and ``agent`` (the job's
-agent; ``None`` for built-ins, which are attributed by ``job``).
+Two ways in:
+- ``cron run NAME --scheduled`` is what the installed crontab entry calls. It acts only
+  when now is in the minute of one of the job's slots, read in the job's own ``tz``
+  (``schedule.is_due``); any other firing (the entry may fire more often than the job,
+  see ``crontab.py``) does nothing and writes nothing. A due call runs the slot once:
+  an overlap lock per job (``ws.storage.cron.overlap_lock``, taken without waiting) records
+  ``skipped`` for a second concurrent call; the cron ledger remembers the last
+  slot handled, so a second call for it records ``duplicate``; agent jobs pass
+  ``<job>:<slot>`` as the runner's idempotency key (built-ins reserve it too); slots missed since the last one
+  are caught up once (``catch_up: once``) or recorded as missed (``skip``). Records
+  carry ``trigger: cron``; the outcome feeds the failure alerts (``failures.py``).
+- ``cron run NAME`` by hand runs the job now, ``trigger: manual``, with no slot: it
+  neither covers nor consumes a scheduled slot and does not touch the failure streak.
 
-Coverage counts, per job, the slots of a window and the slots a run record covers
-(its idempotency key names the slot; else the slot its start falls in), from the same
-one-pass scan of the window the scorecard uses.
-
-The crontab block lives in ``agentctl.cron.crontab``.
+Every record has ``job`` and ``agent`` (the job's agent; None for built-ins, which are
+attributed by ``job``). Schedule math is in ``schedule.py``, coverage in ``coverage.py``.
 """
 
 from __future__ import annotations
@@ -27,85 +24,31 @@ import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from agentctl.core.clock import iso, parse_iso
+from agentctl.core.clock import iso
 from agentctl.core.config import CronJob
 from agentctl.core.records import RunError, RunRecord
-from agentctl.errors import AgentctlError, ConfigError, NotFound, StateError, TryLater
+from agentctl.cron.coverage import PENDING_GRACE, coverage, coverage_from_runs  # noqa: F401  (re-exported: scorecard, tests)
+from agentctl.cron.schedule import (  # noqa: F401  (re-exported)
+    check_job,
+    is_due,
+    job_zone,
+    next_runs,
+    slot_for,
+    slot_key,
+    slots_between,
+)
+from agentctl.cron.state import all_entries, coverage_start, entry_of, mark_defined, parse_stamp, update
+from agentctl.errors import AgentctlError, ConfigError, NotFound, TryLater
 from agentctl.workspace.loader import Workspace
 
 Clock = Callable[[], datetime]
 RETRY_CODES = frozenset({75, 78})
 """Outcomes that leave the slot open: try later (breaker, budget, lock) and a config error fixed
 before the next call — a rerun in the same slot is then a run, not a duplicate."""
-PENDING_GRACE = timedelta(hours=1)
-"""A slot with no record yet is *pending*, not missed, until min(this, its interval) has passed
-(records are written when a run ends)."""
-
-# --- schedule math -------------------------------------------------------------------------
-
-
-def job_zone(job: CronJob) -> ZoneInfo:
-    try:
-        return ZoneInfo(job.tz)
-    except (KeyError, ValueError):
-        raise ConfigError(f"agentctl.yaml [cron {job.name}.tz]: unknown time zone {job.tz!r}") from None
-
-
-def _iter(job: CronJob, start: datetime) -> Any:
-    from croniter import croniter
-
-    if len(job.schedule.split()) != 5 or not croniter.is_valid(job.schedule):
-        raise ConfigError(f"agentctl.yaml [cron {job.name}.schedule]: invalid 5-field cron expression "
-                          f"{job.schedule!r}")
-    return croniter(job.schedule, start.astimezone(job_zone(job)))
-
-
-def _fixed_hours(job: CronJob) -> bool:
-    return job.schedule.split()[1] != "*"
-
-
-def _repeat(job: CronJob, a: datetime, b: datetime) -> bool:
-    """b is a second reading of a's wall-clock time (the hour repeated when DST ends):
-    like cron, a job at fixed hours runs once there, not twice."""
-    return _fixed_hours(job) and a.replace(tzinfo=None) == b.replace(tzinfo=None)
-
-
-def next_runs(job: CronJob, now: datetime, n: int = 3) -> list[datetime]:
-    """The next ``n`` scheduled times strictly after ``now`` (aware, in the job's tz)."""
-    it = _iter(job, now)
-    out: list[datetime] = []
-    while len(out) < n:
-        t = it.get_next(datetime)
-        if not (out and _repeat(job, out[-1], t)):
-            out.append(t)
-    return out
-
-
-def slot_for(job: CronJob, now: datetime) -> datetime:
-    """The current slot: the most recent scheduled time ≤ now (aware, in the job's tz)."""
-    it = _iter(job, now.replace(second=0, microsecond=0) + timedelta(minutes=1))
-    slot = it.get_prev(datetime)
-    before = it.get_prev(datetime)
-    return before if _repeat(job, before, slot) else slot  # type: ignore[no-any-return]
-
-
-def slots_between(job: CronJob, start: datetime, end: datetime) -> list[datetime]:
-    """Every scheduled time s with start ≤ s < end."""
-    it = _iter(job, start - timedelta(seconds=1))
-    out: list[datetime] = []
-    while (s := it.get_next(datetime)) < end:
-        if not (out and _repeat(job, out[-1], s)):
-            out.append(s)
-    return out
-
-
-def slot_key(job: CronJob, slot: datetime) -> str:
-    """The idempotency key of a cron run: ``<job>:<slot in UTC ISO>``."""
-    return f"{job.name}:{iso(slot)}"
+_parse = parse_stamp
 
 
 # --- jobs ------------------------------------------------------------------------------
@@ -120,15 +63,24 @@ def find_job(ws: Workspace, name: str) -> CronJob:
 
 
 def list_jobs(ws: Workspace, now: datetime, n: int = 3) -> list[dict[str, Any]]:
-    entries = {job.name: ws.storage.cron.get(job.name) for job in ws.config.cron}
+    """Jobs with their next runs and last scheduled run, both in the job's own zone (and UTC)."""
+    entries = all_entries(ws, [j.name for j in ws.config.cron])
+    new = [j.name for j in ws.config.cron if coverage_start(entries.get(j.name) or {}) is None]
+    if new:
+        mark_defined(ws, new, now)
     rows = []
     for job in ws.config.cron:
         nxt = next_runs(job, now, n)
         last = entries.get(job.name) or {}
+        last_run = {k: last.get(k) for k in ("slot", "at", "status", "exitCode")} if last.get("at") else None
+        if last_run:
+            at = _parse(last_run["at"])
+            last_run["atLocal"] = at.astimezone(job_zone(job)).isoformat() if at else None
+            last_run["consecutiveFailures"] = int(last.get("consecutiveFailures") or 0)
         rows.append({"name": job.name, "schedule": job.schedule, "tz": job.tz, "agent": job.agent,
                      "builtin": job.builtin, "catchUp": job.catch_up, "description": job.description,
                      "next": [iso(t) for t in nxt], "nextLocal": [t.isoformat() for t in nxt],
-                     "lastRun": {k: last.get(k) for k in ("slot", "at", "status", "exitCode")} if last else None})
+                     "lastRun": last_run})
     return rows
 
 
@@ -144,14 +96,16 @@ class CronOutcome:
     message: str
     records: list[RunRecord] = field(default_factory=list)
     caught_up: str | None = None
+    trigger: str = "cron"
+    alert: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"job": self.job, "slot": self.slot, "status": self.status, "exitCode": self.exit_code,
-                "message": self.message, "caughtUp": self.caught_up,
+                "message": self.message, "caughtUp": self.caught_up, "trigger": self.trigger,
                 "records": [r.model_dump(mode="json") for r in self.records]}
 
 
-def _record(ws: Workspace, job: CronJob, slot: datetime, status: str, started: datetime, ended: datetime,
+def _record(ws: Workspace, job: CronJob, slot: datetime | None, status: str, started: datetime, ended: datetime,
             error: tuple[str, str] | None = None, *, run_id: str | None = None,
             retry_of: str | None = None) -> RunRecord:
     from agentctl.core.redact import redact
@@ -162,41 +116,78 @@ def _record(ws: Workspace, job: CronJob, slot: datetime, status: str, started: d
             agent = ws.agents.get(job.agent)
             team, role = (agent.team, agent.role) if agent else (None, None)
     rec = RunRecord(runId=run_id or uuid.uuid4().hex, retryOf=retry_of, startedAt=iso(started), endedAt=iso(ended), agent=job.agent,
-                    team=team, role=role, job=job.name, trigger="cron", status=status,  # type: ignore[arg-type]
+                    team=team, role=role, job=job.name, trigger="cron" if slot else "manual",
+                    status=status,  # type: ignore[arg-type]
                     error=RunError(type=error[0], message=redact(error[1])) if error else None,
                     durationS=round(max((ended - started).total_seconds(), 0.0), 3),
-                    idempotencyKey=slot_key(job, slot))
+                    idempotencyKey=slot_key(job, slot) if slot else None)
     ws.storage.runlog.append(rec)
     return rec
 
 
 def run_job(ws: Workspace, name: str, now: datetime, clock: Clock, *, scheduled: bool = False) -> CronOutcome:
-    """Run job ``name`` once for its current slot (and catch up per ``catch_up``).
+    """``scheduled``: a crontab firing (runs the current slot if now is in its minute);
+    else a manual run now (``trigger: manual``, no slot)."""
+    if not scheduled:
+        return _with_lock(ws, find_job(ws, name), None, now, lambda job: _manual(ws, job, now, clock))
+    from agentctl.cron.failures import note_outcome
 
-    ``scheduled`` is set by installed crontab entries that fire more often than the job
-    (its tz differs from cron's): a slot already handled then exits 0 without a record.
-    """
-    job = find_job(ws, name)
-    slot = slot_for(job, now)
+    try:
+        job = find_job(ws, name)
+        if not is_due(job, now):
+            minute = now.replace(second=0, microsecond=0)
+            return CronOutcome(name, iso(minute), "not_due", 0, f"cron job {name}: {iso(minute)} is not one of its "
+                               f"slots ({job.schedule!r} in {job.tz}); nothing to do")
+        slot = slot_for(job, now)
+        out = _with_lock(ws, job, slot, now, lambda j: _run_locked(ws, j, slot, now, clock))
+    except AgentctlError as exc:  # a broken config, an unknown job: the cron job fails, and says so
+        note_outcome(ws, name, "failure", exc.exit_code, exc.message, now)
+        raise
+    except Exception as exc:
+        note_outcome(ws, name, "failure", 70, f"internal error: {type(exc).__name__}: {exc}", now)
+        raise
+    out.alert = note_outcome(ws, name, out.status, out.exit_code, out.message, now, out.slot)
+    return out
+
+
+def _with_lock(ws: Workspace, job: CronJob, slot: datetime | None, now: datetime,
+               body: Callable[[CronJob], CronOutcome]) -> CronOutcome:
     guard = contextlib.ExitStack()
     try:
         guard.enter_context(ws.storage.cron.overlap_lock(job.name))
     except TryLater:
         msg = f"cron job {job.name}: still running (state/cron-{job.name}.lock is held); not started twice"
         rec = _record(ws, job, slot, "skipped", now, now, ("StillRunning", msg))
-        return CronOutcome(job.name, iso(slot), "skipped", 0, msg, [rec])
+        return CronOutcome(job.name, iso(slot or now), "skipped", 0, msg, [rec], trigger=rec.trigger)
     with guard:
-        return _run_locked(ws, job, slot, now, clock, scheduled)
+        return body(job)
 
 
-def _run_locked(ws: Workspace, job: CronJob, slot: datetime, now: datetime, clock: Clock,
-                scheduled: bool) -> CronOutcome:
-    entry = ws.storage.cron.get(job.name) or {}
+def _manual(ws: Workspace, job: CronJob, now: datetime, clock: Clock) -> CronOutcome:
+    """By hand: runs now; once it succeeded, a second call in the same slot is a duplicate (rerun
+    freely after a failure). It never uses up the scheduled firing of the slot."""
+    check_job(job)
+    slot = slot_for(job, now)
+    done = _parse(entry_of(ws, job.name).get("manualSlot"))
+    if done is not None and done >= slot:
+        msg = (f"cron job {job.name}: already run by hand for slot {iso(slot)}; not run again "
+               "(the scheduled firing still runs)")
+        rec = _record(ws, job, None, "duplicate", now, now)
+        return CronOutcome(job.name, iso(slot), "duplicate", 0, msg, [rec], trigger="manual")
+    def remember(_rec: RunRecord, code: int) -> None:
+        if code == 0:
+            with update(ws, job.name) as entry:
+                entry["manualSlot"] = iso(slot)
+
+    rec, code, msg = execute(ws, job, None, clock, remember=remember)
+    return CronOutcome(job.name, iso(slot), rec.status, code, msg, [rec], trigger="manual")
+
+
+def _run_locked(ws: Workspace, job: CronJob, slot: datetime, now: datetime, clock: Clock) -> CronOutcome:
+    entry = entry_of(ws, job.name)
     last = _parse(entry.get("slot"))
     if last is not None and last >= slot:
         msg = f"cron job {job.name}: slot {iso(slot)} already handled; not run again"
-        if scheduled:
-            return CronOutcome(job.name, iso(slot), "not_due", 0, msg)
         rec = _record(ws, job, slot, "duplicate", now, now)
         return CronOutcome(job.name, iso(slot), "duplicate", 0, msg, [rec])
     out = CronOutcome(job.name, iso(slot), "success", 0, "")
@@ -205,8 +196,8 @@ def _run_locked(ws: Workspace, job: CronJob, slot: datetime, now: datetime, cloc
     if missed:
         _catch_up(ws, job, missed, now, clock, out)
     through = missed[-1] if missed else None
-    rec, code, msg = execute(ws, job, slot, clock,
-                             remember=lambda r, c: _remember(ws, job, None if c in RETRY_CODES else slot, r, c, through))
+    rec, code, msg = execute(ws, job, slot, clock, remember=lambda r, c: _remember(
+        ws, job, None if c in RETRY_CODES else slot, r, c, through, slot))
     out.records.append(rec)
     out.status, out.message = rec.status, msg
     out.exit_code = code if code != 0 or out.exit_code == 0 else out.exit_code
@@ -221,19 +212,17 @@ def _catch_up(ws: Workspace, job: CronJob, missed: list[datetime], now: datetime
                f"(catch_up: {job.catch_up}; not run)")
         out.records.append(_record(ws, job, skipped[-1], "skipped", now, now, ("MissedSlots", msg)))
     if job.catch_up == "once":
-        rec, code, _ = execute(ws, job, missed[-1], clock,
-                               remember=lambda r, c: _remember(ws, job, None if c in RETRY_CODES else missed[-1], r, c,
-                                                               None))
+        rec, code, _ = execute(ws, job, missed[-1], clock, remember=lambda r, c: _remember(
+            ws, job, None if c in RETRY_CODES else missed[-1], r, c, None, missed[-1]))
         out.records.append(rec)
         out.caught_up = iso(missed[-1])
         out.exit_code = code
 
 
 def _remember(ws: Workspace, job: CronJob, slot: datetime | None, rec: RunRecord, code: int,
-              missed_through: datetime | None) -> None:
-    with ws.storage.cron.transaction(job.name) as ledger_slot:
-        entry = dict(ledger_slot.value or {})
-        ledger_slot.value = entry
+              missed_through: datetime | None, attempted: datetime) -> None:
+    with update(ws, job.name) as entry:
+        entry.setdefault("definedAt", iso(attempted))
         if slot is not None and (_parse(entry.get("slot")) or slot) <= slot:
             entry["slot"] = iso(slot)
         if missed_through is not None:
@@ -241,19 +230,10 @@ def _remember(ws: Workspace, job: CronJob, slot: datetime | None, rec: RunRecord
         entry.update({"at": rec.startedAt, "status": rec.status, "exitCode": code})
 
 
-def _parse(stamp: Any) -> datetime | None:
-    if not isinstance(stamp, str):
-        return None
-    try:
-        return parse_iso(stamp)
-    except AgentctlError:
-        raise StateError(f"cron ledger (state/cron/): bad timestamp {stamp!r}; fix or move the file away") from None
-
-
-def execute(ws: Workspace, job: CronJob, slot: datetime, clock: Clock,
+def execute(ws: Workspace, job: CronJob, slot: datetime | None, clock: Clock,
             remember: Callable[[RunRecord, int], None] | None = None) -> tuple[RunRecord, int, str]:
-    """Run the job once for ``slot``: an agent through the runner, else the built-in.
-    ``remember`` updates the cron ledger — in the same unit of work as a built-in's record."""
+    """Run the job once for ``slot`` (None: a manual run): an agent through the runner, else the
+    built-in. ``remember`` updates the cron ledger — in the same unit of work as a built-in's record."""
     if job.agent:
         rec, code, msg = _execute_agent(ws, job, slot, clock)
         if remember is not None:
@@ -262,13 +242,30 @@ def execute(ws: Workspace, job: CronJob, slot: datetime, clock: Clock,
     return _execute_builtin(ws, job, slot, clock, remember)
 
 
-def _execute_builtin(ws: Workspace, job: CronJob, slot: datetime, clock: Clock,
+def _builtin_outcome(ws: Workspace, job: CronJob, started: datetime) -> tuple[str, int, str, tuple[str, str] | None]:
+    try:
+        return run_builtin(ws, job, started)
+    except AgentctlError as exc:
+        status = "skipped" if exc.exit_code == 75 else "failure"
+        return status, exc.exit_code, exc.message, (type(exc).__name__, exc.message)
+    except Exception as exc:  # a bug in a built-in still leaves an attributed record
+        return "failure", 70, f"internal error: {exc}", (type(exc).__name__, str(exc)[:300])
+
+
+def _execute_builtin(ws: Workspace, job: CronJob, slot: datetime | None, clock: Clock,
                      remember: Callable[[RunRecord, int], None] | None) -> tuple[RunRecord, int, str]:
-    """A built-in follows the idempotency rule of runs: its slot key is reserved first and
-    bound to the result together with the record and the ledger (SPEC §5)."""
+    """A scheduled built-in follows the idempotency rule of runs: its slot key is reserved first and
+    bound to the result together with the record and the ledger (SPEC §5). A manual one has no key."""
     from agentctl.run import idempotency
 
     started = clock()
+    if slot is None:
+        status, code, msg, error = _builtin_outcome(ws, job, started)
+        with ws.storage.unit_of_work():  # the record and the ledger together
+            rec = _record(ws, job, None, status, started, clock(), error)
+            if remember is not None:
+                remember(rec, code)
+        return rec, code, msg
     key, store = slot_key(job, slot), ws.storage.idempotency
     run_id = uuid.uuid4().hex
     try:
@@ -280,13 +277,7 @@ def _execute_builtin(ws: Workspace, job: CronJob, slot: datetime, clock: Clock,
     if isinstance(got, idempotency.Duplicate):
         msg = f"cron job {job.name}: slot {iso(slot)} already ran as {got.result.get('runId')}; not run again"
         return _record(ws, job, slot, "duplicate", started, clock()), 0, msg
-    try:
-        status, code, msg, error = run_builtin(ws, job, started)
-    except AgentctlError as exc:
-        status, code, msg = ("skipped" if exc.exit_code == 75 else "failure"), exc.exit_code, exc.message
-        error = (type(exc).__name__, exc.message)
-    except Exception as exc:  # a bug in a built-in still leaves an attributed record
-        status, code, msg, error = "failure", 70, f"internal error: {exc}", (type(exc).__name__, str(exc)[:300])
+    status, code, msg, error = _builtin_outcome(ws, job, started)
     with ws.storage.unit_of_work():  # record, ledger and key: all or nothing
         rec = _record(ws, job, slot, status, started, clock(), error, run_id=run_id, retry_of=got.retry_of)
         if remember is not None:
@@ -299,18 +290,24 @@ def _execute_builtin(ws: Workspace, job: CronJob, slot: datetime, clock: Clock,
     return rec, code, msg
 
 
-def _execute_agent(ws: Workspace, job: CronJob, slot: datetime, clock: Clock) -> tuple[RunRecord, int, str]:
+def _execute_agent(ws: Workspace, job: CronJob, slot: datetime | None, clock: Clock) -> tuple[RunRecord, int, str]:
     from agentctl.run.runner import RunRequest, run_agent
 
     started = clock()
-    req = RunRequest(agent=job.agent or "", prompt=job.prompt, idempotency_key=slot_key(job, slot),
-                     trigger="cron", job=job.name)
+    req = RunRequest(agent=job.agent or "", prompt=job.prompt, idempotency_key=slot_key(job, slot) if slot else None,
+                     trigger="cron" if slot else "manual", job=job.name)
     try:
+        if job.agent not in ws.agents:
+            raise ConfigError(f"agentctl.yaml [cron {job.name}.agent]: unknown agent {job.agent!r} "
+                              f"(known: {', '.join(sorted(ws.agents)) or 'none defined'})")
         outcome = run_agent(ws, req, clock)
     except AgentctlError as exc:
         status = "skipped" if exc.exit_code == 75 else "failure"
         rec = _record(ws, job, slot, status, started, clock(), (type(exc).__name__, exc.message))
         return rec, exc.exit_code, exc.message
+    except Exception as exc:  # a crash in the runner still leaves an attributed record (and an alert)
+        msg = f"internal error: {type(exc).__name__}: {str(exc)[:300]}"
+        return _record(ws, job, slot, "failure", started, clock(), (type(exc).__name__, msg)), 70, msg
     return outcome.record, outcome.exit_code, outcome.message
 
 
@@ -344,120 +341,3 @@ def _run_service(ws: Workspace, job: CronJob, now: datetime) -> tuple[str, int, 
         return "success", 0, f"builtin {job.builtin}: done", None
     msg = f"builtin {job.builtin}: exit {code}"
     return "failure", code, msg, ("BuiltinFailed", msg)
-
-
-# --- coverage ----------------------------------------------------------------------------
-
-
-def coverage(ws: Workspace, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Per job: slots expected in [start, end), run records of the job, covered / missed / pending slots.
-
-    The runs come from the scorecard's scan of the window (one msgspec pass, whitespace and key
-    order free); ``agentctl scorecard`` hands its own scan to ``coverage_from_runs`` instead.
-    """
-    if not ws.config.cron:
-        return []
-    runlog = ws.storage.runlog
-    if hasattr(runlog, "job_records"):  # a database filters in SQL
-        runs: dict[str, list[dict[str, Any]]] = {}
-        for rec in runlog.job_records(start, end):
-            runs.setdefault(rec["job"], []).append(rec)
-        return coverage_from_runs(ws, start, end, runs)
-    from agentctl.scorecard.scan import scan_window
-
-    return coverage_from_runs(ws, start, end, scan_window(ws.root / "logs" / "runs", start, end).job_runs)
-
-
-def coverage_from_runs(ws: Workspace, start: datetime, end: datetime,
-                       runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Coverage from the runs of each job in the window ({status, idempotencyKey, startedAt}).
-
-    A slot is covered by a run record of the job that is not ``skipped`` and whose
-    idempotency key names the slot (catch-up runs) or, failing that, that started in
-    [slot, next slot). A slot without one is missed once min(PENDING_GRACE, its
-    interval) has passed before ``end``; until then it is pending. The slots are
-    computed once per job; a run finds its slot by bisection, not by croniter.
-    """
-    return [_job_coverage(job, start, end, runs.get(job.name, [])) for job in ws.config.cron]
-
-
-def daily_slots(job: CronJob, start: datetime, end: datetime) -> list[datetime] | None:
-    """The UTC slots in [start, end) of a schedule that fires at the same times every day, in a zone whose
-    offset does not change in the window: from croniter's expansion of the fields, without walking croniter
-    slot by slot (a year of an hourly job is 8,760 slots, ~80 µs each). None when that does not apply."""
-    from croniter import croniter
-
-    try:
-        fields, nth = croniter.expand(job.schedule)
-    except (ValueError, KeyError, TypeError):
-        return None
-    if nth or any(f != ["*"] for f in fields[2:]):
-        return None
-    zone = job_zone(job)
-    offset = start.astimezone(zone).utcoffset()
-    day = (start.astimezone(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    while day <= end + timedelta(days=1):  # the offset must hold at every day boundary of the window
-        if day.astimezone(zone).utcoffset() != offset:
-            return None
-        day += timedelta(days=1)
-    if offset is None or end.astimezone(zone).utcoffset() != offset:
-        return None
-    minutes = range(60) if fields[0] == ["*"] else fields[0]
-    hours = range(24) if fields[1] == ["*"] else fields[1]
-    times = sorted(timedelta(hours=int(h), minutes=int(m)) for h in hours for m in minutes)
-    local_day = start.astimezone(zone).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
-    out: list[datetime] = []
-    while True:
-        for t in times:
-            at = (local_day + t - offset).replace(tzinfo=UTC)
-            if at >= end:
-                return out
-            if at >= start:
-                out.append(at)
-        local_day += timedelta(days=1)
-
-
-def _job_coverage(job: CronJob, start: datetime, end: datetime, records: list[dict[str, Any]]) -> dict[str, Any]:
-    fast = daily_slots(job, start, end)
-    slots = fast if fast is not None else [s.astimezone(UTC) for s in slots_between(job, start, end)]
-    known = set(slots)
-    covered: set[datetime] = set()
-    by_status: dict[str, int] = {}
-    for rec in records:
-        status = str(rec.get("status"))
-        by_status[status] = by_status.get(status, 0) + 1
-        if status != "skipped" and (s := _record_slot(job, rec, slots, known)) is not None:
-            covered.add(s)
-    missed: list[datetime] = []
-    pending: list[datetime] = []
-    for i, s in enumerate(slots):
-        if s in covered:
-            continue
-        nxt = slots[i + 1] if i + 1 < len(slots) else next_runs(job, s, 1)[0].astimezone(UTC)
-        (pending if end - s < min(PENDING_GRACE, nxt - s) else missed).append(s)
-    return {"job": job.name, "schedule": job.schedule, "tz": job.tz, "agent": job.agent, "builtin": job.builtin,
-            "expected": len(slots), "recorded": len(records), "covered": len(known & covered),
-            "missed": len(missed), "missedSlots": [iso(s) for s in missed], "pending": [iso(s) for s in pending],
-            "byStatus": dict(sorted(by_status.items()))}
-
-
-def _record_slot(job: CronJob, rec: dict[str, Any], slots: list[datetime], known: set[datetime]) -> datetime | None:
-    """The slot a run covers: the one its idempotency key names, else the last slot at or before its start."""
-    import bisect
-
-    key = rec.get("idempotencyKey")
-    prefix = f"{job.name}:"
-    if isinstance(key, str) and key.startswith(prefix):
-        with contextlib.suppress(AgentctlError):
-            if (s := parse_iso(key[len(prefix):])) in known:
-                return s
-    started = rec.get("startedAt")
-    if isinstance(started, str):
-        try:
-            started = parse_iso(started)
-        except AgentctlError:
-            return None
-    if not isinstance(started, datetime):
-        return None
-    i = bisect.bisect_right(slots, started)
-    return slots[i - 1] if i else None

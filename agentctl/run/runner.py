@@ -423,7 +423,11 @@ class _Run:
 
     # --- files ----------------------------------------------------------------------------
     def _artifact_dir(self, task: Task | None) -> Path:
-        folder = self.ws.artifact_dir(task.taskId if task else self.run_id)
+        if task is None:  # task-less runs: artifacts/_runs/YYYY-MM-DD/<runId>/, pruned after retention_days
+            from agentctl.run.housekeeping import taskless_dir
+
+            return taskless_dir(self.ws, self.run_id, self.clock())
+        folder = self.ws.artifact_dir(task.taskId)
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 

@@ -53,6 +53,7 @@ class ScanRun(msgspec.Struct, gc=False, forbid_unknown_fields=False):
     costUsd: NonNegFloat | None = None
     durationS: NonNegFloat = 0.0
     idempotencyKey: str | None = None
+    trigger: str | None = None
 
 
 def _literal(values: Iterable[str]) -> Any:

@@ -285,7 +285,9 @@ class Fold:
             elif status == "skipped" and r.error is not None and BREAKER_ERROR.search(r.error.type or ""):
                 out.breaker_refused[agent] += 1
             if r.job is not None:
-                out.job_runs[r.job].append({"status": status, "idempotencyKey": r.idempotencyKey, "startedAt": ts})
+                out.job_runs[r.job].append({"status": status, "idempotencyKey": r.idempotencyKey, "startedAt": ts,
+                                            "trigger": r.trigger,
+                                            "error": {"type": r.error.type} if r.error is not None else None})
 
 
 def _new_slot(key: GroupKey) -> list[Any]:

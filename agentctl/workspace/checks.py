@@ -30,14 +30,14 @@ def check_schema_file(ws: Workspace, name: str) -> list[Problem]:
 def check_cron(ws: Workspace, jobs: list[Any], agents: dict[str, Any]) -> list[Problem]:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from croniter import croniter
+    from agentctl.workspace.cronsyntax import schedule_problem
 
     problems = []
     for i, job in enumerate(jobs):
         where = f"cron.{i}"
-        if not croniter.is_valid(job.schedule) or len(job.schedule.split()) != 5:
-            problems.append(Problem(f"invalid 5-field cron expression {job.schedule!r}", file=CONFIG_NAME,
-                                    field=f"{where}.schedule"))
+        problem = schedule_problem(job.schedule)
+        if problem:
+            problems.append(Problem(problem, file=CONFIG_NAME, field=f"{where}.schedule"))
         try:
             ZoneInfo(job.tz)
         except (ZoneInfoNotFoundError, ValueError):

@@ -1,0 +1,172 @@
+"""Honest cron coverage (SPEC §8): per job, what happened to each expected slot.
+
+A job's expected slots start when it was installed or first ran on schedule
+(the cron ledger), never before — and never before the window. Each slot is:
+- ``ok``: a scheduled run of the slot succeeded;
+- ``failed``: it ran and failed (failure, rejected, selftest_failed) — not covered;
+- ``skipped``: refused to start (breaker open, budget, still running);
+- ``missed``: nothing ran, once min(PENDING_GRACE, the slot's interval) has passed;
+- ``pending``: nothing yet, but still within that grace.
+Manual runs (``trigger: manual``) and duplicates cover nothing. A run names its slot by
+its idempotency key (``<job>:<slot>``); a record without one falls in the slot its
+start falls in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from agentctl.core.clock import iso, parse_iso
+from agentctl.core.config import CronJob
+from agentctl.cron.schedule import next_runs, slot_for, slots_between
+from agentctl.cron.state import all_entries, coverage_start, mark_defined
+from agentctl.errors import AgentctlError
+from agentctl.storage import open_log
+from agentctl.workspace.cronsyntax import schedule_problem
+from agentctl.workspace.loader import Workspace
+
+PENDING_GRACE = timedelta(hours=1)
+"""A slot with no record yet is *pending*, not missed, until min(this, its interval) has passed
+(records are written when a run ends)."""
+FAILED = frozenset({"failure", "rejected", "selftest_failed"})
+RANK = {"ok": 3, "failed": 2, "skipped": 1}
+
+
+def coverage_from_runs(ws: Workspace, start: datetime, end: datetime,
+                       runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Coverage from the job runs of a scan the caller already made (the scorecard's one pass)."""
+    return coverage(ws, start, end, runs)
+
+
+def coverage(ws: Workspace, start: datetime, end: datetime,
+             runs: dict[str, list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+    """One row per job; a job whose schedule is unusable gets a row with ``error`` (and zeros).
+    ``runs``: the job records of the window by job, when the caller scanned it already."""
+    if not ws.config.cron:
+        return []
+    names = [j.name for j in ws.config.cron]
+    state = all_entries(ws, names)
+    new = [n for n in names if coverage_start(state.get(n) or {}) is None]
+    if new:
+        mark_defined(ws, new, end)
+        state = all_entries(ws, names)
+    by_job: dict[str, list[dict[str, Any]]] = {} if runs is None else runs
+    for rec in _job_records(ws, start, end) if runs is None else ():
+        by_job.setdefault(rec["job"], []).append(rec)
+    rows = []
+    for job in ws.config.cron:
+        problem = schedule_problem(job.schedule)
+        try:
+            if problem:
+                raise AgentctlError(problem)
+            rows.append(_job_coverage(job, start, end, by_job.get(job.name, []), state.get(job.name) or {}))
+        except AgentctlError as exc:
+            rows.append({**_base(job), "since": None, "error": f"agentctl.yaml [cron {job.name}]: {exc.message}",
+                         **{k: 0 for k in ("expected", "recorded", "covered", *RANK, "missed", "pending")},
+                         "missedSlots": [], "pendingSlots": [], "failedSlots": [], "byStatus": {}})
+    return rows
+
+
+def _base(job: CronJob) -> dict[str, Any]:
+    return {"job": job.name, "schedule": job.schedule, "tz": job.tz, "agent": job.agent, "builtin": job.builtin}
+
+
+def _job_records(ws: Workspace, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+    """Run records with a job in [start, end). Most runs have none: the compact
+    `"job":null` the run log writes is skipped before parsing (a year: seconds, not a minute)."""
+    if hasattr(ws.storage.runlog, "job_records"):  # a database filters in SQL
+        yield from ws.storage.runlog.job_records(start, end)
+        return
+    lo, hi = iso(start)[:19], iso(end)[:19]
+    for path in ws.storage.runlog.files_between(start, end):
+        fh = open_log(path)
+        if fh is None:
+            continue
+        with fh:
+            for raw in fh:
+                if b'"job":null' in raw or b'"job"' not in raw:
+                    continue
+                try:
+                    rec = json.loads(raw)
+                except ValueError:
+                    continue
+                if not isinstance(rec, dict) or not isinstance(rec.get("job"), str):
+                    continue
+                started = rec.get("startedAt")
+                if isinstance(started, str) and lo <= started[:19] < hi:
+                    yield rec
+
+
+def _slot_states(job: CronJob, records: list[dict[str, Any]], known: set[datetime]) -> tuple[dict[datetime, str],
+                                                                                             dict[str, int], int]:
+    states: dict[datetime, str] = {}
+    by_status: dict[str, int] = {}
+    runs = 0
+    for rec in records:
+        status = str(rec.get("status"))
+        if rec.get("trigger") == "manual" or status == "duplicate":
+            continue
+        error = rec.get("error") if isinstance(rec.get("error"), dict) else {}
+        if status == "skipped" and error.get("type") == "MissedSlots":
+            continue  # a note that cron did not fire: those slots are missed
+        by_status[status] = by_status.get(status, 0) + 1
+        runs += 1
+        verdict = "ok" if status == "success" else "failed" if status in FAILED else "skipped"
+        s = _record_slot(job, rec, known)
+        if s is not None and RANK[verdict] > RANK.get(states.get(s, ""), 0):
+            states[s] = verdict
+    return states, by_status, runs
+
+
+def _job_coverage(job: CronJob, start: datetime, end: datetime, records: list[dict[str, Any]],
+                  entry: dict[str, Any]) -> dict[str, Any]:
+    since = min((d for d in (coverage_start(entry), _first_scheduled(records)) if d is not None), default=None)
+    first = max(start, since) if since else end
+    slots = [s.astimezone(UTC) for s in slots_between(job, first, end)] if first < end else []
+    states, by_status, runs = _slot_states(job, records, set(slots))
+    counts = dict.fromkeys(("ok", "failed", "skipped", "missed", "pending"), 0)
+    lists: dict[str, list[str]] = {"missed": [], "pending": [], "failed": []}
+    for i, s in enumerate(slots):
+        verdict = states.get(s)
+        if verdict is None:
+            nxt = slots[i + 1] if i + 1 < len(slots) else next_runs(job, s, 1)[0].astimezone(UTC)
+            verdict = "pending" if end - s < min(PENDING_GRACE, nxt - s) else "missed"
+        counts[verdict] += 1
+        if verdict in lists:
+            lists[verdict].append(iso(s))
+    return {**_base(job), "since": iso(since) if since else None, "expected": len(slots), "recorded": runs,
+            "covered": counts["ok"], **counts, "missedSlots": lists["missed"], "pendingSlots": lists["pending"],
+            "failedSlots": lists["failed"], "byStatus": dict(sorted(by_status.items()))}
+
+
+def _first_scheduled(records: list[dict[str, Any]]) -> datetime | None:
+    """No cron state (an older workspace): coverage starts at the first scheduled record."""
+    stamps = [_when(r["startedAt"]) for r in records if r.get("trigger") == "cron" and r.get("startedAt")]
+    with contextlib.suppress(AgentctlError):
+        return min(stamps).replace(second=0, microsecond=0) if stamps else None
+    return None
+
+
+def _when(started: str | datetime) -> datetime:
+    """A record's start: text from the log, a datetime from the scorecard's scan."""
+    return started.astimezone(UTC) if isinstance(started, datetime) else parse_iso(started)
+
+
+def _record_slot(job: CronJob, rec: dict[str, Any], known: set[datetime]) -> datetime | None:
+    key = rec.get("idempotencyKey")
+    prefix = f"{job.name}:"
+    if isinstance(key, str) and key.startswith(prefix):
+        with contextlib.suppress(AgentctlError):
+            if (s := parse_iso(key[len(prefix):])) in known:
+                return s
+    started = rec.get("startedAt")
+    if not isinstance(started, str | datetime):
+        return None
+    try:
+        return slot_for(job, _when(started)).astimezone(UTC)
+    except AgentctlError:
+        return None
