@@ -123,6 +123,7 @@ def _workspace(base: Path, user: str, python: Path) -> Path:
         name: greeter
         team: ops
         runtime: command
+        env: [DEMO_SECRET]
         command: ["{python}", "-c", "import os,hashlib; open({str(marker)!r},'a').write(hashlib.sha256(os.environ['DEMO_SECRET'].encode()).hexdigest() + '\\\\n')"]
     """))
     (root / "agents" / "breaker.yaml").write_text(textwrap.dedent(f"""\

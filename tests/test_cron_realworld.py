@@ -103,6 +103,7 @@ def test_env_file_values_reach_the_agent_and_are_secrets_everywhere(minimal_ws: 
     write_agent(minimal_ws, "echoer", textwrap.dedent(f"""\
         name: echoer
         runtime: command
+        env: [DEMO_SECRET]
         command: ["{sys.executable}", "-c", "import os,sys,hashlib; v=os.environ['DEMO_SECRET']; open({str(marker)!r},'w').write(hashlib.sha256(v.encode()).hexdigest()); print('leak', v); sys.exit(1)"]
     """))
     set_cron(minimal_ws, "- name: echo\n  schedule: \"* * * * *\"\n  agent: echoer\n")

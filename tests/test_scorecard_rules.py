@@ -227,6 +227,9 @@ def test_cron_coverage_from_the_scan(ws: Path) -> None:
     cfg = ws / "agentctl.yaml"
     cfg.write_text(cfg.read_text().replace("cron: []\n", 'cron:\n  - {name: nightly, schedule: "0 3 * * *", '
                                                          "builtin: disk}\n"))
+    from agentctl.cron.state import mark_defined
+
+    mark_defined(Workspace(ws), ["nightly"], datetime(2026, 11, 1, tzinfo=UTC))  # defined before the window
     # 7 slots (20th…26th at 03:00); runs cover the 21st (by key), 23rd (by start), 25th (pretty-printed)
     write(ws, "2026-11-21", line("2026-11-21T03:00:05Z", None, tier=None, job="nightly",
                                  idempotencyKey="nightly:2026-11-21T03:00:00Z"))
@@ -234,9 +237,9 @@ def test_cron_coverage_from_the_scan(ws: Path) -> None:
     write(ws, "2026-11-24", line("2026-11-24T03:00:00Z", None, "skipped", tier=None, job="nightly"))
     write(ws, "2026-11-25", line("2026-11-25T03:00:00Z", None, tier=None, job="nightly", pretty=True))
     gap = card(ws)["cronCoverage"][0]
-    assert (gap["expected"], gap["recorded"], gap["covered"], gap["missed"]) == (7, 4, 3, 4)
-    assert gap["missedSlots"] == ["2026-11-20T03:00:00Z", "2026-11-22T03:00:00Z", "2026-11-24T03:00:00Z",
-                                  "2026-11-26T03:00:00Z"]
+    # the 24th's run was skipped: its slot is `skipped`, not covered and not missed (SPEC §8)
+    assert (gap["expected"], gap["recorded"], gap["covered"], gap["skipped"], gap["missed"]) == (7, 4, 3, 1, 3)
+    assert gap["missedSlots"] == ["2026-11-20T03:00:00Z", "2026-11-22T03:00:00Z", "2026-11-26T03:00:00Z"]
 
 
 # --- the terminal never truncates ------------------------------------------------------------------

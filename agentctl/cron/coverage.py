@@ -22,7 +22,7 @@ from typing import Any
 
 from agentctl.core.clock import iso, parse_iso
 from agentctl.core.config import CronJob
-from agentctl.cron.schedule import next_runs, slot_for, slots_between
+from agentctl.cron.schedule import job_zone, next_runs, slot_for, slots_between
 from agentctl.cron.state import all_entries, coverage_start, mark_defined
 from agentctl.errors import AgentctlError
 from agentctl.storage import open_log
@@ -126,7 +126,8 @@ def _job_coverage(job: CronJob, start: datetime, end: datetime, records: list[di
                   entry: dict[str, Any]) -> dict[str, Any]:
     since = min((d for d in (coverage_start(entry), _first_scheduled(records)) if d is not None), default=None)
     first = max(start, since) if since else end
-    slots = [s.astimezone(UTC) for s in slots_between(job, first, end)] if first < end else []
+    fast = daily_slots(job, first, end) if first < end else []
+    slots = fast if fast is not None else [s.astimezone(UTC) for s in slots_between(job, first, end)]
     states, by_status, runs = _slot_states(job, records, set(slots))
     counts = dict.fromkeys(("ok", "failed", "skipped", "missed", "pending"), 0)
     lists: dict[str, list[str]] = {"missed": [], "pending": [], "failed": []}
@@ -141,6 +142,42 @@ def _job_coverage(job: CronJob, start: datetime, end: datetime, records: list[di
     return {**_base(job), "since": iso(since) if since else None, "expected": len(slots), "recorded": runs,
             "covered": counts["ok"], **counts, "missedSlots": lists["missed"], "pendingSlots": lists["pending"],
             "failedSlots": lists["failed"], "byStatus": dict(sorted(by_status.items()))}
+
+
+def daily_slots(job: CronJob, start: datetime, end: datetime) -> list[datetime] | None:
+    """The UTC slots in [start, end) of a schedule that fires at the same times every day, in a zone whose
+    offset does not change in the window: from croniter's expansion of the fields, without walking croniter
+    slot by slot (a year of an hourly job is 8,760 slots, ~80 µs each). None when that does not apply."""
+    from croniter import croniter
+
+    try:
+        fields, nth = croniter.expand(job.schedule)
+    except (ValueError, KeyError, TypeError):
+        return None
+    if nth or any(f != ["*"] for f in fields[2:]):
+        return None
+    zone = job_zone(job)
+    offset = start.astimezone(zone).utcoffset()
+    day = (start.astimezone(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    while day <= end + timedelta(days=1):  # the offset must hold at every day boundary of the window
+        if day.astimezone(zone).utcoffset() != offset:
+            return None
+        day += timedelta(days=1)
+    if offset is None or end.astimezone(zone).utcoffset() != offset:
+        return None
+    minutes = range(60) if fields[0] == ["*"] else fields[0]
+    hours = range(24) if fields[1] == ["*"] else fields[1]
+    times = sorted(timedelta(hours=int(h), minutes=int(m)) for h in hours for m in minutes)
+    local_day = start.astimezone(zone).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    out: list[datetime] = []
+    while True:
+        for t in times:
+            at = (local_day + t - offset).replace(tzinfo=UTC)
+            if at >= end:
+                return out
+            if at >= start:
+                out.append(at)
+        local_day += timedelta(days=1)
 
 
 def _first_scheduled(records: list[dict[str, Any]]) -> datetime | None:
