@@ -415,3 +415,19 @@ def test_taskless_runs_share_a_day_folder_pruned_after_retention(minimal_ws: Pat
     b = taskless_dir(ws, "r-20261126T235959Z-cccccc", at("2026-11-27T00:00:01Z"))   # its own start day
     assert not old.exists() and a.parent == b.parent == runs_root(ws) / "2026-11-26"
     assert prune(ws, at("2026-12-10T00:00:00Z")) == ["2026-11-26"]
+
+
+def test_the_work_loop_reads_the_env_file_too(minimal_ws: Path) -> None:
+    marker = minimal_ws / "seen-by-work.txt"
+    write_agent(minimal_ws, "worker", textwrap.dedent(f"""\
+        name: worker
+        runtime: command
+        env: [DEMO_SECRET]
+        command: ["{sys.executable}", "-c", "import os; open({str(marker)!r},'w').write(os.environ.get('DEMO_SECRET', 'missing'))"]
+    """))
+    env_file(minimal_ws, "DEMO_SECRET=from-the-env-file-77\n")
+    tid = Cli(minimal_ws)("task", "add", "--title", "t", "--agent", "worker").stdout.strip()
+    res = run_installed("-w", str(minimal_ws), "work", "worker", "--once")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert marker.read_text() == "from-the-env-file-77"
+    assert tid and "from-the-env-file-77" not in res.stdout + res.stderr

@@ -97,7 +97,9 @@ def work(
     loop; SIGTERM or SIGINT finishes the current bookkeeping and releases the claim."""
     from agentctl.cli.run import run_clock
     from agentctl.run.work import WorkLoop, WorkOptions
+    from agentctl.workspace.envfile import apply_env_file
 
+    apply_env_file(ws(ctx).root)  # the env file's keys, as for run and cron run; the shell's own values win
     backoff = float(os.environ.get("AGENTCTL_WORK_BACKOFF_S", "2") or 2)
     opts = WorkOptions(once=once, max_tasks=max_tasks, until_idle=until_idle, poll_s=poll, backoff_s=backoff)
     say = (lambda m: typer.echo(plain(m), err=True)) if json_ else (lambda m: typer.echo(plain(m)))

@@ -266,5 +266,6 @@ class WorkLoop:
                                     ("leaseExpiresAt", None)):
                     set_field(tx, task, name, value, stamp)
         self.summary.failed.append(task_id)
-        self.summary.exit_code = outcome.exit_code
+        # retries spent on a transient failure (75): the task failed, so the loop reports 1, not "try later"
+        self.summary.exit_code = 1 if outcome.exit_code in (0, 75) else outcome.exit_code
         self.say(f"{task_id}: failed after {outcome.record.status}")
