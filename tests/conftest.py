@@ -109,3 +109,4 @@ def write_agent(root: Path, name: str, body: str) -> Path:
     path = root / "agents" / f"{name}.yaml"
     path.write_text(body, encoding="utf-8")
     return path
+

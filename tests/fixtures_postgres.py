@@ -77,6 +77,9 @@ def make_pg_workspace(root: Path, template: str = "minimal") -> Path:
     from agentctl.workspace.templates import init_workspace
 
     init_workspace(root, template, force=False)
+    from conftest import define_agents
+
+    define_agents(root, "a", "bob", "eve", "nobody")
     add_storage_block(root)
     return root
 

@@ -33,6 +33,9 @@ def _canonical(path: Path) -> bytes:
 
 
 def _ws(root: Path, n: int) -> Workspace:
+    from conftest import define_agents
+
+    define_agents(root, "a")
     ws = Workspace(root)
     for i in range(n):
         add_task(ws, NewTask(title=f"{ODD} {i}", agent="a"), "t", NOW)
