@@ -217,7 +217,7 @@ def kill_rounds(root: Path, kind: str, rounds: int = ROUNDS, unsafe: bool = Fals
         before = len(_journal_lines(root))
         p = FORK.Process(target=_child, args=(writer, str(root), rnd, watched, unsafe))
         p.start()
-        time.sleep(rng.uniform(0.02, 0.12))
+        time.sleep(rng.uniform(0.05, 0.3))  # a journaled unit costs more fsyncs: let each writer commit a few
         os.kill(p.pid, signal.SIGKILL)
         p.join()
         Workspace(root).storage.recover()  # what the next command does first: finish or undo the victim's unit
