@@ -23,6 +23,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from agentctl.storage.files.inflight import pid_alive
+
 STAGING = Path(".agentctl") / "staging"
 
 
@@ -82,16 +84,6 @@ def note_group(path: Path, pgid: int) -> None:
         (path / "pgid").write_text(str(pgid))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clean_stale(root: Path) -> list[str]:
     """Remove staging folders whose agentctl is gone (killed by SIGKILL), killing the agent
     process group each recorded. Cheap when there is none (one failed scandir)."""
@@ -102,7 +94,7 @@ def clean_stale(root: Path) -> list[str]:
         return removed
     for entry in entries:
         owner = entry.name.split("-", 1)[0]
-        if not owner.isdigit() or int(owner) == os.getpid() or _alive(int(owner)):
+        if not owner.isdigit() or int(owner) == os.getpid() or pid_alive(int(owner)):
             continue
         with contextlib.suppress(OSError, ValueError):
             pgid = int((Path(entry.path) / "pgid").read_text())
