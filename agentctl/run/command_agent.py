@@ -46,7 +46,7 @@ TRANSIENT_ERROR_TYPES = frozenset({"RateLimited", "Overloaded", "ServerError", "
 
 @dataclass
 class CommandOutcome:
-    """What one command execution produced; the runner's ``_Exec`` has the same fields."""
+    """What one command execution produced; the runner's ``_Exec`` extends it."""
 
     artifact: Any = None
     parse_error: str | None = None

@@ -56,7 +56,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,7 @@ from agentctl.core.redact import redact, redact_obj
 from agentctl.errors import AgentctlError, Conflict, NotFound, TryLater, UsageError
 from agentctl.providers import TokenUsage
 from agentctl.run import fleet, idempotency, leases
+from agentctl.run.command_agent import CommandOutcome
 from agentctl.run.context import RunInput, build_context, read_input, write_prompt_file
 from agentctl.storage import atomic_write
 from agentctl.tiers import budget as budgets
@@ -126,24 +127,16 @@ def run_agent(ws: Workspace, req: RunRequest, clock: Clock, *, env: Mapping[str,
 # --- what one execution produced ------------------------------------------------------
 
 @dataclass
-class _Exec:
-    artifact: Any = None
-    parse_error: str | None = None
-    raw_text: str = ""
-    usage: TokenUsage = field(default_factory=TokenUsage)
+class _Exec(CommandOutcome):
+    """A command's outcome (same fields) plus what model calls and the breaker need; an LLM run
+    starts from no provider and a zero cost, not the command's ``command`` / unpriced."""
+
     provider: str | None = None
-    model: str | None = None
-    fallback_from: str | None = None
     cost: float | None = 0.0
-    cost_source: str | None = None
-    models: list[dict[str, Any]] | None = None
-    error: RunError | None = None
-    exit_code: int = 1
+    fallback_from: str | None = None
     counted: bool = True
     """Whether the outcome counts for the breaker (config errors do not)."""
     executed: bool = True
-    blocked: str | None = None
-    """A command agent blocked its own task (and exited 0): the task is left as the agent set it."""
 
 
 class _Run:
@@ -345,7 +338,7 @@ class _Run:
             write_prompt_file(folder, self.agent, system, prompt, self.redact_env)
             out = cmd.execute(self.ws, self.agent, task, files, self.env, self.run_id, self.started, self.redact_env,
                               on_start=lambda pgid: note_group(private, pgid))
-        return _Exec(**{f: getattr(out, f) for f in cmd.CommandOutcome.__dataclass_fields__})
+        return _Exec(**{f: getattr(out, f) for f in CommandOutcome.__dataclass_fields__})
 
     # --- after execution ---------------------------------------------------------------------
     def _conclude(self, task: Task | None, ex: _Exec) -> RunOutcome:
