@@ -5,7 +5,6 @@ max_concurrent holds across processes; transient failures are retried."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import Cli, _clean_env, write_agent
+
+from agentctl.storage.files.inflight import pid_alive
 
 NOTE = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "required": ["by"],
         "properties": {"by": {"type": "string"}}}
@@ -226,19 +227,10 @@ def test_sigterm_releases_the_claim_and_stops_the_command(slow_ws: Path) -> None
     assert task["status"] == "todo" and task["claimedBy"] is None and task["claimRun"] is None
     [ev] = [e for e in events(slow_ws) if e["change"] == "released"]
     assert "SIGTERM" in ev["after"]["why"]
-    wait_for(lambda: not _alive(child), timeout=5, what="the command to be stopped")
+    wait_for(lambda: not pid_alive(child), timeout=5, what="the command to be stopped")
     assert cli("task", "next", "--agent", "slow").stdout.strip() == tid
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is gone for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def test_max_concurrent_holds_across_processes_and_runs_shows_what_is_running(slow_ws: Path) -> None:

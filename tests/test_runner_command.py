@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import yaml
+
+from agentctl.storage.files.inflight import pid_alive
 
 PY = sys.executable
 
@@ -108,21 +109,12 @@ def test_timeout_kills_the_whole_process_group(llm_ws, tmp_path):
     assert "process group was killed" in out.record.error.message
     pid = int(pidfile.read_text())
     deadline = time.monotonic() + 3
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.02)
-    assert not _alive(pid), "the grandchild outlived the run"
+    assert not pid_alive(pid), "the grandchild outlived the run"
     assert llm_ws.get_task(tid).status == "in_progress"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return " Z " not in Path(f"/proc/{pid}/stat").read_text()  # a zombie is dead
-    except OSError:
-        return False
 
 
 def test_failing_command_is_exit_1_with_a_redacted_tail(llm_ws):

@@ -15,7 +15,6 @@ three symlink tests fail (files appear in the outside folder; tasks.json becomes
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from pathlib import Path
 import pytest
 from conftest import Cli, _clean_env
 from fixtures_reliability import make_rel_ws
+
+from agentctl.storage.files.inflight import pid_alive
 
 
 @pytest.fixture
@@ -96,11 +97,10 @@ def _start(root: Path, pidfile: Path) -> subprocess.Popen:
 
 
 def _gone(pid: int, within: float = 5.0) -> bool:
+    """Dead: no such process, or a zombie (an orphan whose init never reaps it, as under CI)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not pid_alive(pid):
             return True
         time.sleep(0.05)
     return False

@@ -34,7 +34,18 @@ def pid_alive(pid: Any) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A dead process its parent has not reaped yet (an orphan under an init that never reaps
+    stays so forever): dead for our purposes. Linux only; elsewhere assume it runs."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:][:1] in (b"Z", b"X")
 
 
 def entry_live(entry: dict[str, Any], now: datetime) -> bool:
