@@ -44,6 +44,7 @@ from agentctl.core.records import FINISHED, Rejection, RejectionError, Task
 from agentctl.errors import ConfigError, Conflict, SelfTestFailed, UsageError
 from agentctl.registry.service import NewTask, _get, add_task_tx, check_task_id, find_task, set_field
 from agentctl.storage.base import RegistryTx
+from agentctl.storage.retry import replayable
 from agentctl.workspace.loader import Workspace
 
 MAX_REJECTION_ERRORS = 20
@@ -310,6 +311,7 @@ def _waiting(tx: RegistryTx, task_id: str) -> Task:
     return task
 
 
+@replayable
 def approve_gate(ws: Workspace, task_id: str, by: str, actor: str, now: datetime,
                  agent_process: str | None = None) -> GateResult:
     """A human approves: the task is done and the next stage's task is created."""
@@ -327,6 +329,7 @@ def approve_gate(ws: Workspace, task_id: str, by: str, actor: str, now: datetime
         return GateResult(task, "approved", by, created=created)
 
 
+@replayable
 def kill_gate(ws: Workspace, task_id: str, by: str, actor: str, now: datetime,
               agent_process: str | None = None) -> GateResult:
     """A human kills the work: the task and every unfinished task of its product downstream are cancelled."""

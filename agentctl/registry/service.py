@@ -18,6 +18,7 @@ from agentctl.errors import Conflict, NotFound, UsageError
 from agentctl.registry import policy
 from agentctl.registry.policy import Actor
 from agentctl.storage.base import RegistryTx
+from agentctl.storage.retry import replayable
 from agentctl.workspace.loader import Workspace
 
 _ID = re.compile(TASK_ID_PATTERN)
@@ -91,6 +92,7 @@ def add_task_tx(tx: RegistryTx, new: NewTask, prefix: str, now: str) -> Task:
     return task
 
 
+@replayable
 def add_task(ws: Workspace, new: NewTask, actor: str, now: datetime, who: Actor | None = None) -> Task:
     from agentctl.registry.ready import check_agent_defined, check_new_links
 
@@ -151,6 +153,7 @@ def task_version(task: Task) -> str | int:
     return version if isinstance(version, int) else task.updatedAt
 
 
+@replayable
 def update_task(ws: Workspace, task_id: str, up: Update, actor: str, now: datetime,
                 agent_process: str | None = None, who: Actor | None = None,
                 expected_version: str | int | None = None) -> Task:
@@ -208,6 +211,7 @@ def _changes(task: Task, up: Update, sets: list[tuple[str, str]]) -> dict[str, A
     return {k: v for k, v in wanted.items() if getattr(task, k) != v}
 
 
+@replayable
 def claim_task(ws: Workspace, task_id: str, agent: str, now: datetime) -> Task:
     stamp = iso(now)
     with ws.storage.registry.transaction(agent, stamp) as tx:
@@ -228,6 +232,7 @@ def claim_task(ws: Workspace, task_id: str, agent: str, now: datetime) -> Task:
         return task
 
 
+@replayable
 def block_task(ws: Workspace, task_id: str, by: str, on: list[str], actor: str, now: datetime,
                who: Actor | None = None) -> Task:
     who = who or Actor()
@@ -246,6 +251,7 @@ def block_task(ws: Workspace, task_id: str, by: str, on: list[str], actor: str, 
         return task
 
 
+@replayable
 def unblock_task(ws: Workspace, task_id: str, actor: str, now: datetime, who: Actor | None = None) -> Task:
     who = who or Actor()
     policy.check_force(who)
@@ -373,6 +379,7 @@ def _running(ws: Workspace, now: datetime, product: str | None, tasks: list[Task
     return [r for r in running_runs(ws, now) if product is None or r["taskId"] in ids]
 
 
+@replayable
 def archive_finished(ws: Workspace, older_than: timedelta, actor: str, now: datetime) -> list[str]:
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:

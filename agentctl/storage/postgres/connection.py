@@ -7,8 +7,10 @@
 - server unreachable, restarted or gone mid-command → TryLater (75) "database
   unavailable"; the open transaction is rolled back by the server, so nothing is
   half-applied;
-- serialization failures and deadlocks are retried ``RETRIES`` times by ``retrying``,
-  then TryLater (75).
+- serialization failures and deadlocks (SQLSTATE 40001, 40P01) abort the transaction: the
+  outermost one raises ``Busy`` (``agentctl.storage.retry``), which ``retrying`` and the
+  ``replayable`` service functions run again a bounded number of times, then TryLater (75);
+- one connection per thread (a run's lease-renewal thread has its own).
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from agentctl.core.redact import MASK, redact
 from agentctl.errors import ConfigError, StateError, TryLater
+from agentctl.storage.retry import ATTEMPTS, Busy, backoff
 
 DEFAULT_DSN_ENV = "AGENTCTL_PG_DSN"
 INSTALL_HINT = "pip install 'agentctl[postgres]'"
-RETRIES = 5
 T = TypeVar("T")
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]+)(@)")
@@ -87,39 +90,62 @@ def unavailable(exc: BaseException, dsn: str) -> TryLater:
 
 
 class Database:
-    """One lazily opened autocommit connection per process; ``tx()`` is one short transaction."""
+    """One lazily opened autocommit connection per process and thread; ``tx()`` is one short transaction."""
 
     def __init__(self, dsn: str):
         self.dsn = dsn
-        self._conn: Any = None
-        self.depth = 0
-        self._retrying = False
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._guard = threading.Lock()
+
+    @property
+    def depth(self) -> int:
+        """How many ``tx()`` blocks this thread is inside (0: none; 1: the unit of work)."""
+        return getattr(self._local, "depth", 0)
+
+    @depth.setter
+    def depth(self, value: int) -> None:
+        self._local.depth = value
 
     def connect(self) -> Any:
         psycopg = psycopg_module()
-        if self._conn is not None and not self._conn.closed:
-            return self._conn
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and not conn.closed:
+            return conn
         try:
-            self._conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
-                                         application_name="agentctl")
+            conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5, application_name="agentctl")
         except psycopg.OperationalError as exc:
             raise unavailable(exc, self.dsn) from None
-        return self._conn
+        self._local.conn = conn
+        with self._guard:
+            self._all.append(conn)
+        return conn
 
     def __del__(self) -> None:  # a Workspace dropped without close(): end the session quietly
         self.close()
 
     def close(self) -> None:
-        if getattr(self, "_conn", None) is not None:
+        with getattr(self, "_guard", contextlib.nullcontext()):
+            conns, self._all = getattr(self, "_all", []), []
+        for conn in conns:
             with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
+                conn.close()
+        if hasattr(self, "_local"):
+            self._local.conn = None
+
+    def _drop(self) -> None:
+        """Forget this thread's connection (the server dropped it): the next ``tx()`` reconnects."""
+        conn, self._local.conn = getattr(self._local, "conn", None), None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[Any]:
         """A transaction (a savepoint when nested: the outer one is the unit of work); yields a cursor."""
         psycopg = psycopg_module()
         conn = self.connect()
+        outermost = self.depth == 0
         try:
             with conn.transaction(), conn.cursor() as cur:
                 self.depth += 1
@@ -128,32 +154,26 @@ class Database:
                 finally:
                     self.depth -= 1
         except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
-            if self._retrying:
-                raise
-            raise TryLater(f"database busy ({type(exc).__name__}: another command held the same rows); "
-                           "nothing was changed — try again") from None
+            kind = "deadlock" if isinstance(exc, psycopg.errors.DeadlockDetected) else "serialization failure"
+            error = Busy if outermost else TryLater
+            raise error(f"database busy ({kind}: another command held the same rows); nothing was changed "
+                        "— try again") from None
         except psycopg.OperationalError as exc:
-            self.close()
+            self._drop()
             raise unavailable(exc, self.dsn) from None
         except psycopg.Error as exc:
             raise StateError(f"database error: {safe(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, self.dsn)}") from None
 
     def retrying(self, fn: Callable[[Any], T]) -> T:
-        """Run ``fn(cursor)`` in one transaction, retried on serialization failure or deadlock."""
-        psycopg = psycopg_module()
-        if self.depth:  # inside a unit of work: it cannot be replayed from here
-            with self.tx() as cur:
-                return fn(cur)
-        for attempt in range(RETRIES + 1):
-            self._retrying = True
+        """Run ``fn(cursor)`` in one transaction, run again on a deadlock or serialization failure
+        (``ATTEMPTS`` times, jittered back-off), then TryLater (75). Inside a unit of work it runs once:
+        the unit's own caller decides."""
+        for attempt in range(ATTEMPTS):
             try:
                 with self.tx() as cur:
                     return fn(cur)
-            except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
-                if attempt == RETRIES:
-                    raise TryLater(f"database busy: {type(exc).__name__} {RETRIES + 1} times; "
-                                   "nothing was changed — try again") from None
-                time.sleep(0.005 * (2 ** attempt))
-            finally:
-                self._retrying = False
+            except Busy as exc:
+                if attempt == ATTEMPTS - 1:
+                    raise TryLater(f"{exc.message} ({ATTEMPTS} attempts)") from None
+                time.sleep(backoff(attempt))
         raise AssertionError("unreachable")

@@ -5,6 +5,14 @@ claims and blocks of different tasks run in parallel, the same task's wait for e
 Touching ``doc`` (adding a task, archiving, listing) locks the ``nextSeq`` row and then
 every task row, so it serialises with every other writer — the file backend's semantics.
 The tasks already found are the same objects in ``doc``.
+
+Lock order, so that a whole-registry change and single-task updates never deadlock: every
+registry transaction first takes the registry's advisory lock — shared by one that locks
+single rows, exclusive by one that needs the whole registry — and only then row locks. A
+whole-registry change so waits for the single-row ones in progress (and they for it),
+instead of locking half the rows and meeting one of them. A transaction that first finds a
+row and then needs the whole registry upgrades its lock; two doing so at once is the one
+deadlock left, which the server breaks and ``agentctl.storage.retry`` replays.
 """
 
 from __future__ import annotations
@@ -17,6 +25,14 @@ from agentctl.core.records import RegistryFile, Task
 from agentctl.errors import StateError
 from agentctl.storage.base import RegistryTx
 
+REGISTRY_LOCK = (0x7267, 1)
+"""The two-int advisory lock of the registry (shared: single rows; exclusive: the whole registry)."""
+
+
+def lock_registry(cur: Any, exclusive: bool) -> None:
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    cur.execute(f"SELECT {fn}(%s, %s)", REGISTRY_LOCK)
+
 
 class LazyTx(RegistryTx):
     def __init__(self, cur: Any, actor: str):
@@ -26,6 +42,7 @@ class LazyTx(RegistryTx):
         self.found: dict[str, Task] = {}
         self.versions: dict[str, int] = {}
         self.seq = 1
+        self.shared = False
 
     @property  # type: ignore[override]
     def doc(self) -> RegistryFile:
@@ -42,6 +59,9 @@ class LazyTx(RegistryTx):
             return super().find(task_id)
         if task_id in self.found:
             return self.found[task_id]
+        if not self.shared:
+            lock_registry(self.cur, exclusive=False)
+            self.shared = True
         self.cur.execute("SELECT doc::text, version FROM tasks WHERE task_id = %s FOR UPDATE", (task_id,))
         row = self.cur.fetchone()
         if row is None:
@@ -53,6 +73,7 @@ class LazyTx(RegistryTx):
     def _load_all(self) -> None:
         self.full = True  # before reading: find() now looks in the document
         cur = self.cur
+        lock_registry(cur, exclusive=True)
         cur.execute("SELECT value::text FROM agentctl_meta WHERE key = 'nextSeq' FOR UPDATE")
         row = cur.fetchone()
         self.seq = int(row[0]) if row else 1

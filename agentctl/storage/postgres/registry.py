@@ -25,7 +25,7 @@ from agentctl.errors import Conflict, StateError
 from agentctl.storage.base import RegistryTx
 from agentctl.storage.files.registry import _redact_changed
 from agentctl.storage.postgres.connection import Database
-from agentctl.storage.postgres.lazytx import LazyTx
+from agentctl.storage.postgres.lazytx import LazyTx, lock_registry
 
 _COLUMNS = "task_id, status, agent, claimed_by, updated_at, doc"
 
@@ -118,6 +118,7 @@ class PgRegistry:
     def update_one(self, task_id: str, actor: str, now: str, decide: Callable[[RegistryTx, Task], None]) -> Task | None:
         """Lock one task's row, let ``decide`` change it (logging with ``tx.log``), write it with version + 1."""
         def run(cur: Any) -> Task | None:
+            lock_registry(cur, exclusive=False)
             cur.execute("SELECT doc, version FROM tasks WHERE task_id = %s FOR UPDATE", (task_id,))
             row = cur.fetchone()
             if row is None:
@@ -141,6 +142,7 @@ class PgRegistry:
     def claim_next(self, agent: str, now: str, ready: Callable[[Task], bool] | None = None) -> Task | None:
         """Claim the oldest ready todo/rejected task of ``agent``; rows other claimers hold are skipped."""
         def run(cur: Any) -> Task | None:
+            lock_registry(cur, exclusive=False)
             cur.execute("SELECT doc, version FROM tasks WHERE agent = %s AND status IN ('todo', 'rejected') "
                         "AND claimed_by IS NULL ORDER BY seq FOR UPDATE SKIP LOCKED", (agent,))
             for doc, version in cur.fetchall():
