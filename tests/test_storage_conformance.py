@@ -229,6 +229,63 @@ def test_blobs_alerts_and_artifacts(backend: Storage) -> None:
     assert backend.artifacts.local_path("T-2", "out.json").parent.is_dir()
 
 
+def test_breaker_history_commits_with_the_breaker_state(backend: Storage) -> None:
+    """A transition's history row is written in the breaker's own transaction: both or neither."""
+    assert not backend.breaker_history.exists() and list(backend.breaker_history.read()) == []
+    with backend.breakers.transaction() as data:
+        data["agents"]["x"] = {"state": "open"}
+        backend.breaker_history.append({"ts": STAMP, "agent": "x", "transition": "tripped", "state": "open"})
+    with pytest.raises(RuntimeError), backend.breakers.transaction() as data:
+        data["agents"]["x"] = {"state": "closed"}
+        backend.breaker_history.append({"ts": STAMP, "agent": "x", "transition": "reset", "state": "closed"})
+        raise RuntimeError("boom")
+    other = open_again(backend)
+    assert [e["transition"] for e in other.breaker_history.read()] == ["tripped"] and other.breaker_history.exists()
+    assert other.breakers.read()["agents"]["x"] == {"state": "open"}
+    other.close()
+
+
+def _slot(sid: str, agent: str = "a", **kw: object) -> dict[str, object]:
+    return {"slotId": sid, "runId": sid, "agent": agent, "taskId": None, "startedAt": STAMP,
+            "leaseExpiresAt": (T0 + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"), **kw}
+
+
+def test_inflight_slots_limit_update_release(backend: Storage) -> None:
+    """max_concurrent per agent, seen by every handle (process, host) on the same state."""
+    inflight, other = backend.inflight, open_again(backend).inflight
+    assert inflight.acquire(_slot("r1"), 2, T0) == [] and other.acquire(_slot("r2"), 2, T0) == []
+    held = inflight.acquire(_slot("r3"), 2, T0)
+    assert sorted(e["slotId"] for e in held) == ["r1", "r2"]  # refused: the holders are named
+    assert other.acquire(_slot("b1", agent="b"), 2, T0) == []  # another agent's slots are its own
+    assert inflight.acquire(_slot("r1", taskId="T-9"), 2, T0) == []  # the same slot: updated, not a new one
+    other.update("r2", {"taskId": "T-2"})
+    running = {e["slotId"]: e for e in inflight.running(T0)}
+    assert sorted(running) == ["b1", "r1", "r2"] and running["r2"]["taskId"] == "T-2"
+    assert running["r1"]["taskId"] == "T-9" and running["r1"]["pid"] > 0
+    other.release("r2")
+    assert inflight.acquire(_slot("r3"), 2, T0) == []
+    later = T0 + timedelta(minutes=10)  # every lease lapsed: nothing counts any more
+    assert inflight.running(later) == [] and inflight.acquire(_slot("r4"), 1, later) == []
+
+
+def test_inflight_liveness_across_hosts(backend: Storage) -> None:
+    """A pid is checked only on the host that made the slot; elsewhere the lease decides."""
+    import os
+
+    from agentctl.storage.files.inflight import HOST
+
+    inflight = backend.inflight
+    assert inflight.acquire(_slot("here"), 5, T0) == []
+    dead_pid = 2 ** 22 + 12345  # above pid_max: no such process here
+    for sid, host in (("there", "another-host"), ("dead-here", HOST)):
+        assert inflight.acquire(_slot(sid), 5, T0) == []
+        inflight.update(sid, {"host": host, "pid": dead_pid})
+    assert sorted(e["slotId"] for e in inflight.running(T0)) == ["here", "there"]
+    assert all(e["pid"] == os.getpid() for e in inflight.running(T0) if e["slotId"] == "here")
+    inflight.update("there", {"leaseExpiresAt": "2026-03-02T11:59:00Z"})  # its lease lapsed
+    assert [e["slotId"] for e in inflight.running(T0)] == ["here"]
+
+
 # --- choosing a backend -------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("configured", "message"), [

@@ -22,12 +22,14 @@ def test_init_is_idempotent_and_status_reports(pg_ws: Path, pg_dsn: str) -> None
     run = cli(pg_ws, pg_dsn)
     first = run("storage", "init")
     assert first.exit_code == 0, first.stderr
-    assert "schema at version 1" in first.stdout and "0001_init.sql" in first.stdout
+    from agentctl.storage.postgres.migrate import latest
+
+    assert f"schema at version {latest()}" in first.stdout and "0001_init.sql" in first.stdout
     again = run("storage", "init")
     assert again.exit_code == 0 and "already up to date" in again.stdout
     assert run("task", "add", "--title", "one", "--agent", "bob").stdout.strip() == "T-1"
     info = run("storage", "status", "--json").json()
-    assert info["backend"] == "postgres" and info["schemaVersion"] == 1
+    assert info["backend"] == "postgres" and info["schemaVersion"] == latest()
     assert info["serverVersion"].split(".")[0].isdigit()
     assert info["counts"]["tasks"] == 1 and info["counts"]["events"] == 1
 
@@ -54,11 +56,14 @@ def test_concurrent_init_applies_each_migration_once(pg_dsn: str) -> None:
     for t in threads:
         t.join()
     assert not errors
-    assert sorted(len(r) for r in results) == [0, 0, 0, 0, 0, 1]
+    from agentctl.storage.postgres.migrate import shipped
+
+    n = len(shipped())
+    assert sorted(len(r) for r in results) == [0, 0, 0, 0, 0, n]
     db = Database(pg_dsn)
     with db.tx() as cur:
-        cur.execute("SELECT version, count(*) FROM agentctl_migrations GROUP BY version")
-        assert cur.fetchall() == [(1, 1)]
+        cur.execute("SELECT version, count(*) FROM agentctl_migrations GROUP BY version ORDER BY version")
+        assert cur.fetchall() == [(v, 1) for v, _, _ in shipped()]
     db.close()
 
 
@@ -102,6 +107,9 @@ def test_round_trip_files_postgres_files(tmp_path: Path, pg_dsn: str) -> None:
         "status": "success", "tokensIn": 10, "tokensOut": 5, "costUsd": 0.25, "durationS": 5.0}) + "\n{torn\n")
     (src / "state").mkdir(exist_ok=True)
     (src / "state" / "breakers.json").write_text(json.dumps({"version": 1, "agents": {"bob": {"state": "open"}}}))
+    (src / "logs" / "breakers.jsonl").write_text(json.dumps({
+        "ts": "2026-12-01T11:00:00Z", "agent": "bob", "transition": "tripped", "state": "open", "retryAt": None,
+        "cooldownS": 60, "trips": 1}) + "\n")
     (src / "artifacts" / "T-2").mkdir(parents=True)
     (src / "artifacts" / "T-2" / "prd.json").write_text('{"title": "x"}')
 
@@ -112,7 +120,7 @@ def test_round_trip_files_postgres_files(tmp_path: Path, pg_dsn: str) -> None:
     got = first.json()["imported"]
     assert (got["tasks"], got["archive"], got["events"], got["runs"], got["breakers"], got["artifacts"]) == \
         (2, 1, 6, 1, 1, 1)
-    assert got["skippedLines"] == 1
+    assert got["skippedLines"] == 1 and got["breakerHistory"] == 1
     second = run("storage", "import", "--from", str(src), "--json").json()["imported"]
     assert all(v == 0 for k, v in second.items() if k != "skippedLines")
     assert run("task", "list", "--all", "--json").stdout == files("task", "list", "--all", "--json").stdout
@@ -132,6 +140,9 @@ def test_round_trip_files_postgres_files(tmp_path: Path, pg_dsn: str) -> None:
     assert not differ, differ
     assert sum(a["runs"] for a in cards[1]["agents"]) + cards[1]["unknown"]["runs"] == 1  # the one whole record
     assert (out / "artifacts" / "T-2" / "prd.json").read_text() == '{"title": "x"}'
+    lines = lambda p: [json.loads(x) for x in p.read_text().splitlines()]  # noqa: E731
+    assert lines(out / "logs" / "breakers.jsonl") == lines(src / "logs" / "breakers.jsonl")
+    assert cards[0]["agents"] and [a["breakerTrips"] for a in cards[2]["agents"] if a["agent"] == "bob"] == [1]
     assert run("storage", "export", "--to", str(out)).exit_code == 2  # not empty: refused
 
 
@@ -212,3 +223,19 @@ def test_a_deadlock_is_75_and_applies_nothing(pg_ws: Path, pg_dsn: str) -> None:
     assert sorted(map(str, outcome.values())) == ["75", "ok"]
     notes = {t["taskId"]: t["notes"] for t in run("task", "list", "--json").json()}
     assert sorted(map(str, notes.values())) == ["None", "touched"]
+
+
+def test_breaker_history_lives_in_the_database(pg_ws: Path, pg_dsn: str) -> None:
+    """A transition is a breaker_events row (no logs/breakers.jsonl in the checkout), counted by
+    `storage status` and read by the scorecard for its window."""
+    run = cli(pg_ws, pg_dsn)
+    now = {"AGENTCTL_NOW": "2026-12-03T12:00:00Z"}
+    assert run("breaker", "trip", "bob", env=now).exit_code == 0
+    assert run("breaker", "reset", "bob", env={"AGENTCTL_NOW": "2026-12-03T12:05:00Z"}).exit_code == 0
+    assert not (pg_ws / "logs" / "breakers.jsonl").exists()
+    assert run("storage", "status", "--json").json()["counts"]["breakerHistory"] == 2
+    card = run("scorecard", "--days", "7", "--format", "json", env={"AGENTCTL_NOW": "2026-12-04T00:00:00Z"}).json()
+    assert "no breaker history" not in " ".join(card["notes"])
+    during = run("scorecard", "--days", "7", "--format", "json", env={"AGENTCTL_NOW": "2026-12-03T12:01:00Z"}).json()
+    assert [b["agent"] for b in during["brokenAgents"] if b["breakerOpen"]] == ["bob"]  # as of the window's end
+    assert not [b for b in card["brokenAgents"] if b["breakerOpen"]]  # reset since

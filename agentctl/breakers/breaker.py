@@ -15,7 +15,8 @@ INTERFACE (used by the runner, the monitors and ``agentctl status``):
     open_breakers(ws, now) -> list[str]
 
 Every transition (tripped, reopened, recovered, reset, tripped manually) is also appended to
-the breaker history ``logs/breakers.jsonl`` as it happens (``record_transition``), so a
+the breaker history (``logs/breakers.jsonl``; a table on PostgreSQL) in the same transaction
+as the state change (``record_transition``), so a
 report over a past window reads the breaker as it was then, not as it is today.
 
 ``decide_admit`` / ``apply_outcome`` / ``trip`` / ``reset`` are pure: they take the
@@ -275,8 +276,9 @@ def record_outcome(ws: Workspace, agent: AgentDef, ok: bool, now: datetime, admi
         rec = _load(ws, data, agent.name)
         transition = apply_outcome(rec, policy, now, ok, admission.probe_id if admission.probe else None)
         _store(data, agent.name, rec)
+        if transition:  # the history row commits with the state change
+            record_transition(ws, agent.name, rec, transition, now)
     if transition:
-        record_transition(ws, agent.name, rec, transition, now)
         _alert(ws, agent, rec, policy, transition, now)
     return transition
 
@@ -297,16 +299,16 @@ def release_probe(ws: Workspace, agent: AgentDef, admission: Admission) -> bool:
 
 def record_transition(ws: Workspace, agent: str, rec: BreakerRecord, transition: str, now: datetime,
                       actor: str | None = None) -> None:
-    """Append the transition to the breaker history, ``logs/breakers.jsonl``, when it happens: the
-    scorecard reads a past window's trips and state from it (state/breakers.json is only today's)."""
-    from agentctl.storage import append_json  # the breaker history: one append (engineer 13: into the seam)
+    """Append the transition to the breaker history (``storage.breaker_history``: files
+    ``logs/breakers.jsonl``, PostgreSQL a table) inside the breaker's transaction: the scorecard
+    reads a past window's trips and state from it (the breaker state is only today's)."""
 
     event = {"ts": iso(now), "agent": agent, "transition": transition, "state": rec.state,
              "retryAt": iso(rec.retryAt) if rec.retryAt else None, "cooldownS": rec.cooldownS,
              "trips": rec.trips}
     if actor:
         event["actor"] = actor
-    append_json(ws.root / "logs" / "breakers.jsonl", event)
+    ws.storage.breaker_history.append(event)
 
 
 def _alert(ws: Workspace, agent: AgentDef, rec: BreakerRecord, policy: BreakerPolicy, transition: str,
@@ -386,7 +388,7 @@ def _operate(ws: Workspace, agent: AgentDef, actor: str, now: datetime, op: str)
         else:
             trip(rec, policy, now)
         _store(data, agent.name, rec)
-    record_transition(ws, agent.name, rec, "reset" if op == "reset" else "tripped manually", now, actor)
+        record_transition(ws, agent.name, rec, "reset" if op == "reset" else "tripped manually", now, actor)
     if op == "trip" or was != "closed":
         _alert(ws, agent, rec, policy, "reset" if op == "reset" else "tripped manually", now, actor)
     return {**describe(agent, rec, policy, now), "was": was}

@@ -1,6 +1,7 @@
 """The scorecard's sources besides the run log, each read for the window (SPEC §9).
 
-- breaker history: ``logs/breakers.jsonl``, the transitions recorded when they happened
+- breaker history (``storage.breaker_history``: ``logs/breakers.jsonl``, a table on
+  PostgreSQL), the transitions recorded when they happened
   (``agentctl.breakers.breaker``): each agent's state as of the window's end and its
   trips (openings) in the window. A workspace older than that file falls back to the
   ``breaker_tripped`` alerts for trips and to ``state/breakers.json`` for the state,
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,13 @@ def _time(text: str | None) -> datetime | None:
         return None
 
 
+def _event(doc: dict[str, Any]) -> _Event:
+    try:
+        return msgspec.convert(doc, _Event)
+    except msgspec.ValidationError:
+        return _Event()
+
+
 @dataclass
 class BreakerHistory:
     """Each agent's breaker as of the window's end, and its openings in the window."""
@@ -80,11 +88,13 @@ class BreakerHistory:
 
 
 def breaker_history(ws: Workspace, start: datetime, end: datetime) -> BreakerHistory:
-    path = ws.root / "logs" / "breakers.jsonl"
-    events = [(t, e) for e in _lines(path, msgspec.json.Decoder(_Event)) if (t := _time(e.ts)) is not None]
-    if not events and not path.exists():
+    store = ws.storage.breaker_history  # files: logs/breakers.jsonl; PostgreSQL: a table
+    until = iso(end + timedelta(days=1))  # a hint (callers filter): a day's slack for any ts format
+    events = [(t, e) for d in store.read(until) if isinstance(d, dict)
+              and (t := _time((e := _event(d)).ts)) is not None]
+    if not events and not store.exists():
         return _legacy_history(ws, start, end)
-    out = BreakerHistory()
+    out = BreakerHistory()  # source: the breaker history, whichever backend holds it
     last: dict[str, _Event] = {}
     for t, e in sorted(events, key=lambda te: te[0]):
         if t >= end:

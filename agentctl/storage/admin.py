@@ -24,6 +24,7 @@ def file_status(root: Path) -> dict[str, Any]:
               "events": lines([root / "logs" / "events.jsonl"]),
               "runs": lines(sorted((root / "logs" / "runs").glob("*.jsonl"))),
               "alerts": lines([root / "logs" / "alerts.jsonl"]),
+              "breakerHistory": lines([root / "logs" / "breakers.jsonl"]),
               "artifacts": sum(1 for p in (root / "artifacts").rglob("*") if p.is_file())}
     return {"backend": "files", "root": str(root), "counts": counts, "skippedLines": reader.skipped}
 

@@ -259,6 +259,29 @@ class AlertStore(Protocol):
     def skipped(self) -> int: ...
 
 
+class BreakerHistoryStore(Protocol):
+    """Every breaker transition (tripped, reopened, recovered, reset …) as it happened: files
+    ``logs/breakers.jsonl``, PostgreSQL a table. Appended inside the breaker's own transaction."""
+
+    name: str
+
+    def append(self, event: dict[str, Any]) -> None:
+        """Record one transition (``ts, agent, transition, state, …``); joins the ambient unit of work."""
+        ...
+
+    def read(self, until: str | None = None) -> Iterator[dict[str, Any]]:
+        """Transitions, oldest first; ``until`` (ISO time) lets a backend stop early — callers
+        still filter. Torn lines skipped and counted in ``skipped``."""
+        ...
+
+    def exists(self) -> bool:
+        """Whether the history was ever started (older workspaces have none)."""
+        ...
+
+    @property
+    def skipped(self) -> int: ...
+
+
 class BlobStore(Protocol):
     """A whole small document stored as bytes (learn ledger, regressions YAML)."""
 
@@ -321,6 +344,7 @@ class Storage(Protocol):
     registry: RegistryStore
     runlog: RunLogStore
     breakers: DocumentStore
+    breaker_history: BreakerHistoryStore
     idempotency: KeyedStore
     cron: CronStore
     alerts: AlertStore
@@ -399,7 +423,7 @@ def open_file_storage(root: Path) -> Storage:
     return FileStorage(root)
 
 
-__all__ = ["BACKENDS", "AlertStore", "ArtifactStore", "BlobStore", "Change", "CronStore", "DocumentStore",
+__all__ = ["BACKENDS", "AlertStore", "ArtifactStore", "BlobStore", "BreakerHistoryStore", "Change", "CronStore", "DocumentStore",
            "KeyedStore", "Recovery", "RegistryStore", "RegistryTx", "RunLogStore", "RunScan", "Slot", "Storage",
            "backend_name", "open_file_storage", "open_storage"]
 

@@ -87,6 +87,33 @@ class FileAlerts:
         yield from self._reader.read(self.path)
 
 
+class FileBreakerHistory:
+    """logs/breakers.jsonl: one line per breaker transition, appended in the breaker's unit of work."""
+
+    name = "logs/breakers.jsonl"
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.path = root / "logs" / "breakers.jsonl"
+        self._reader = durable.JsonlReader()
+
+    @property
+    def skipped(self) -> int:
+        return self._reader.skipped
+
+    def append(self, event: dict[str, Any]) -> None:
+        with journal.unit(self.root) as unit:
+            unit.append(self.path, durable.dumps_line(event))
+
+    def read(self, until: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every transition, oldest first (``until`` is a hint a database uses; callers filter)."""
+        self._reader.skipped = 0
+        yield from self._reader.read(self.path)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+
 class FileCron(FileKeyed):
     """The cron ledger (one entry per job) and the overlap lock of each job."""
 
@@ -140,6 +167,7 @@ class FileStorage:
         self.regressions = FileBlob(root, "memory/regressions.yaml")
         self.artifacts = FileArtifacts(root)
         self.inflight = FileInflight(root)
+        self.breaker_history = FileBreakerHistory(root)
 
     @property
     def ledger(self) -> FileKeyed:

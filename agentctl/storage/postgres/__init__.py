@@ -24,6 +24,8 @@ class PgStorage:
 
     def __init__(self, db: Database):
         from agentctl.storage.postgres.documents import PgBreakers
+        from agentctl.storage.postgres.history import PgBreakerHistory
+        from agentctl.storage.postgres.inflight import PgInflight
         from agentctl.storage.postgres.keyed import PgCron, PgKeyed
         from agentctl.storage.postgres.logs import PgAlerts, PgArtifacts, PgBlob, PgRunLog
         from agentctl.storage.postgres.registry import PgRegistry
@@ -38,6 +40,8 @@ class PgStorage:
         self.learn_ledger = PgBlob(db, "state/learn.json")
         self.regressions = PgBlob(db, "memory/regressions.yaml")
         self.artifacts = PgArtifacts(db)
+        self.breaker_history = PgBreakerHistory(db)
+        self.inflight = PgInflight(db)
 
     @property
     def ledger(self) -> Any:

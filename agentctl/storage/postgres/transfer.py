@@ -29,7 +29,8 @@ BLOBS = ("memory/regressions.yaml", "state/learn.json")
 COUNTED = {"tasks": "SELECT count(*) FROM tasks", "archive": "SELECT count(*) FROM tasks_archive",
            "events": "SELECT count(*) FROM events", "runs": "SELECT count(*) FROM runs",
            "alerts": "SELECT count(*) FROM alerts", "artifacts": "SELECT count(*) FROM artifacts",
-           "cronSlots": "SELECT count(*) FROM cron_slots"}
+           "cronSlots": "SELECT count(*) FROM cron_slots", "breakerHistory": "SELECT count(*) FROM breaker_events",
+           "inflight": "SELECT count(*) FROM inflight"}
 
 
 def _key(obj: Any) -> str:
@@ -81,6 +82,10 @@ def import_files(st: PgStorage, root: Path) -> dict[str, int]:
                                      "ON CONFLICT DO NOTHING",
                                      [(str(a.get("ts", "")), Json(a), _key(a))
                                       for a in _jsonl([root / "logs" / "alerts.jsonl"], reader)])
+        out["breakerHistory"] = _insert_docs(cur, "INSERT INTO breaker_events (ts, agent, doc, source_key) VALUES "
+                                             "(%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                                             [(str(e.get("ts", "")), str(e.get("agent", "")), Json(e), _key(e))
+                                              for e in _jsonl([root / "logs" / "breakers.jsonl"], reader)])
         out.update(_import_state(cur, root))
         out["artifacts"] = _import_artifacts(cur, root)
     runs = [r for r in _jsonl(sorted((root / "logs" / "runs").glob("*.jsonl")), reader)
@@ -169,6 +174,7 @@ def export_files(st: PgStorage, dest: Path) -> dict[str, int]:
                                                                  for t in st.registry.archived()))
     out["events"] = _write_lines(dest, "logs/events.jsonl", (("", e) for e in st.registry.events()))
     out["alerts"] = _write_lines(dest, "logs/alerts.jsonl", (("", a) for a in st.alerts.read()))
+    out["breakerHistory"] = _write_lines(dest, "logs/breakers.jsonl", (("", e) for e in st.breaker_history.read()))
     with st.db.tx() as cur:
         cur.execute("SELECT doc FROM runs ORDER BY started_at, run_id")
         runs = [r[0] for r in cur.fetchall()]
