@@ -3,7 +3,8 @@
 - one update at 1,000 tasks (and 10,000 with --full) vs the durable atomic-write floor
   (temp + fsync + replace + fsync dir of the same bytes) measured in the same run, and vs
   two durable writes (what a journaled unit of work pays at least);
-- P processes × U updates each (half on one shared task, half on their own):
+- P processes × U updates each (half on one shared task, half on their own), on whichever
+  backend the workspace names (``benchmarks/postgres.py`` reuses ``contention`` for PostgreSQL):
   updates/s, p50/p99 latency, lost updates — and a no-lock control that shows
   what the lock prevents.
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import multiprocessing as mp
 import os
 import statistics
@@ -47,6 +47,7 @@ def _worker(root: str, idx: int, updates: int, nolock: bool, barrier, out) -> No
         t0 = time.perf_counter()
         update_task(ws, task, Update(checks=[f"p{idx}_{j}=1"]), f"a{idx}", NOW)
         lat.append(time.perf_counter() - t0)
+    ws.storage.close()
     out.put(lat)
 
 
@@ -60,12 +61,22 @@ def contention(root: Path, procs: int, updates: int, nolock: bool = False) -> di
     for p in ps:
         p.join()
     wall = time.perf_counter() - t0
-    doc = json.loads((root / "tasks.json").read_text())
-    keys = sum(len([k for k in t["checks"] if k.startswith("p")]) for t in doc["tasks"])
+    keys = _update_keys(root)
     lats.sort()
     return {"updates": procs * updates, "wall_s": wall, "rate": procs * updates / wall,
             "p50_ms": statistics.median(lats) * 1000, "p99_ms": lats[int(len(lats) * 0.99) - 1] * 1000,
             "lost": procs * updates - keys}
+
+
+def _update_keys(root: Path) -> int:
+    """The check keys the workers wrote, read through the workspace's own backend (files or PostgreSQL)."""
+    from agentctl.workspace.loader import Workspace
+
+    ws = Workspace(root)
+    try:
+        return sum(len([k for k in t.checks if k.startswith("p")]) for t in ws.storage.registry.load().tasks)
+    finally:
+        ws.storage.close()
 
 
 def rmw_vs_floor(root: Path, n: int = 50) -> dict[str, float]:

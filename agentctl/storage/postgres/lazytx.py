@@ -59,13 +59,15 @@ class LazyTx(RegistryTx):
             return super().find(task_id)
         if task_id in self.found:
             return self.found[task_id]
-        if not self.shared:
-            lock_registry(self.cur, exclusive=False)
-            self.shared = True
-        self.cur.execute("SELECT doc::text, version FROM tasks WHERE task_id = %s FOR UPDATE", (task_id,))
+        if self.shared:
+            self.cur.execute("SELECT doc::text, version FROM tasks WHERE task_id = %s FOR UPDATE", (task_id,))
+        else:  # one round trip: the scan computes the shared lock before LockRows waits for the row
+            self.cur.execute("SELECT doc::text, version, pg_advisory_xact_lock_shared(%s, %s) FROM tasks "
+                             "WHERE task_id = %s FOR UPDATE", (*REGISTRY_LOCK, task_id))
         row = self.cur.fetchone()
         if row is None:
             return None
+        self.shared = True
         task = _task(row[0])
         self.found[task_id], self.versions[task_id] = task, row[1]
         return task
