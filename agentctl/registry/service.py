@@ -371,8 +371,8 @@ def board(ws: Workspace, now: datetime, product: str | None = None) -> dict[str,
 
 def _running(ws: Workspace, now: datetime, product: str | None, tasks: list[Task]) -> list[dict[str, Any]]:
     """Runs in flight now, with elapsed time (SPEC §13); none when nothing ever ran here."""
-    if not (ws.root / "state" / "running.json").exists():
-        return []
+    if ws.storage.backend == "files" and not (ws.root / "state" / "running.json").exists():
+        return []  # (a database backend keeps its slots in a table)
     from agentctl.run.runs import running_runs
 
     ids = {t.taskId for t in tasks}
