@@ -239,3 +239,27 @@ def test_breaker_history_lives_in_the_database(pg_ws: Path, pg_dsn: str) -> None
     during = run("scorecard", "--days", "7", "--format", "json", env={"AGENTCTL_NOW": "2026-12-03T12:01:00Z"}).json()
     assert [b["agent"] for b in during["brokenAgents"] if b["breakerOpen"]] == ["bob"]  # as of the window's end
     assert not [b for b in card["brokenAgents"] if b["breakerOpen"]]  # reset since
+
+
+def test_runs_in_flight_are_seen_from_every_checkout(tmp_path: Path, pg_dsn: str) -> None:
+    """A slot taken on one host is in `runs --running` and `status` of another checkout, and counts
+    toward the agent's max_concurrent there (a second run exits 75 naming the first)."""
+    from datetime import UTC, datetime, timedelta
+
+    from agentctl.storage.postgres import Database, PgStorage
+
+    a, b = make_pg_workspace(tmp_path / "a"), make_pg_workspace(tmp_path / "b")
+    assert cli(a, pg_dsn)("storage", "init").exit_code == 0
+    st = PgStorage(Database(pg_dsn))
+    now = datetime.now(UTC)
+    lease = (now + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert st.inflight.acquire({"slotId": "r-remote", "runId": "r-remote", "agent": "bob", "taskId": None,
+                                "startedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "leaseExpiresAt": lease}, 1, now) == []
+    with st.db.tx() as cur:  # as if another host had taken it: its pid means nothing here
+        cur.execute("UPDATE inflight SET host = 'host-a', doc = doc || '{\"host\": \"host-a\", \"pid\": 1}'")
+    st.close()
+    run = cli(b, pg_dsn)
+    assert [r["runId"] for r in run("runs", "--running", "--json").json()] == ["r-remote"]
+    assert [r["runId"] for r in run("status", "--json").json()["running"]] == ["r-remote"]
+    second = run("run", "bob")
+    assert second.exit_code == 75 and "max_concurrent=1" in second.stderr and "r-remote" in second.stderr
