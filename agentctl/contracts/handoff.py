@@ -185,6 +185,7 @@ def _check(ws: Workspace, task: Task, stage: PipelineStage, nxt: PipelineStage |
 
 # --- the handoff -----------------------------------------------------------------------------
 
+@replayable  # reads, validates, then one unit of work: safe to run again when the database broke a deadlock
 def handoff(ws: Workspace, task_id: str, artifact: Path | None, actor: str, now: datetime) -> HandoffResult:
     """Validate the task's artifact against its stage's contract and move the pipeline on (or reject)."""
     stages = _pipeline(ws)
