@@ -50,11 +50,22 @@ def read_input(ws: Workspace, input_file: str | None, task: Task | None) -> RunI
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        stored = _stored_artifact(ws, display) if not input_file else None
+        if stored is not None:  # a database backend: the artifact was handed off on another host
+            return RunInput(path, display, stored)
         raise UsageError(f"input {display} does not exist" + (f" (input of task {task.taskId})" if task and
                                                               not input_file else "")) from None
     except OSError as exc:
         raise UsageError(f"cannot read input {display}: {exc.strerror}") from None
     return RunInput(path, display, raw)
+
+
+def _stored_artifact(ws: Workspace, display: str) -> bytes | None:
+    """``artifacts/<task>/<name>`` from the artifact store when it is not a local file (PostgreSQL)."""
+    parts = display.split("/")
+    if ws.storage.backend == "files" or len(parts) != 3 or parts[0] != "artifacts":
+        return None
+    return ws.storage.artifacts.get(parts[1], parts[2])
 
 
 def build_context(ws: Workspace, agent: AgentDef, task: Task | None, prompt: str | None, inp: RunInput | None,
