@@ -342,7 +342,7 @@ def _open_breakers(ws: Workspace, now: datetime) -> list[str]:
 
 def board(ws: Workspace, now: datetime, product: str | None = None) -> dict[str, Any]:
     tasks = [t for t in ws.storage.registry.load().tasks if product is None or t.product == product]
-    counts = Counter(t.status for t in tasks)
+    counts: Counter[str] = Counter(t.status for t in tasks)
 
     def brief(t: Task) -> dict[str, Any]:
         age = (now - parse_iso(t.updatedAt)) // timedelta(minutes=1)

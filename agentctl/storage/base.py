@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from agentctl.core.records import RegistryFile, RunRecord, Task
 
 if TYPE_CHECKING:
+    from agentctl.storage.files.durable import JsonlReader
     from agentctl.workspace.loader import Workspace
 
 BACKENDS: tuple[str, ...] = ("files", "postgres")
@@ -125,12 +126,14 @@ class RegistryStore(Protocol):
         nothing written. Free text of changed tasks and events is redacted of secrets."""
         ...
 
-    def archived(self) -> Iterator[Task]:
-        """Archived tasks, oldest month first; torn lines are skipped (see ``skipped``)."""
+    def archived(self, reader: JsonlReader | None = None) -> Iterator[Task]:
+        """Archived tasks, oldest month first; torn lines are skipped (see ``skipped``; also
+        added to ``reader.skipped`` when a reader is given, to count across several reads)."""
         ...
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        """Every event, in commit order; torn lines skipped and counted in ``skipped``."""
+    def events(self, reader: JsonlReader | None = None) -> Iterator[dict[str, Any]]:
+        """Every event, in commit order; torn lines skipped and counted in ``skipped`` (or in
+        ``reader.skipped`` when a reader is given)."""
         ...
 
     def last_events(self, task_id: str, limit: int = 20) -> builtins.list[dict[str, Any]]:
@@ -169,8 +172,10 @@ class RunLogStore(Protocol):
         in storage order, and the count of unreadable lines. Unreadable log → 74."""
         ...
 
-    def read_window(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-        """``scan`` as an iterator (streams on the file backend)."""
+    def read_window(self, start: datetime, end: datetime,
+                    reader: JsonlReader | None = None) -> Iterator[dict[str, Any]]:
+        """``scan`` as an iterator (streams on the file backend); unreadable lines are counted in
+        ``reader.skipped`` when a reader is given."""
         ...
 
     def spend_of_day(self, day: date, agent: str | None = None) -> float:
@@ -189,6 +194,11 @@ class RunLogStore(Protocol):
 
 class DocumentStore(Protocol):
     """A small JSON state document ``{version, <kind>: {…}}`` under one lock (breakers)."""
+
+    @property
+    def path(self) -> Path | str:
+        """Where it lives, for messages: its file, or the database store's name."""
+        ...
 
     def read(self) -> dict[str, Any]:
         """The committed document (lock-free). Absent → ``{version, kind: {}}``; corrupt or
