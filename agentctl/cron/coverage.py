@@ -111,7 +111,8 @@ def _slot_states(job: CronJob, records: list[dict[str, Any]], known: set[datetim
         status = str(rec.get("status"))
         if rec.get("trigger") == "manual" or status == "duplicate":
             continue
-        error = rec.get("error") if isinstance(rec.get("error"), dict) else {}
+        raw_error = rec.get("error")
+        error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
         if status == "skipped" and error.get("type") == "MissedSlots":
             continue  # a note that cron did not fire: those slots are missed
         by_status[status] = by_status.get(status, 0) + 1
