@@ -245,7 +245,7 @@ def coverage(
     whose schedule is unusable is listed with its error, and the command then exits 78.
     """
     from agentctl.core.clock import iso, parse_iso
-    from agentctl.cron.coverage import coverage as job_coverage
+    from agentctl.cron.jobs import coverage as job_coverage
     from agentctl.errors import UsageError
 
     if days <= 0:

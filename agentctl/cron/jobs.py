@@ -30,7 +30,9 @@ from typing import Any
 from agentctl.core.clock import iso
 from agentctl.core.config import CronJob
 from agentctl.core.records import RunError, RunRecord
-from agentctl.cron.coverage import PENDING_GRACE, coverage, coverage_from_runs, daily_slots  # noqa: F401  (re-exported: scorecard, tests)
+from agentctl.cron.coverage import PENDING_GRACE, daily_slots  # noqa: F401  (re-exported: tests)
+from agentctl.cron.coverage import coverage as coverage  # re-exported: cli
+from agentctl.cron.coverage import coverage_from_runs as coverage_from_runs  # re-exported: scorecard, tests
 from agentctl.cron.schedule import (  # noqa: F401  (re-exported)
     check_job,
     is_due,

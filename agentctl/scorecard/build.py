@@ -54,7 +54,7 @@ def cron_coverage(ws: Workspace, start: datetime, end: datetime,
                   scan: ScanResult) -> tuple[list[dict[str, Any]] | None, str | None]:
     """Jobs with missed slots, from the per-job runs of this scan (agentctl.cron.jobs does the slots)."""
     try:
-        from agentctl.cron.coverage import coverage_from_runs
+        from agentctl.cron.jobs import coverage_from_runs
     except ImportError:
         return None, "cron coverage unavailable (agentctl.cron.jobs.coverage_from_runs is not installed)"
     try:
