@@ -44,7 +44,7 @@ class LazyTx(RegistryTx):
         self.seq = 1
         self.shared = False
 
-    @property  # type: ignore[override]
+    @property
     def doc(self) -> RegistryFile:
         if not self.full:
             self._load_all()
