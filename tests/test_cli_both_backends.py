@@ -110,7 +110,10 @@ def test_the_same_commands_give_the_same_answers_on_both_backends(tmp_path: Path
     assert by_step[("run", "maker", "--prompt", "refused by the open breaker")][0] != 0
     assert by_step[("cron", "run", "ping", "--scheduled")][0] == 0
     card = by_step[("scorecard", "--days", "7", "--now", LATER, "--json")][1]
-    assert card["totals"]["runs"] >= 4 and {a["agent"] for a in card["agents"]} >= {"maker", "pinger"}
+    # T-1, T-2 (work) and the manual ping: the refused run is "skipped", a --scheduled ping at :30 is outside
+    # its hourly slot (files give 3 as well)
+    assert card["totals"]["runs"] >= 3 and {a["agent"] for a in card["agents"]} >= {"maker", "pinger"}
     done = [t for t in by_step[("task", "list", "--json")][1] if t["status"] == "done"]
     assert {t["taskId"] for t in done} == {"T-1", "T-2"}
-    assert not list(pg_root.glob("tasks.json")) and not (pg_root / "logs" / "runs").exists()
+    # nothing written beside the database (`init` made the empty folders)
+    assert not list(pg_root.glob("tasks.json")) and not list((pg_root / "logs").rglob("*.jsonl"))
