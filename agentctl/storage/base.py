@@ -155,6 +155,16 @@ class RunScan:
     skipped: int = 0
 
 
+@dataclass
+class DaySpend:
+    """One UTC day's spend per agent (budgets, SPEC §2): ``cost`` sums the priced runs'
+    ``costUsd``; ``unpriced`` counts the runs that called a model and could not be priced
+    (``costUsd: null``, provider neither none nor ``command``, not skipped/duplicate)."""
+
+    cost: dict[str, float] = field(default_factory=dict)
+    unpriced: dict[str, int] = field(default_factory=dict)
+
+
 class RunLogStore(Protocol):
     """Run records (SPEC §5), append-only, one per run."""
 
@@ -175,6 +185,11 @@ class RunLogStore(Protocol):
     def spend_of_day(self, day: date, agent: str | None = None) -> float:
         """Sum of ``costUsd`` of the runs started on UTC ``day`` (of ``agent`` if given);
         unpriced runs (``costUsd: null``) count 0."""
+        ...
+
+    def spend_by_agent(self, day: date) -> DaySpend:
+        """The spend of UTC ``day`` per agent (an agent-less record counts as ``?``), in one
+        pass (files: that day's file only; database: one aggregate query)."""
         ...
 
     def find(self, run_id: str, around: datetime | None = None) -> dict[str, Any] | None:
@@ -399,7 +414,7 @@ def open_file_storage(root: Path) -> Storage:
     return FileStorage(root)
 
 
-__all__ = ["BACKENDS", "AlertStore", "ArtifactStore", "BlobStore", "Change", "CronStore", "DocumentStore",
-           "KeyedStore", "Recovery", "RegistryStore", "RegistryTx", "RunLogStore", "RunScan", "Slot", "Storage",
+__all__ = ["BACKENDS", "AlertStore", "ArtifactStore", "BlobStore", "Change", "CronStore", "DaySpend",
+           "DocumentStore", "KeyedStore", "Recovery", "RegistryStore", "RegistryTx", "RunLogStore", "RunScan", "Slot", "Storage",
            "backend_name", "open_file_storage", "open_storage"]
 

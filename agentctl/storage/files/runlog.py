@@ -11,11 +11,26 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from agentctl.core.clock import upper_bound_second
 from agentctl.core.records import RunRecord
-from agentctl.storage.base import RunScan
-from agentctl.storage.files import journal
+from agentctl.storage.base import DaySpend, RunScan
+from agentctl.storage.files import durable, journal
 from agentctl.storage.files.durable import JsonlReader, dumps_line
+
+
+class _SpendLine(msgspec.Struct):
+    """The four fields a budget needs: the day's file is read before every run, so each line is
+    decoded into just these (msgspec), not into a whole record."""
+
+    agent: str | None = None
+    costUsd: float | None = None  # noqa: N815 — the run record's field name
+    status: str | None = None
+    provider: str | None = None
+
+
+_SPEND_DECODER = msgspec.json.Decoder(_SpendLine)
 
 
 class FileRunLog:
@@ -68,6 +83,17 @@ class FileRunLog:
                 total += float(cost)
         return total
 
+    def spend_by_agent(self, day: date) -> DaySpend:
+        """The day's spend per agent from that day's file only; torn lines skipped."""
+        spend = DaySpend()
+        for line in (durable.read_bytes(self.path_for(day)) or b"").splitlines():
+            try:
+                rec = _SPEND_DECODER.decode(line)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue
+            add_spend(spend, rec.agent, rec.costUsd, rec.status, rec.provider)
+        return spend
+
     def find(self, run_id: str, around: datetime | None = None) -> dict[str, Any] | None:
         """The record ``run_id``: the days around ``around`` first, else every file."""
         paths = sorted(self.dir.glob("*.jsonl"), reverse=True)
@@ -79,3 +105,13 @@ class FileRunLog:
                 if rec.get("runId") == run_id:
                     return rec
         return None
+
+
+def add_spend(spend: DaySpend, agent: str | None, cost: float | None, status: str | None,
+              provider: str | None) -> None:
+    """Count one run record into ``spend`` (the rule of ``DaySpend``)."""
+    name = agent or "?"
+    if cost is not None:
+        spend.cost[name] = spend.cost.get(name, 0.0) + cost
+    elif status not in ("skipped", "duplicate") and provider not in (None, "command"):
+        spend.unpriced[name] = spend.unpriced.get(name, 0) + 1

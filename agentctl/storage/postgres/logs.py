@@ -13,7 +13,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from psycopg.types.json import Json, Jsonb
 
 from agentctl.core.clock import upper_bound_second
 from agentctl.core.records import RunRecord
+from agentctl.storage.base import DaySpend
 from agentctl.storage.postgres.connection import Database
 
 PARTITION_LOCK = 0x72756E73  # "runs"
@@ -97,6 +98,17 @@ class PgRunLog:
                         ">= %s AND left(started_txt, 19) < %s AND (%s::text IS NULL OR agent = %s)",
                         (lo + "Z", hi + "Z", lo, hi, agent, agent))
             return float(cur.fetchone()[0])
+
+    def spend_by_agent(self, day: date) -> DaySpend:
+        """One aggregate over the day's partition: priced cost per agent and the unpriced model runs."""
+        lo = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        with self.db.tx() as cur:
+            cur.execute("SELECT coalesce(agent, '?'), sum(cost_usd), count(*) FILTER (WHERE cost_usd IS NULL AND "
+                        "status NOT IN ('skipped', 'duplicate') AND coalesce(doc->>'provider', 'command') <> "
+                        "'command') FROM runs WHERE started_at >= %s AND started_at < %s GROUP BY 1",
+                        (lo, lo + timedelta(days=1)))
+            rows = cur.fetchall()
+        return DaySpend({a: float(c) for a, c, _ in rows if c is not None}, {a: int(n) for a, _, n in rows if n})
 
     def find(self, run_id: str, around: datetime | None = None) -> dict[str, Any] | None:
         with self.db.tx() as cur:
