@@ -303,7 +303,7 @@ class _Run:
 
         tier = self._tier()
         schema = self.ws.load_schema(self.agent.produces) if self.agent.produces else None
-        rates = self.ws.root / "state" / "price-rates.json"
+        rates = self.ws.storage.prices
         primary = routing.chain_for(tier)[0]
         warm = None if pricing.is_cached(primary, self.started, rates) else pricing.warm_in_background
         request = ModelRequest(system=system, prompt=prompt, schema=schema, schema_name=self.agent.produces,

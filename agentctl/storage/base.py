@@ -342,6 +342,8 @@ class Storage(Protocol):
     learn_ledger: BlobStore
     regressions: BlobStore
     artifacts: ArtifactStore
+    prices: KeyedStore
+    """The per-day price-rate cache (``tiers/pricing.py``): a cache, losing it costs a slower run."""
     inflight: Any
     """Runs in flight: one slot per run (max_concurrent, leases, `runs --running`);
     ``storage.files.inflight.FileInflight`` is the file backend's."""

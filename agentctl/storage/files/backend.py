@@ -139,6 +139,7 @@ class FileStorage:
         self.learn_ledger = FileBlob(root, "state/learn.json")
         self.regressions = FileBlob(root, "memory/regressions.yaml")
         self.artifacts = FileArtifacts(root)
+        self.prices = FileKeyed(root, "prices")
         self.inflight = FileInflight(root)
 
     @property
