@@ -125,7 +125,7 @@ def _cache(root):
     """The seam's price cache of a file workspace at ``root``."""
     from agentctl.storage.base import open_file_storage
 
-    return open_file_storage(root).prices
+    return open_file_storage(root).cache
 
 
 @settings(max_examples=60, deadline=None)
@@ -175,7 +175,7 @@ def test_a_run_with_a_warm_rate_cache_does_not_load_the_price_tables(llm_ws):
     import subprocess
     import sys
 
-    assert llm_ws.run("writer", prompt="first").exit_code == 0  # fills the price cache (state/prices/)
+    assert llm_ws.run("writer", prompt="first").exit_code == 0  # fills the price cache (state/cache/)
     code = ("import sys\nfrom agentctl.cli.main import app\n"
             "try:\n    app(['-w', sys.argv[1], 'run', 'writer', '--prompt', 'again'])\nexcept SystemExit as e:\n"
             "    assert not e.code, e.code\n"

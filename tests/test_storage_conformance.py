@@ -184,7 +184,7 @@ def test_runlog_spend_by_agent_of_one_day(backend: Storage) -> None:
 
 # --- keyed stores ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("store", ["idempotency", "cron", "dedupe", "prices"])
+@pytest.mark.parametrize("store", ["idempotency", "cron", "dedupe", "cache"])
 def test_keyed_store_get_set_delete_expire_sweep(backend: Storage, store: str) -> None:
     keyed = backend.alerts.dedupe if store == "dedupe" else getattr(backend, store)
     with keyed.transaction("a") as slot:

@@ -192,6 +192,10 @@ class RunLogStore(Protocol):
         pass (files: that day's file only; database: one aggregate query)."""
         ...
 
+    def job_records(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """The records of [start, end) that carry a ``job`` (cron coverage), without decoding the rest."""
+        ...
+
     def find(self, run_id: str, around: datetime | None = None) -> dict[str, Any] | None:
         """The record with ``runId`` (``around``: a time near its start, to narrow the
         search), else None."""
@@ -294,7 +298,9 @@ class BlobStore(Protocol):
 
 
 class ArtifactStore(Protocol):
-    """What agents produce, per task: ``artifacts/<taskId>/<name>`` (SPEC §5)."""
+    """What agents produce, per task: ``artifacts/<taskId>/<name>`` (SPEC §5). ``task_id`` is a
+    task id, or ``_runs/<day>/<runId>`` for a run without a task (``storage.artifact_refs``); ``name`` a plain file name.
+    Files: the folder ``artifacts/``; database: rows (a command agent gets local copies)."""
 
     def put(self, task_id: str, name: str, data: bytes) -> str:
         """Store an artifact whole (replacing one of that name); returns its workspace-
@@ -313,6 +319,10 @@ class ArtifactStore(Protocol):
 
     def rel(self, task_id: str, name: str) -> str:
         """The workspace-relative name recorded in tasks and run records."""
+        ...
+
+    def prune_runs(self, before: date) -> list[str]:
+        """Remove the task-less runs' files of the days before ``before``; returns those days."""
         ...
 
 
@@ -342,8 +352,9 @@ class Storage(Protocol):
     learn_ledger: BlobStore
     regressions: BlobStore
     artifacts: ArtifactStore
-    prices: KeyedStore
-    """The per-day price-rate cache (``tiers/pricing.py``): a cache, losing it costs a slower run."""
+    cache: KeyedStore
+    """Derived caches — price rates per model and day (``tiers/pricing.py``), the active regression
+    rules (``learning/regressions.py``): losing an entry costs a slower command, nothing else."""
     inflight: Any
     """Runs in flight: one slot per run (max_concurrent, leases, `runs --running`);
     ``storage.files.inflight.FileInflight`` is the file backend's."""

@@ -17,7 +17,7 @@ unknown price are different facts. ``genai_prices`` is imported only here, lazil
 (≈ 170 ms of price tables), on the commands that need a price.
 
 Runs keep that import off their path with a per-day rate cache (the seam's
-``storage.prices`` keyed store: ``state/prices/`` on files, rows on PostgreSQL): for a model whose prices are neither tiered nor
+``storage.cache`` keyed store: ``state/cache/`` on files, rows on PostgreSQL): for a model whose prices are neither tiered nor
 time-of-day dependent, cost is affine in the four token counts, so the rates are
 *derived from genai-prices itself* (its price for zero usage, then one million
 tokens of each kind) once per model per UTC day, keyed by the installed price data,
@@ -234,7 +234,7 @@ def is_cached(ref: ModelRef, at: datetime, cache: KeyedStore) -> bool:
 
 
 def run_cost_usd(ref: ModelRef, usage: TokenUsage, at: datetime, cache: KeyedStore) -> float | None:
-    """``cost_usd`` for a run, through the per-day rate cache ``cache`` (``storage.prices``)."""
+    """``cost_usd`` for a run, through the per-day rate cache ``cache`` (``storage.cache``)."""
     key = _cache_key(ref, at, _data_stamp())
     entry = _cached(cache, key, at)
     if entry is None:

@@ -6,6 +6,7 @@ open only the files of the window asked for and skip (and count) torn lines.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from agentctl.core.clock import upper_bound_second
+from agentctl.core.clock import iso, upper_bound_second
 from agentctl.core.records import RunRecord
 from agentctl.storage.base import DaySpend, RunScan
 from agentctl.storage.files import durable, journal
@@ -94,6 +95,23 @@ class FileRunLog:
             add_spend(spend, rec.agent, rec.costUsd, rec.status, rec.provider)
         return spend
 
+    def job_records(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """Run records with a job in [start, end). Most runs have none: the compact
+        `"job":null` the run log writes is skipped before parsing (a year: seconds, not a minute)."""
+        lo, hi = iso(start)[:19], iso(end)[:19]
+        for path in self.files_between(start, end):
+            fh = durable.open_log(path)
+            if fh is None:
+                continue
+            with fh:
+                for raw in fh:
+                    if b'"job":null' in raw or b'"job"' not in raw:
+                        continue
+                    rec = _job_record(raw)
+                    started = rec.get("startedAt") if rec is not None else None
+                    if rec is not None and isinstance(started, str) and lo <= started[:19] < hi:
+                        yield rec
+
     def find(self, run_id: str, around: datetime | None = None) -> dict[str, Any] | None:
         """The record ``run_id``: the days around ``around`` first, else every file."""
         paths = sorted(self.dir.glob("*.jsonl"), reverse=True)
@@ -105,6 +123,14 @@ class FileRunLog:
                 if rec.get("runId") == run_id:
                     return rec
         return None
+
+
+def _job_record(raw: bytes) -> dict[str, Any] | None:
+    try:
+        rec = json.loads(raw)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) and isinstance(rec.get("job"), str) else None
 
 
 def add_spend(spend: DaySpend, agent: str | None, cost: float | None, status: str | None,

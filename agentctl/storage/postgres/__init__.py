@@ -38,7 +38,7 @@ class PgStorage:
         self.learn_ledger = PgBlob(db, "state/learn.json")
         self.regressions = PgBlob(db, "memory/regressions.yaml")
         self.artifacts = PgArtifacts(db)
-        self.prices = PgKeyed(db, "prices")
+        self.cache = PgKeyed(db, "cache")
 
     @property
     def ledger(self) -> Any:

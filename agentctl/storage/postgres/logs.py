@@ -21,6 +21,7 @@ from psycopg.types.json import Json, Jsonb
 
 from agentctl.core.clock import upper_bound_second
 from agentctl.core.records import RunRecord
+from agentctl.storage.artifact_refs import RUNS_DIR, check_key
 from agentctl.storage.base import DaySpend
 from agentctl.storage.postgres.connection import Database
 
@@ -229,6 +230,7 @@ class PgArtifacts:
         return f"artifacts/{task_id}/{name}"
 
     def put(self, task_id: str, name: str, data: bytes) -> str:
+        check_key(task_id, name)
         try:
             content = Jsonb(json.loads(data))
         except (ValueError, RecursionError):
@@ -237,7 +239,17 @@ class PgArtifacts:
             cur.execute("INSERT INTO artifacts (task_id, name, content, raw, updated_at) VALUES (%s, %s, %s, %s, "
                         "now()::text) ON CONFLICT (task_id, name) DO UPDATE SET content = excluded.content, "
                         "raw = excluded.raw, updated_at = excluded.updated_at", (task_id, name, content, data))
+        local = self._staging / task_id / name if self._staging is not None else None
+        if local is not None and local.exists():  # a local copy handed out earlier shows what is stored now
+            local.write_bytes(data)
         return self.rel(task_id, name)
+
+    def prune_runs(self, before: date) -> list[str]:
+        """Delete the task-less runs' rows of the days before ``before`` (key ``_runs/<day>/<runId>``)."""
+        with self.db.tx() as cur:
+            cur.execute("DELETE FROM artifacts WHERE task_id LIKE %s AND split_part(task_id, '/', 2) < %s "
+                        "RETURNING split_part(task_id, '/', 2)", (RUNS_DIR.replace("_", "\\_") + "/%", before.isoformat()))
+            return sorted({r[0] for r in cur.fetchall()})
 
     def get(self, task_id: str, name: str) -> bytes | None:
         with self.db.tx() as cur:
@@ -246,6 +258,7 @@ class PgArtifacts:
         return bytes(row[0]) if row else None
 
     def local_path(self, task_id: str, name: str) -> Path:
+        check_key(task_id, name)
         if self._staging is None:
             self._staging = Path(tempfile.mkdtemp(prefix="agentctl-artifacts-"))
             os.chmod(self._staging, 0o700)
