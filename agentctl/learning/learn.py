@@ -400,10 +400,7 @@ def model_drafter(ws: Workspace, env: Mapping[str, str] | None = None) -> tuple[
     key = env.get(key_env) or ("local" if _loopback(tier.base_url) else None)
     if not key:
         return None, f"template (no API key in ${key_env} for the learning tier {name!r})"
-    try:
-        from agentctl.providers import ModelRequest, call_model
-    except ImportError:
-        return None, "template (no model provider available)"
+    from agentctl.providers import ModelRequest, call_model
 
     def draft(prompt: str) -> str:
         answer = call_model(tier, ModelRequest(system=DRAFT_SYSTEM, prompt=prompt, timeout_s=60),
