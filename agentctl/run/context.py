@@ -117,6 +117,6 @@ def user_prompt(agent: AgentDef, task: Task | None, prompt: str | None, inp: Run
 def _rejection_text(task: Task | None) -> str:
     if task is None or not task.rejections:
         return ""
-    from agentctl.contracts.handoff import rejection_context
+    from agentctl.contracts.rejections import rejection_context
 
     return rejection_context(task)

@@ -61,9 +61,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from agentctl.contracts.rejections import from_verdict, record_rejection, rejection_summary
 from agentctl.core.clock import iso
 from agentctl.core.config import AgentDef, ModelRef, Tier
-from agentctl.core.records import Rejection, RejectionError, RunError, RunRecord, Task
+from agentctl.core.records import Rejection, RunError, RunRecord, Task
 from agentctl.core.redact import redact, redact_obj
 from agentctl.errors import AgentctlError, Conflict, NotFound, TryLater, UsageError
 from agentctl.providers import TokenUsage
@@ -77,7 +78,6 @@ from agentctl.workspace.loader import Workspace
 Clock = Callable[[], datetime]
 EXIT_FOR = {"success": 0, "failure": 1, "rejected": 3, "selftest_failed": 4, "skipped": 75}
 MAX_ERROR_CHARS = 600
-MAX_REJECTION_ERRORS = 20
 TRIGGERS = ("manual", "cron", "pipeline")
 _ERROR_TYPES = {"rate_limited": "RateLimited", "overloaded": "Overloaded", "server": "ServerError",
                 "timeout": "Timeout", "connection": "ConnectionError", "auth": "AuthenticationError",
@@ -281,7 +281,7 @@ class _Run:
         if task is not None:
             self._store_task(task.taskId, "blocked", blocked_by=message, blocked_on=list(task.dependsOn))
         record = self._record("rejected", error=RunError(type="InputRejected", message=message),
-                              rejection=_rejection_summary(verdict))
+                              rejection=rejection_summary(verdict))
         self.ws.storage.runlog.append(record)
         return None, RunOutcome(record, 3, record.error.message if record.error else message)
 
@@ -365,7 +365,7 @@ class _Run:
             if task is not None and ex.executed:
                 stored_error = self._update_task(task, status, output, report, rejection)
             record = self._record(status, ex=ex, error=ex.error, output=output,
-                                  selftest=_selftest_summary(report), rejection=_rejection_summary(verdict))
+                                  selftest=_selftest_summary(report), rejection=rejection_summary(verdict))
             self.ws.storage.runlog.append(record)
             transition = None
             if ex.counted and ex.executed and self.admission is not None:
@@ -397,13 +397,8 @@ class _Run:
         return None
 
     def _rejection(self, verdict: Any) -> Rejection:
-        errors = [RejectionError(path=p["path"], message=str(p["message"])[:300]) for p in verdict.problems]
-        if len(errors) > MAX_REJECTION_ERRORS:
-            more = len(errors) - MAX_REJECTION_ERRORS + 1
-            errors = errors[: MAX_REJECTION_ERRORS - 1] + [RejectionError(path="$", message=f"… and {more} more problems")]
         stage = next((s.stage for s in self.ws.config.pipeline if s.agent == self.agent.name), self.agent.produces)
-        return Rejection(at=iso(self.clock()), stage=stage, by=f"{self.agent.produces or 'output'} contract",
-                         missing=list(verdict.missing), errors=errors, summary=verdict.summary or None)
+        return from_verdict(verdict, at=iso(self.clock()), stage=stage, by=f"{self.agent.produces or 'output'} contract")
 
     def _self_tests(self, task: Task | None, artifact: Any, output: str | None) -> Any:
         from agentctl.selftests.selftest import run_self_tests
@@ -592,8 +587,7 @@ def _apply_result(tx: Any, task: Task, stamp: str, status: str, *, output: str |
         task.selfTest = report
         tx.log(task_id, "selfTest", before, report.model_dump(mode="json"))
     if rejection is not None:
-        task.rejections = [*task.rejections, rejection]
-        tx.log(task_id, "rejection", None, rejection.model_dump(mode="json"))
+        record_rejection(tx, task, rejection)
     set_field(tx, task, "status", status, stamp)
     if blocked_by is not None:
         set_field(tx, task, "blockedBy", blocked_by, stamp)
@@ -650,12 +644,6 @@ def json_object_text(text: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) and data else None
-
-
-def _rejection_summary(verdict: Any) -> dict[str, Any] | None:
-    if verdict is None or verdict.valid:
-        return None
-    return {"missing": list(verdict.missing), "errors": len(verdict.problems), "summary": verdict.summary}
 
 
 def _selftest_summary(report: Any) -> dict[str, Any] | None:
