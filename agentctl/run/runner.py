@@ -68,6 +68,7 @@ from agentctl.core.records import Rejection, RunError, RunRecord, Task
 from agentctl.core.redact import redact, redact_obj
 from agentctl.errors import AgentctlError, Conflict, NotFound, TryLater, UsageError
 from agentctl.providers import TokenUsage
+from agentctl.registry.claims import check_claim
 from agentctl.run import fleet, idempotency, leases
 from agentctl.run.command_agent import CommandOutcome
 from agentctl.run.context import RunInput, build_context, read_input, write_prompt_file
@@ -254,9 +255,7 @@ class _Run:
             task = tx.find(task_id)
             if task is None:
                 raise NotFound(f"task {task_id} disappeared (archived?)")
-            refusal = claim_refusal(task, name) or fleet.start_refusal(self.ws, tx, task, self.run_id, self.started)
-            if refusal:
-                raise Conflict(refusal[0], hint=refusal[1])
+            check_claim(self.ws, tx, task, name, self.started, verb="run", run_id=self.run_id)
             if task.agent is None:
                 set_field(tx, task, "agent", name, stamp)
             fleet.take_claim(tx, task, self.agent, self.started, self.run_id)
@@ -615,22 +614,6 @@ def task_changes(claimed: Task | None, now: Task, version: int | None,
     what = f"{field_} {getattr(claimed, field_)} → {getattr(now, field_)}"
     who = next((e.get("actor") for e in reversed(events()) if e.get("change") in changed), None)
     return str(who or "someone"), what
-
-
-def claim_refusal(task: Task, agent: str) -> tuple[str, str] | None:
-    """Why ``agent`` may not run ``task`` now (message, hint), or None."""
-    tid = task.taskId
-    if task.claimedBy and task.claimedBy != agent:
-        return f"task {tid} is claimed by {task.claimedBy}", f"`agentctl task update {tid} --set claimedBy=null` frees it"
-    if task.agent and task.agent != agent:
-        return f"task {tid} belongs to agent {task.agent}", f"run `agentctl run {task.agent} --task {tid}`"
-    if task.status in ("done", "cancelled"):
-        return f"task {tid} is {task.status}: nothing to run", "create a new task for new work"
-    if task.status == "review":
-        return f"task {tid} waits at a human gate", f"`agentctl gate approve {tid} --by NAME` (or `gate kill`)"
-    if task.status == "blocked":
-        return f"task {tid} is blocked by {task.blockedBy or 'something'}", f"`agentctl task unblock {tid}` first"
-    return None
 
 
 def json_object_text(text: str) -> dict[str, Any] | None:
