@@ -171,7 +171,7 @@ def raise_alert(ws: Workspace, *, kind: str, message: str, source: str, now: dat
                 severity: str = "warning", data: dict[str, Any] | None = None,
                 env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Record an alert, then notify the configured sinks (at most once per dedupe window)."""
-    env = os.environ if env is None else env
+    env = ws.env if env is None else env
     env_d = dict(env)
     message = redact(message, env_d)
     key = alert_key(kind, source, message)

@@ -52,7 +52,6 @@ its CLI, computed from its tokens, or ``null`` when nothing is known — never 0
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -120,7 +119,7 @@ def run_agent(ws: Workspace, req: RunRequest, clock: Clock, *, env: Mapping[str,
     if req.trigger not in TRIGGERS:
         raise UsageError(f"trigger must be one of {', '.join(TRIGGERS)}; got {req.trigger!r}")
     agent = ws.agent(req.agent)
-    run = _Run(ws, req, agent, clock, dict(os.environ if env is None else env), sleep)
+    run = _Run(ws, req, agent, clock, dict(ws.env if env is None else env), sleep)
     with leases.run_slot(ws, agent, run.run_id, req.task_id, run.started, req.slot_id, req.trigger):
         return run.run()
 

@@ -20,7 +20,6 @@ No lock is held here; ``selftest_task`` stores the report in one short transacti
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Mapping
@@ -80,7 +79,7 @@ def run_self_tests(ws: Workspace, agent: AgentDef, artifact: Any, task_id: str |
     from agentctl.providers.agent_env import agent_env
     from agentctl.tiers.routing import tier_key_values
 
-    source = {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("AGENTCTL_")}
+    source = {k: v for k, v in (ws.env if env is None else env).items() if not k.startswith("AGENTCTL_")}
     # the same rule as the agent's own command (SPEC §5): its env: names, nothing else secret, no tier key
     run_env = agent_env(source, agent.env, secret_values=tier_key_values(ws.config.tiers.values(), source), extra={
         "AGENTCTL_AGENT": agent.name, "AGENTCTL_TASK": task_id or "", "AGENTCTL_WORKSPACE": str(ws.root),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +27,7 @@ CONFIG_NAME = "agentctl.yaml"
 INIT_HINT = "create one with `agentctl init [DIR]` (or `agentctl demo`), or pass --workspace PATH"
 
 
-def find_workspace(explicit: str | None, env: dict[str, str] | None = None, cwd: Path | None = None) -> Path:
+def find_workspace(explicit: str | None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:
     """--workspace, else $AGENTCTL_WORKSPACE, else the nearest folder up holding agentctl.yaml."""
     env = os.environ if env is None else env
     given = explicit or env.get("AGENTCTL_WORKSPACE")
@@ -94,14 +95,21 @@ def key_env_names(config_path: Path) -> list[str]:
 
 
 class Workspace:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None):
         self.root = Path(root).resolve()
+        self._env = env
         from agentctl.storage import confine_to
 
         confine_to(self.root)  # every write below it is refused through a symbolic link
         from agentctl.core.redact import register_name_source
 
         register_name_source(lambda: key_env_names(self.config_path))  # masked whatever their name
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The environment the CLI read at its edge and handed down; services use this, never
+        ``os.environ``. A library caller that gave none gets the process environment."""
+        return os.environ if self._env is None else self._env
 
     # --- paths ---------------------------------------------------------------
     def rel(self, path: Path) -> str:
