@@ -158,7 +158,10 @@ def wait_unreaped(pid: int, timeout_s: float) -> bool:
 
 
 def _exited(pid: int) -> bool:
-    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped by someone else: gone
+        return True
     return info is not None and info.si_pid != 0
 
 
@@ -174,8 +177,7 @@ def kill_group(pgid: int, sig: int = signal.SIGKILL) -> bool:
 def end_group(pid: int, grace_s: float) -> None:
     """SIGTERM the group, give its (unreaped) leader ``grace_s`` to exit, then SIGKILL the group."""
     if kill_group(pid, signal.SIGTERM) and grace_s > 0:
-        with contextlib.suppress(ChildProcessError):
-            wait_unreaped(pid, grace_s)
+        wait_unreaped(pid, grace_s)
     kill_group(pid)
 
 
