@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the config models and YAML load on first use: `status` need
     from pydantic import BaseModel, ValidationError
 
     from agentctl.core.config import AgentDef, BreakerPolicy, SelfTestRule, Tier, WorkspaceConfig
+    from agentctl.storage.base import Storage
 
 CONFIG_NAME = "agentctl.yaml"
 INIT_HINT = "create one with `agentctl init [DIR]` (or `agentctl demo`), or pass --workspace PATH"
@@ -151,7 +152,7 @@ class Workspace:
         return cfg
 
     @cached_property
-    def storage(self) -> Any:
+    def storage(self) -> Storage:
         from agentctl.storage.base import open_storage
         from agentctl.storage.staging import clean_stale
 

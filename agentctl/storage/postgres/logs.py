@@ -21,16 +21,14 @@ from psycopg.types.json import Json, Jsonb
 
 from agentctl.core.clock import upper_bound_second
 from agentctl.core.records import RunRecord
+from agentctl.storage.base import RunScan
 from agentctl.storage.postgres.connection import Database
 
 PARTITION_LOCK = 0x72756E73  # "runs"
 BLOB_LOCK_SPACE = 0x626C
 
 
-@dataclass
-class PgRunScan:
-    records: list[dict[str, Any]]
-    skipped: int = 0
+PgRunScan = RunScan  # the seam's one scan result, for both backends
 
 
 def _month_bounds(day: date) -> tuple[date, date]:
@@ -69,7 +67,7 @@ class PgRunLog:
             cur.executemany("INSERT INTO runs (run_id, started_at, started_txt, agent, job, status, tier, model, "
                             "tokens_in, tokens_out, cost_usd, duration_s, doc) VALUES (%s, %s::timestamptz, %s, %s, "
                             "%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
-            return cur.rowcount
+            return int(cur.rowcount)
 
     @staticmethod
     def _window(start: datetime, end: datetime) -> tuple[Any, ...]:
