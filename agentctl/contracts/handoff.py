@@ -34,7 +34,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agentctl.contracts.rejections import format_rejection, from_verdict, record_rejection, rejection_context  # noqa: F401
+from agentctl.contracts.rejections import format_rejection as format_rejection
+from agentctl.contracts.rejections import from_verdict, record_rejection
+from agentctl.contracts.rejections import rejection_context as rejection_context
 from agentctl.contracts.schemas import VALID, Verdict
 from agentctl.core.clock import iso
 from agentctl.core.config import PipelineStage
