@@ -118,13 +118,6 @@ def user_prompt(agent: AgentDef, task: Task | None, prompt: str | None, inp: Run
 def _rejection_text(task: Task | None) -> str:
     if task is None or not task.rejections:
         return ""
-    try:
-        from agentctl.contracts.handoff import rejection_context
-    except ImportError:
-        rej = task.rejections[-1]
-        lines = [f"Rejected by {rej.by or 'its contract'} at {rej.at}: {rej.summary or 'invalid artifact'}"]
-        if rej.missing:
-            lines.append("Missing: " + ", ".join(rej.missing))
-        lines += [f"- {e.path}: {e.message}" for e in rej.errors]
-        return "\n".join(lines)
+    from agentctl.contracts.rejections import rejection_context
+
     return rejection_context(task)

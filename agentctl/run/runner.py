@@ -52,7 +52,6 @@ its CLI, computed from its tokens, or ``null`` when nothing is known — never 0
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -60,12 +59,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from agentctl.contracts.rejections import from_verdict, record_rejection, rejection_summary
 from agentctl.core.clock import iso
 from agentctl.core.config import AgentDef, ModelRef, Tier
-from agentctl.core.records import Rejection, RejectionError, RunError, RunRecord, Task
+from agentctl.core.records import Rejection, RunError, RunRecord, Task
 from agentctl.core.redact import redact, redact_obj
 from agentctl.errors import AgentctlError, Conflict, NotFound, TryLater, UsageError
 from agentctl.providers import TokenUsage
+from agentctl.registry.claims import check_claim
 from agentctl.run import fleet, idempotency, leases
 from agentctl.run.artifacts import RunArtifacts, run_key
 from agentctl.run.command_agent import CommandOutcome
@@ -76,7 +77,6 @@ from agentctl.workspace.loader import Workspace
 Clock = Callable[[], datetime]
 EXIT_FOR = {"success": 0, "failure": 1, "rejected": 3, "selftest_failed": 4, "skipped": 75}
 MAX_ERROR_CHARS = 600
-MAX_REJECTION_ERRORS = 20
 TRIGGERS = ("manual", "cron", "pipeline")
 _ERROR_TYPES = {"rate_limited": "RateLimited", "overloaded": "Overloaded", "server": "ServerError",
                 "timeout": "Timeout", "connection": "ConnectionError", "auth": "AuthenticationError",
@@ -118,7 +118,7 @@ def run_agent(ws: Workspace, req: RunRequest, clock: Clock, *, env: Mapping[str,
     if req.trigger not in TRIGGERS:
         raise UsageError(f"trigger must be one of {', '.join(TRIGGERS)}; got {req.trigger!r}")
     agent = ws.agent(req.agent)
-    run = _Run(ws, req, agent, clock, dict(os.environ if env is None else env), sleep)
+    run = _Run(ws, req, agent, clock, dict(ws.env if env is None else env), sleep)
     with leases.run_slot(ws, agent, run.run_id, req.task_id, run.started, req.slot_id, req.trigger):
         return run.run()
 
@@ -254,9 +254,7 @@ class _Run:
             task = tx.find(task_id)
             if task is None:
                 raise NotFound(f"task {task_id} disappeared (archived?)")
-            refusal = claim_refusal(task, name) or fleet.start_refusal(self.ws, tx, task, self.run_id, self.started)
-            if refusal:
-                raise Conflict(refusal[0], hint=refusal[1])
+            check_claim(self.ws, tx, task, name, self.started, verb="run", run_id=self.run_id)
             if task.agent is None:
                 set_field(tx, task, "agent", name, stamp)
             fleet.take_claim(tx, task, self.agent, self.started, self.run_id)
@@ -281,7 +279,7 @@ class _Run:
         if task is not None:
             self._store_task(task.taskId, "blocked", blocked_by=message, blocked_on=list(task.dependsOn))
         record = self._record("rejected", error=RunError(type="InputRejected", message=message),
-                              rejection=_rejection_summary(verdict))
+                              rejection=rejection_summary(verdict))
         self.ws.storage.runlog.append(record)
         return None, RunOutcome(record, 3, record.error.message if record.error else message)
 
@@ -369,7 +367,7 @@ class _Run:
             if task is not None and ex.executed:
                 stored_error = self._update_task(task, status, output, report, rejection)
             record = self._record(status, ex=ex, error=ex.error, output=output,
-                                  selftest=_selftest_summary(report), rejection=_rejection_summary(verdict))
+                                  selftest=_selftest_summary(report), rejection=rejection_summary(verdict))
             self.ws.storage.runlog.append(record)
             transition = None
             if ex.counted and ex.executed and self.admission is not None:
@@ -401,13 +399,8 @@ class _Run:
         return None
 
     def _rejection(self, verdict: Any) -> Rejection:
-        errors = [RejectionError(path=p["path"], message=str(p["message"])[:300]) for p in verdict.problems]
-        if len(errors) > MAX_REJECTION_ERRORS:
-            more = len(errors) - MAX_REJECTION_ERRORS + 1
-            errors = errors[: MAX_REJECTION_ERRORS - 1] + [RejectionError(path="$", message=f"… and {more} more problems")]
         stage = next((s.stage for s in self.ws.config.pipeline if s.agent == self.agent.name), self.agent.produces)
-        return Rejection(at=iso(self.clock()), stage=stage, by=f"{self.agent.produces or 'output'} contract",
-                         missing=list(verdict.missing), errors=errors, summary=verdict.summary or None)
+        return from_verdict(verdict, at=iso(self.clock()), stage=stage, by=f"{self.agent.produces or 'output'} contract")
 
     def _self_tests(self, task: Task | None, artifact: Any, output: str | None) -> Any:
         from agentctl.selftests.selftest import run_self_tests
@@ -597,8 +590,7 @@ def _apply_result(tx: Any, task: Task, stamp: str, status: str, *, output: str |
         task.selfTest = report
         tx.log(task_id, "selfTest", before, report.model_dump(mode="json"))
     if rejection is not None:
-        task.rejections = [*task.rejections, rejection]
-        tx.log(task_id, "rejection", None, rejection.model_dump(mode="json"))
+        record_rejection(tx, task, rejection)
     set_field(tx, task, "status", status, stamp)
     if blocked_by is not None:
         set_field(tx, task, "blockedBy", blocked_by, stamp)
@@ -628,22 +620,6 @@ def task_changes(claimed: Task | None, now: Task, version: int | None,
     return str(who or "someone"), what
 
 
-def claim_refusal(task: Task, agent: str) -> tuple[str, str] | None:
-    """Why ``agent`` may not run ``task`` now (message, hint), or None."""
-    tid = task.taskId
-    if task.claimedBy and task.claimedBy != agent:
-        return f"task {tid} is claimed by {task.claimedBy}", f"`agentctl task update {tid} --set claimedBy=null` frees it"
-    if task.agent and task.agent != agent:
-        return f"task {tid} belongs to agent {task.agent}", f"run `agentctl run {task.agent} --task {tid}`"
-    if task.status in ("done", "cancelled"):
-        return f"task {tid} is {task.status}: nothing to run", "create a new task for new work"
-    if task.status == "review":
-        return f"task {tid} waits at a human gate", f"`agentctl gate approve {tid} --by NAME` (or `gate kill`)"
-    if task.status == "blocked":
-        return f"task {tid} is blocked by {task.blockedBy or 'something'}", f"`agentctl task unblock {tid}` first"
-    return None
-
-
 def json_object_text(text: str) -> dict[str, Any] | None:
     """The JSON object an agent without a contract answered as text (the studio's prompts ask for one:
     seo, leo, briefing), so its self-tests can check its fields; None for prose. A ```json fence counts."""
@@ -655,12 +631,6 @@ def json_object_text(text: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) and data else None
-
-
-def _rejection_summary(verdict: Any) -> dict[str, Any] | None:
-    if verdict is None or verdict.valid:
-        return None
-    return {"missing": list(verdict.missing), "errors": len(verdict.problems), "summary": verdict.summary}
 
 
 def _selftest_summary(report: Any) -> dict[str, Any] | None:

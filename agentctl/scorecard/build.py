@@ -53,10 +53,8 @@ def genai_price(provider: str, model: str, base_url: str | None, usage: UsageMix
 def cron_coverage(ws: Workspace, start: datetime, end: datetime,
                   scan: ScanResult) -> tuple[list[dict[str, Any]] | None, str | None]:
     """Jobs with missed slots, from the per-job runs of this scan (agentctl.cron.jobs does the slots)."""
-    try:
-        from agentctl.cron.jobs import coverage_from_runs
-    except ImportError:
-        return None, "cron coverage unavailable (agentctl.cron.jobs.coverage_from_runs is not installed)"
+    from agentctl.cron.jobs import coverage_from_runs
+
     try:
         rows = coverage_from_runs(ws, start, end, scan.job_runs)
     except AgentctlError as exc:
