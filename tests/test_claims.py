@@ -34,11 +34,16 @@ def refusals(cli: Cli, tid: str) -> tuple[int, int, str]:
     return claim.exit_code, run.exit_code, nxt.stdout.strip()
 
 
-def test_another_agents_task_is_refused_everywhere(ws: Path) -> None:
+def test_another_agents_task_is_never_picked_nor_run_but_a_person_may_claim_it(ws: Path) -> None:
     cli = Cli(ws)
     tid = add(cli, "--agent", "b")
-    assert refusals(cli, tid) == (5, 5, "")
-    assert "belongs to agent b" in cli("task", "claim", tid, "--agent", "a").stderr
+    run = cli("run", "a", "--task", tid, env={"AGENTCTL_NOW": T0})
+    assert run.exit_code == 5 and "belongs to agent b" in run.stderr
+    assert cli("task", "next", "--agent", "a", "--claim", env={"AGENTCTL_NOW": T0}).stdout.strip() == ""
+    # SPEC §3: `task claim` exits 5 only when another agent *holds* the task
+    assert cli("task", "claim", tid, "--agent", "a", env={"AGENTCTL_NOW": T0}).exit_code == 0
+    res = cli("task", "claim", tid, "--agent", "b", env={"AGENTCTL_NOW": T0})
+    assert res.exit_code == 5 and "claimed by a" in res.stderr
 
 
 def test_unmet_dependencies_are_refused_everywhere(ws: Path) -> None:

@@ -5,7 +5,7 @@
 ``ready.is_ready`` when picking the next task. Agent A may take task T when:
 
 - A is a defined agent (else 2), and an agent process claims only for itself (else 2);
-- T is A's (or has no agent yet), is not finished, does not wait at a human gate, is not
+- T is A's (or has no agent yet; ``task claim`` may also take another agent's), is not finished, does not wait at a human gate, is not
   blocked (unless it is a parent whose delegated children are all done), and every
   ``dependsOn`` task is done;
 - nobody else holds T: another agent's claim, or another run's, is refused unless its
@@ -52,9 +52,9 @@ def _held(task: Task, agent: str, now: datetime, run_id: str | None,
     return None
 
 
-def _state(task: Task, agent: str, look: Lookup, verb: str) -> Refusal | None:
+def _state(task: Task, agent: str, look: Lookup, verb: str, any_assignee: bool = False) -> Refusal | None:
     tid = task.taskId
-    if task.agent and task.agent != agent:
+    if task.agent and task.agent != agent and not any_assignee:
         return Refusal(f"task {tid} belongs to agent {task.agent}", f"run `agentctl run {task.agent} --task {tid}`")
     if task.status in ("done", "cancelled"):
         return Refusal(f"task {tid} is {task.status}: nothing to {verb}", "create a new task for new work")
@@ -68,14 +68,17 @@ def _state(task: Task, agent: str, look: Lookup, verb: str) -> Refusal | None:
 
 
 def claim_refusal(task: Task, agent: str, look: Lookup, now: datetime, *, verb: str = "claim",
-                  run_id: str | None = None, run_alive: Callable[[Task], bool] = lambda _t: True) -> Refusal | None:
+                  run_id: str | None = None, run_alive: Callable[[Task], bool] = lambda _t: True,
+                  any_assignee: bool = False) -> Refusal | None:
     """Why ``agent`` may not take ``task`` now, or None. ``run_id``: the run that would hold the claim
-    (another live run's claim is refused); ``run_alive``: whether the run holding it still runs."""
-    return _held(task, agent, now, run_id, run_alive) or _state(task, agent, look, verb)
+    (another live run's claim is refused); ``run_alive``: whether the run holding it still runs;
+    ``any_assignee``: ``task claim`` (SPEC §3: refused only when another agent *holds* the task) may
+    take a task assigned to another agent — picking (``task next``) and running never do."""
+    return _held(task, agent, now, run_id, run_alive) or _state(task, agent, look, verb, any_assignee)
 
 
 def check_claim(ws: Any, tx: Any, task: Task, agent: str, now: datetime, *, verb: str = "claim",
-                run_id: str | None = None, acting: str | None = None) -> None:
+                run_id: str | None = None, acting: str | None = None, any_assignee: bool = False) -> None:
     """Raise the refusal, if any, for ``agent`` taking ``task`` inside registry transaction ``tx``.
     ``acting``: the agent process asking ($AGENTCTL_AGENT, read at the CLI edge), None for a person."""
     if agent not in ws.agents:
@@ -84,7 +87,7 @@ def check_claim(ws: Any, tx: Any, task: Task, agent: str, now: datetime, *, verb
     if acting and acting != agent:
         raise UsageError(f"agent process {acting} cannot claim for {agent}: an agent claims only its own work")
     refusal = claim_refusal(task, agent, lookup_for(tx.doc.tasks, ws.storage.registry), now, verb=verb,
-                            run_id=run_id, run_alive=lambda t: run_alive(ws, t, now))
+                            run_id=run_id, run_alive=lambda t: run_alive(ws, t, now), any_assignee=any_assignee)
     if refusal is not None:
         raise refusal.error()
 

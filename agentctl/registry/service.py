@@ -217,7 +217,7 @@ def claim_task(ws: Workspace, task_id: str, agent: str, now: datetime, acting: s
     stamp = iso(now)
     with ws.storage.registry.transaction(agent, stamp) as tx:
         task = _get(tx, task_id)
-        check_claim(ws, tx, task, agent, now, acting=acting)
+        check_claim(ws, tx, task, agent, now, acting=acting, any_assignee=True)
         if lease_expired(task, now) and task.claimedBy != agent:
             tx.log(task.taskId, "reclaimed", {"claimedBy": task.claimedBy, "claimRun": task.claimRun,
                                               "leaseExpiresAt": task.leaseExpiresAt}, {"claimedBy": agent})
