@@ -62,6 +62,8 @@ def random_history(rnd: random.Random) -> dict[str, list[dict[str, object]]]:
         if filed != day:
             extra["taskId"] = None
         files.setdefault((DAY0 + timedelta(days=filed)).date().isoformat(), []).append(record(at, agent, status, **extra))
+    for recs in files.values():  # appended as they ran: a task's attempts in order (ties keep their order)
+        recs.sort(key=lambda r: datetime.fromisoformat(str(r["startedAt"]).replace("Z", "+00:00")))
     return files
 
 
@@ -111,6 +113,15 @@ def scorecards(c: Cli, env: dict[str, str]) -> list[dict]:
     return out
 
 
+def _diff(a: object, b: object) -> object:
+    """Only what differs, down to the field (lists of rows compared row by row)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: _diff(a.get(k), b.get(k)) for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [_diff(x, y) for x, y in zip(a, b, strict=True) if x != y]
+    return (a, b)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_postgres_scorecard_equals_the_file_scan(tmp_path: Path, pg_dsn: str, seed: int) -> None:
     src = make_files_ws(tmp_path / "files", random.Random(seed))
@@ -124,7 +135,7 @@ def test_postgres_scorecard_equals_the_file_scan(tmp_path: Path, pg_dsn: str, se
     want, got = scorecards(Cli(src), {}), scorecards(Cli(pg), env)
     for w, g in zip(want, got, strict=True):
         assert w["totals"]["runs"] > 0 and w["cronCoverage"] and w["unknown"]["runs"]
-        differ = {k: (w[k], g.get(k)) for k in w if w[k] != g.get(k)}
+        differ = {k: _diff(w[k], g.get(k)) for k in w if w[k] != g.get(k)}
         assert not differ, differ
     assert next(a for a in want[0]["agents"] if a["agent"] == "cy")["consecutiveErrors"] >= 3
 

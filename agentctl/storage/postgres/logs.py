@@ -56,6 +56,11 @@ def storable_run(d: Any) -> bool:
         all(type(v) in (int, float) and v >= 0 for v in nums)
 
 
+PREV_FAILURE = ("(SELECT f.started_at FROM runs f WHERE f.task_id = %s AND f.status IN ('failure', 'rejected', "
+                "'selftest_failed') ORDER BY f.seq DESC LIMIT 1)")
+"""The start of the task's latest failure in log order (``prev_failed_at``: retries, schema 2)."""
+
+
 def _as_utc(text: str) -> str:
     """A start without an offset is UTC, as everywhere in agentctl (not the session's time zone)."""
     try:
@@ -104,13 +109,14 @@ class PgRunLog:
             self.ensure_partition(date.fromisoformat(month + "-01"))
         rows = [(d["runId"], _as_utc(d["startedAt"]), d["startedAt"], d.get("agent"), d.get("job"), d["status"], d.get("tier"),
                  d.get("model"), int(d.get("tokensIn") or 0), int(d.get("tokensOut") or 0), d.get("costUsd"),
-                 float(d.get("durationS") or 0), *_fact_columns(d), Json(d)) for d in docs]
+                 float(d.get("durationS") or 0), *_fact_columns(d), Json(d), d.get("taskId"))
+                for d in docs]
         with self.db.tx() as cur:
             cur.executemany("INSERT INTO runs (run_id, started_at, started_txt, agent, job, status, tier, model, "
                             "tokens_in, tokens_out, cost_usd, duration_s, team, task_id, fallback_from, error_type, "
-                            "has_error, idempotency_key, run_trigger, seq, doc) VALUES (%s, %s::timestamptz, %s, %s, "
-                            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, nextval('runs_seq'), %s) "
-                            "ON CONFLICT DO NOTHING", rows)
+                            "has_error, idempotency_key, run_trigger, seq, doc, prev_failed_at) VALUES (%s, "
+                            "%s::timestamptz, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                            f"nextval('runs_seq'), %s, {PREV_FAILURE}) ON CONFLICT DO NOTHING", rows)
             return cur.rowcount
 
     @staticmethod

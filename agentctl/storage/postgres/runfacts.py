@@ -19,72 +19,72 @@ from datetime import datetime
 from typing import Any
 
 FAILED = ("failure", "rejected", "selftest_failed")
-_US = "(extract(epoch FROM started_at) * 1000000)::bigint"
 _W = "started_at >= %(lo)s AND started_at < %(hi)s"
 
+GROUPED = f"""
+SELECT grouping(model, day, error_type), agent, model, status, job, tier, fallback_from, team, day, free, error_type,
+       count(*), sum(tokens_in), sum(tokens_out), sum(duration_s), coalesce(sum(cost_usd), 0),
+       count(*) - count(cost_usd), count(*) FILTER (WHERE retry), max(started_at)
+FROM (SELECT *, (started_at AT TIME ZONE 'UTC')::date AS day, agent IS NULL AND job = ANY(%(free)s) AS free,
+             prev_failed_at >= %(lo)s AND started_at >= prev_failed_at
+             AND started_at - prev_failed_at <= %(horizon)s AS retry
+      FROM runs WHERE {_W}) r
+GROUP BY GROUPING SETS ((agent, model, status, job, tier, fallback_from, team), (day, status, free),
+                       (agent, status, error_type))"""
+"""One scan of the window for every sum: grouping 3 = per group (GroupKey), 5 = per UTC day,
+6 = per (agent, status, error type). A run is a retry when its task's latest earlier failure
+(``prev_failed_at``, set on insert) is in the window and at most ``horizon`` before it."""
+
 QUERIES: dict[str, str] = {
-    # GroupKey = (agent, model, status, job, tier, fallbackFrom, team) → runs, tokens, duration, cost, unpriced
-    "sums": f"""SELECT agent, model, status, job, tier, fallback_from, team, count(*), sum(tokens_in),
-                       sum(tokens_out), sum(duration_s), coalesce(sum(cost_usd), 0), count(*) - count(cost_usd)
-                FROM runs WHERE {_W} GROUP BY 1, 2, 3, 4, 5, 6, 7""",
-    # UTC day × status × "a built-in's run (never unpriced)" → runs, cost, unpriced
-    "daily": f"""SELECT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), status,
-                        agent IS NULL AND job = ANY(%(free)s), count(*), coalesce(sum(cost_usd), 0),
-                        count(*) - count(cost_usd)
-                 FROM runs WHERE {_W} GROUP BY 1, 2, 3""",
     "labels": f"""SELECT l.label, agent, status, job, count(*), coalesce(sum(cost_usd), 0), count(*) - count(cost_usd)
                   FROM runs JOIN unnest(%(task_ids)s::text[], %(label_ids)s::int[]) AS l(task_id, label)
                        USING (task_id)
                   WHERE {_W} GROUP BY 1, 2, 3, 4""",
-    "last_run": f"SELECT agent, max(started_at) FROM runs WHERE {_W} GROUP BY 1",
-    "last_ok": f"""SELECT DISTINCT ON (agent) agent, started_at, seq FROM runs
-                   WHERE {_W} AND status = 'success' ORDER BY agent, started_at DESC, seq DESC""",
-    # the failures after each agent's last success (all of them for an agent with none)
-    "trailing": f"""WITH ok AS (SELECT DISTINCT ON (agent) coalesce(agent, '') AS a, started_at, seq FROM runs
-                                WHERE {_W} AND status = 'success' ORDER BY agent, started_at DESC, seq DESC)
-                    SELECT r.agent, r.started_at, r.seq FROM runs r LEFT JOIN ok ON ok.a = coalesce(r.agent, '')
-                    WHERE {_W.replace('started_at', 'r.started_at')} AND r.status IN {FAILED}
-                      AND (ok.a IS NULL OR (r.started_at, r.seq) > (ok.started_at, ok.seq))
-                    ORDER BY r.started_at, r.seq""",
-    "errors": f"""SELECT agent, status, coalesce(nullif(error_type, ''), status), count(*) FROM runs
-                  WHERE {_W} AND status IN {FAILED} GROUP BY 1, 2, 3""",
-    "refused": f"""SELECT agent, count(*) FROM runs WHERE {_W} AND status = 'skipped' AND error_type ~* 'breaker'
-                   GROUP BY 1""",
     "rejected": f"SELECT agent, task_id, count(*) FROM runs WHERE {_W} AND status = 'rejected' GROUP BY 1, 2",
     "jobs": f"""SELECT job, status, idempotency_key, started_at, run_trigger, has_error, error_type FROM runs
                 WHERE {_W} AND job IS NOT NULL ORDER BY started_at, seq""",
-    # a run is a retry when its task's latest earlier failure in log order (the highest seq before
-    # it) started at most `horizon` before it: max over [seq, start in µs] arrays carries that
-    # failure's start along; only the runs of tasks that failed in the window are sorted
-    "retries": f"""SELECT agent, model, status, job, tier, fallback_from, team, count(*) FROM (
-                     SELECT agent, model, status, job, tier, fallback_from, team, {_US} AS us,
-                            max(ARRAY[seq, {_US}]) FILTER (WHERE status IN {FAILED}) OVER (PARTITION BY task_id
-                                ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS failed
-                     FROM runs
-                     WHERE {_W} AND task_id IN (SELECT task_id FROM runs WHERE {_W} AND status IN {FAILED})
-                   ) t
-                   WHERE failed IS NOT NULL AND us - failed[2] BETWEEN 0 AND %(horizon_us)s
-                   GROUP BY 1, 2, 3, 4, 5, 6, 7""",
-    "days": f"SELECT count(DISTINCT (started_at AT TIME ZONE 'UTC')::date) FROM runs WHERE {_W}",
 }
+LAST_OK = f"""
+SELECT a.agent, r.started_at, r.seq FROM unnest(%(agents)s::text[]) AS a(agent)
+CROSS JOIN LATERAL (SELECT started_at, seq FROM runs WHERE runs.agent = a.agent AND status = 'success' AND {_W}
+                    ORDER BY started_at DESC, seq DESC LIMIT 1) r"""
+"""Each named agent's last success in the window, by the (agent, status, started_at, seq) index."""
+TRAILING = f"""
+SELECT a.agent, r.started_at, r.seq
+FROM unnest(%(agents)s::text[], %(cut_t)s::timestamptz[], %(cut_seq)s::bigint[]) AS a(agent, t, seq)
+CROSS JOIN LATERAL (SELECT started_at, seq FROM runs
+                    WHERE runs.agent = a.agent AND status IN {FAILED} AND started_at >= a.t AND started_at < %(hi)s
+                      AND (started_at, seq) > (a.t, a.seq)) r
+ORDER BY r.started_at, r.seq"""
+"""The failures after each named agent's last success in the window (cut: that success, or the
+window's start), by the same index."""
 
 
 def scorecard_facts(db: Any, lo: datetime, hi: datetime, *, free_jobs: list[str], labels: dict[str, int],
                     horizon: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Every query's rows over runs started in [lo, hi), in one repeatable-read snapshot."""
     params = {"lo": lo, "hi": hi, "free": list(free_jobs), "task_ids": list(labels),
-              "label_ids": list(labels.values()),
-              "horizon_us": round(horizon.total_seconds() * 1e6)}
+              "label_ids": list(labels.values()), "horizon": horizon}
     out: dict[str, list[tuple[Any, ...]]] = {}
     with db.tx() as cur:
         if db.depth == 1:  # not inside another unit of work: one snapshot for every query
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         cur.execute("SET LOCAL work_mem = '64MB'")
         cur.execute("SET LOCAL TimeZone = 'UTC'")
+        cur.execute(GROUPED, params)
+        out["grouped"] = cur.fetchall()
         for name, sql in QUERIES.items():
             if name == "labels" and not labels:
                 out[name] = []
                 continue
             cur.execute(sql, params)
             out[name] = cur.fetchall()
+        named = sorted({r[1] for r in out["grouped"] if r[0] == 3 and r[1] is not None})
+        cur.execute(LAST_OK, {**params, "agents": named})
+        out["last_ok"] = cur.fetchall()
+        last = {agent: (t, seq) for agent, t, seq in out["last_ok"]}
+        cut = {agent: last.get(agent, (lo, -1)) for agent in named}
+        cur.execute(TRAILING, {"hi": hi, "agents": list(cut), "cut_t": [c[0] for c in cut.values()],
+                               "cut_seq": [c[1] for c in cut.values()]})
+        out["trailing"] = cur.fetchall()
     return out

@@ -12,6 +12,9 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS error_type text;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS has_error boolean NOT NULL DEFAULT false;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS idempotency_key text;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS run_trigger text;
+-- the start of the latest earlier failure (in log order) of the run's task, set on insert:
+-- a run is a retry when that failure is in the window and at most 14 days before it
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS prev_failed_at timestamptz;
 
 UPDATE runs r SET seq = o.n, team = r.doc->>'team', task_id = r.doc->>'taskId',
        fallback_from = r.doc->>'fallbackFrom', error_type = r.doc->'error'->>'type',
@@ -23,9 +26,19 @@ WHERE r.run_id = o.run_id AND r.started_at = o.started_at;
 
 ALTER TABLE runs ALTER COLUMN seq SET DEFAULT nextval('runs_seq');
 
--- the order-dependent facts: last success and trailing failures per agent, each cron job's
--- runs, the retries of failed tasks (the per-group sums read the window's partitions whole)
-CREATE INDEX IF NOT EXISTS runs_agent_time ON runs (agent, started_at, seq) WHERE status <> 'skipped';
+UPDATE runs r SET prev_failed_at = p.f
+FROM (SELECT run_id, started_at, (max(ARRAY[seq, (extract(epoch FROM started_at) * 1000000)::bigint])
+             FILTER (WHERE status IN ('failure', 'rejected', 'selftest_failed'))
+             OVER (PARTITION BY task_id ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS a
+      FROM runs WHERE task_id IS NOT NULL) q,
+     LATERAL (SELECT timestamptz 'epoch' + q.a[2] * interval '1 microsecond' AS f) p
+WHERE q.a IS NOT NULL AND r.run_id = q.run_id AND r.started_at = q.started_at;
+
+-- the order-dependent facts read by index (the per-group sums read the window's partitions
+-- once): each agent's last success and the failures after it, each cron job's runs, rejected runs,
+-- and on insert a task's latest failure
+CREATE INDEX IF NOT EXISTS runs_agent_status_time ON runs (agent, status, started_at, seq);
 CREATE INDEX IF NOT EXISTS runs_job_time ON runs (job, started_at) WHERE job IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_rejected ON runs (started_at) WHERE status = 'rejected';
 CREATE INDEX IF NOT EXISTS runs_failed_tasks ON runs (task_id, seq)
     WHERE task_id IS NOT NULL AND status IN ('failure', 'rejected', 'selftest_failed');
