@@ -146,10 +146,13 @@ class Fold:
         self.failed_tasks: dict[str, datetime] = {}
         """task → start of its latest failure in the log (evicted once older than the horizon)."""
         self.file_no = self.seq = 0
-        self.evicted = NEVER
+        self.evicted = self.floor = NEVER
+        """floor: a failure that started before it makes no retry in this file (the file's day − horizon − 1 day:
+        eviction never changes a result, and a scan split by days gives what one pass gives)."""
 
     def add_file(self, path: Path, day: str) -> None:
         d0 = _day_start(day)
+        self.floor = d0 - HORIZON - timedelta(days=1)
         strays: list[Any] = []
         opened = False
         for buf in chunks(path):
@@ -165,8 +168,7 @@ class Fold:
     def _evict(self, d0: datetime) -> None:
         """Forget failures too old to make a retry of any run from day ``d0`` on (every horizon's days)."""
         if d0 - self.evicted >= HORIZON:
-            keep = d0 - HORIZON - timedelta(days=1)
-            self.failed_tasks = {t: f for t, f in self.failed_tasks.items() if f >= keep}
+            self.failed_tasks = {t: f for t, f in self.failed_tasks.items() if f >= self.floor}
             self.evicted = d0
 
     def _strays(self, strays: list[Any]) -> None:
@@ -182,7 +184,7 @@ class Fold:
 
     def _fold(self, recs: list[Any], lo: datetime, hi: datetime, day: str) -> list[Any]:
         local: dict[GroupKey, list[Any]] = {}
-        get, failed, horizon, zero = local.get, self.failed_tasks, HORIZON, ZERO
+        get, failed, horizon, zero, floor = local.get, self.failed_tasks, HORIZON, ZERO, self.floor
         strays: list[Any] = []
         others: list[tuple[Any, int]] = []
         keep = others.append
@@ -207,7 +209,7 @@ class Fold:
                 s[5] += 1
             else:
                 s[4] += c
-            if t in failed and zero <= ts - failed[t] <= horizon:  # (None never is in failed)
+            if t in failed and zero <= ts - (f := failed[t]) <= horizon and f >= floor:  # (None is never in failed)
                 s[6] += 1
             if s[7]:  # a failure, a refusal or a cron run: its details are read once per file
                 keep((r, i))
@@ -311,8 +313,14 @@ def scan_window(run_dir: Path, start: datetime, end: datetime, agents: Iterable[
                 models: Iterable[str] = (), labels: dict[str, int] | None = None,
                 free_jobs: Iterable[str] = (), tiers: Iterable[str] = (), teams: Iterable[str] = ()) -> ScanResult:
     """Fold every run started in [start, end); opens only the window's daily files."""
-    fold = Fold(start, end, agents, models, labels, free_jobs, tiers, teams)
+    kw = dict(agents=agents, models=models, labels=labels, free_jobs=free_jobs, tiers=tiers, teams=teams)
+    from agentctl.scorecard.parallel import scan_two
+
     with _gc_paused():
+        two = scan_two(run_dir, start, end, kw)
+        if two is not None:
+            return two
+        fold = Fold(start, end, **kw)
         for path, _boundary in window_files(run_dir, start, end):
             fold.add_file(path, path.stem)
     return fold.out
