@@ -3,7 +3,8 @@
 Loads N runs over one year (default 100k; ``--full``: 1M) into a scratch database with one
 ``INSERT … SELECT … generate_series`` (records shaped like the runner's: 31 agents in 8
 teams, every field in ``doc``, ~4 % cron runs, 1 % unpriced, tasks retried after
-failures), then times in one run, best of ``--repeat``:
+failures; ``prev_failed_at`` and the daily rollup filled as migration 0002 fills them), then
+times in one run, best of ``--repeat``:
 
   facts      the SQL queries alone (``RunLog.scorecard_facts``)
   scorecard  ``build_scorecard(ws, days=365)`` in-process, the whole report (cron coverage apart)
@@ -58,6 +59,12 @@ FROM (SELECT i, id, t, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS
 """
 
 
+_MIGRATION = (Path(__file__).resolve().parent.parent / "agentctl/storage/postgres/migrations/0002_run_facts.sql").read_text()
+PREV_FAILED = "UPDATE runs r SET prev_failed_at" + _MIGRATION.split("UPDATE runs r SET prev_failed_at")[1].split(";")[0]
+ROLLUP = "INSERT INTO runs_rollup\n" + _MIGRATION.split("INSERT INTO runs_rollup\n")[1].split(";")[0]
+"""What the insert path keeps per run, filled for the bulk load as the migration fills it."""
+
+
 def load(st: object, n: int) -> None:
     fleet = agents()
     start = END - timedelta(days=365)
@@ -70,6 +77,8 @@ def load(st: object, n: int) -> None:
     with st.db.tx() as cur:  # type: ignore[attr-defined]
         cur.execute(LOAD, params)
         cur.execute("SELECT setval('runs_seq', %s)", (n + 1,))
+        cur.execute(PREV_FAILED)
+        cur.execute(ROLLUP)
     with st.db.connect().cursor() as cur:  # type: ignore[attr-defined]
         cur.execute("VACUUM ANALYZE runs")
 

@@ -132,6 +132,7 @@ def test_the_worker_process_answers_like_one_pass(tmp_path: Path, monkeypatch: p
     run_dir = write_history(tmp_path, history)
     monkeypatch.setattr(parallel, "MIN_DAYS", 10)
     monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    monkeypatch.setenv("AGENTCTL_SCAN_WORKERS", "2")
     assert parallel.plan([p for p, _b in window_files(run_dir, START, END)]) is not None
     two = parallel.scan_two(run_dir, START, END, {"labels": {"T-1": 0}})
     assert two is not None

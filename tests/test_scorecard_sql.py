@@ -163,7 +163,8 @@ def test_import_skips_what_the_scan_skips(tmp_path: Path, pg_dsn: str) -> None:
 
 
 def test_schema_2_numbers_and_fills_the_rows_of_schema_1(pg_dsn: str) -> None:
-    """A database migrated from schema 1 gets seq (in the old read order) and the new columns from doc."""
+    """A database migrated from schema 1 gets seq (in the old read order), the new columns from doc,
+    each task's previous failure and the daily rollup."""
     from agentctl.storage.postgres.connection import Database
     from agentctl.storage.postgres.migrate import shipped
 
@@ -173,8 +174,8 @@ def test_schema_2_numbers_and_fills_the_rows_of_schema_1(pg_dsn: str) -> None:
         cur.execute("CREATE TABLE runs_2026_11 PARTITION OF runs FOR VALUES FROM ('2026-11-01') TO ('2026-12-01')")
         for rid, at in (("b", "2026-11-02T00:00:00Z"), ("a", "2026-11-01T00:00:00Z")):
             doc = record(at, "ann", "failure", taskId="T-1", fallbackFrom="m", idempotencyKey="k", trigger="cron")
-            cur.execute("INSERT INTO runs (run_id, started_at, started_txt, status, doc) VALUES (%s, %s, %s, %s, %s)",
-                        (rid, at, at, "failure", json.dumps(doc)))
+            cur.execute("INSERT INTO runs (run_id, started_at, started_txt, agent, status, doc) VALUES "
+                        "(%s, %s, %s, 'ann', %s, %s)", (rid, at, at, "failure", json.dumps(doc)))
         cur.execute("CREATE TABLE agentctl_migrations (version int PRIMARY KEY, name text NOT NULL, "
                     "applied_at timestamptz NOT NULL DEFAULT now())")
         cur.execute("INSERT INTO agentctl_migrations (version, name) VALUES (1, '0001_init.sql')")
@@ -185,6 +186,9 @@ def test_schema_2_numbers_and_fills_the_rows_of_schema_1(pg_dsn: str) -> None:
         cur.execute("SELECT run_id, seq, team, task_id, fallback_from, error_type, has_error, idempotency_key, "
                     "run_trigger FROM runs ORDER BY seq")
         rows = cur.fetchall()
+        cur.execute("SELECT day::text, agent, status, runs, retries FROM runs_rollup ORDER BY day")
+        rollup = cur.fetchall()
     db.close()
+    assert rollup == [("2026-11-01", "ann", "failure", 1, 0), ("2026-11-02", "ann", "failure", 1, 1)]
     assert [r[0] for r in rows] == ["a", "b"] and rows[0][1] < rows[1][1]
     assert rows[0][2:] == ("t-ann", "T-1", "m", "RateLimitError", True, "k", "cron")

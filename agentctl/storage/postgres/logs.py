@@ -61,6 +61,30 @@ PREV_FAILURE = ("(SELECT f.started_at FROM runs f WHERE f.task_id = %s AND f.sta
 """The start of the task's latest failure in log order (``prev_failed_at``: retries, schema 2)."""
 
 
+INSERT_RUN = f"""
+WITH ins AS (
+    INSERT INTO runs (run_id, started_at, started_txt, agent, job, status, tier, model, tokens_in, tokens_out, cost_usd,
+                      duration_s, team, task_id, fallback_from, error_type, has_error, idempotency_key, run_trigger,
+                      seq, doc, prev_failed_at)
+    VALUES (%s, %s::timestamptz, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+            nextval('runs_seq'), %s, {PREV_FAILURE})
+    ON CONFLICT DO NOTHING
+    RETURNING *)
+INSERT INTO runs_rollup
+SELECT (started_at AT TIME ZONE 'UTC')::date, coalesce(agent, ''), coalesce(model, ''), status, coalesce(job, ''),
+       coalesce(tier, ''), coalesce(fallback_from, ''), coalesce(team, ''), coalesce(error_type, ''), 1, tokens_in,
+       tokens_out, duration_s, coalesce(cost_usd, 0), (cost_usd IS NULL)::int,
+       (started_at >= prev_failed_at AND started_at - prev_failed_at <= interval '14 days' IS TRUE)::int, started_at
+FROM ins
+ON CONFLICT (day, agent, model, status, job, tier, fallback_from, team, error_type) DO UPDATE SET
+    runs = runs_rollup.runs + 1, tokens_in = runs_rollup.tokens_in + excluded.tokens_in,
+    tokens_out = runs_rollup.tokens_out + excluded.tokens_out, duration_s = runs_rollup.duration_s + excluded.duration_s,
+    cost_usd = runs_rollup.cost_usd + excluded.cost_usd, unpriced = runs_rollup.unpriced + excluded.unpriced,
+    retries = runs_rollup.retries + excluded.retries, last_start = greatest(runs_rollup.last_start, excluded.last_start)
+"""
+"""One run into the log and into its day's rollup row, in one statement (a duplicate: neither)."""
+
+
 def _as_utc(text: str) -> str:
     """A start without an offset is UTC, as everywhere in agentctl (not the session's time zone)."""
     try:
@@ -112,11 +136,7 @@ class PgRunLog:
                  float(d.get("durationS") or 0), *_fact_columns(d), Json(d), d.get("taskId"))
                 for d in docs]
         with self.db.tx() as cur:
-            cur.executemany("INSERT INTO runs (run_id, started_at, started_txt, agent, job, status, tier, model, "
-                            "tokens_in, tokens_out, cost_usd, duration_s, team, task_id, fallback_from, error_type, "
-                            "has_error, idempotency_key, run_trigger, seq, doc, prev_failed_at) VALUES (%s, "
-                            "%s::timestamptz, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                            f"nextval('runs_seq'), %s, {PREV_FAILURE}) ON CONFLICT DO NOTHING", rows)
+            cur.executemany(INSERT_RUN, rows)
             return cur.rowcount
 
     @staticmethod

@@ -15,25 +15,49 @@ Plain rows come back (tuples keyed by query name): the scorecard layer turns the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 FAILED = ("failure", "rejected", "selftest_failed")
+ROLLUP_AFTER_DAYS = 15  # the rollup's retries use a 14-day horizon: exact 15 days after the window's start
 _W = "started_at >= %(lo)s AND started_at < %(hi)s"
 
+_KEY = "agent, model, status, job, tier, fallback_from, team, error_type"
 GROUPED = f"""
-SELECT grouping(model, day, error_type), agent, model, status, job, tier, fallback_from, team, day, free, error_type,
-       count(*), sum(tokens_in), sum(tokens_out), sum(duration_s), coalesce(sum(cost_usd), 0),
-       count(*) - count(cost_usd), count(*) FILTER (WHERE retry), max(started_at)
-FROM (SELECT *, (started_at AT TIME ZONE 'UTC')::date AS day, agent IS NULL AND job = ANY(%(free)s) AS free,
-             prev_failed_at >= %(lo)s AND started_at >= prev_failed_at
-             AND started_at - prev_failed_at <= %(horizon)s AS retry
-      FROM runs WHERE {_W}) r
+WITH base AS (
+    SELECT (started_at AT TIME ZONE 'UTC')::date AS day, coalesce(agent, '') AS agent, coalesce(model, '') AS model,
+           status, coalesce(job, '') AS job, coalesce(tier, '') AS tier, coalesce(fallback_from, '') AS fallback_from,
+           coalesce(team, '') AS team, coalesce(error_type, '') AS error_type, count(*) AS n, sum(tokens_in) AS tin,
+           sum(tokens_out) AS tout, sum(duration_s) AS dur, coalesce(sum(cost_usd), 0) AS cost,
+           count(*) - count(cost_usd) AS unp,
+           count(*) FILTER (WHERE prev_failed_at >= %(lo)s AND started_at >= prev_failed_at
+                            AND started_at - prev_failed_at <= %(horizon)s) AS retries, max(started_at) AS last
+    FROM runs WHERE (started_at >= %(lo)s AND started_at < %(r1)s) OR (started_at >= %(r2)s AND started_at < %(hi)s)
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    UNION ALL
+    SELECT day, {_KEY}, runs, tokens_in, tokens_out, duration_s, cost_usd, unpriced, retries, last_start
+    FROM runs_rollup WHERE day >= %(d1)s AND day < %(d2)s),
+marked AS (SELECT *, agent = '' AND job = ANY(%(free)s) AS free FROM base)
+SELECT grouping(model, day, error_type), nullif(agent, ''), nullif(model, ''), status, nullif(job, ''),
+       nullif(tier, ''), nullif(fallback_from, ''), nullif(team, ''), day, free, nullif(error_type, ''),
+       sum(n)::bigint, sum(tin), sum(tout), sum(dur), sum(cost), sum(unp)::bigint, sum(retries)::bigint, max(last)
+FROM marked
 GROUP BY GROUPING SETS ((agent, model, status, job, tier, fallback_from, team), (day, status, free),
                        (agent, status, error_type))"""
-"""One scan of the window for every sum: grouping 3 = per group (GroupKey), 5 = per UTC day,
-6 = per (agent, status, error type). A run is a retry when its task's latest earlier failure
-(``prev_failed_at``, set on insert) is in the window and at most ``horizon`` before it."""
+"""Every sum in one statement: grouping 3 = per group (GroupKey), 5 = per UTC day, 6 = per
+(agent, status, error type); from ``runs_rollup`` for the whole days 15 or more after the
+window's start (its retries are exact there), from ``runs`` for the rest (``split``)."""
+
+
+def split(lo: datetime, hi: datetime) -> dict[str, Any]:
+    """[lo, r1) ∪ [r2, hi) read from runs, the days [d1, d2) from the rollup (none: r1 = r2 = hi)."""
+    first = (lo + timedelta(days=1, microseconds=-1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    d1 = first + timedelta(days=ROLLUP_AFTER_DAYS)
+    d2 = hi.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if d1 >= d2:
+        return {"r1": hi, "r2": hi, "d1": hi.date(), "d2": hi.date()}
+    return {"r1": d1, "r2": d2, "d1": d1.date(), "d2": d2.date()}
+
 
 QUERIES: dict[str, str] = {
     "labels": f"""SELECT l.label, agent, status, job, count(*), coalesce(sum(cost_usd), 0), count(*) - count(cost_usd)
@@ -64,7 +88,7 @@ def scorecard_facts(db: Any, lo: datetime, hi: datetime, *, free_jobs: list[str]
                     horizon: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Every query's rows over runs started in [lo, hi), in one repeatable-read snapshot."""
     params = {"lo": lo, "hi": hi, "free": list(free_jobs), "task_ids": list(labels),
-              "label_ids": list(labels.values()), "horizon": horizon}
+              "label_ids": list(labels.values()), "horizon": horizon, **split(lo.astimezone(UTC), hi)}
     out: dict[str, list[tuple[Any, ...]]] = {}
     with db.tx() as cur:
         if db.depth == 1:  # not inside another unit of work: one snapshot for every query

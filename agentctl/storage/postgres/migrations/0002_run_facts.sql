@@ -42,3 +42,38 @@ CREATE INDEX IF NOT EXISTS runs_job_time ON runs (job, started_at) WHERE job IS 
 CREATE INDEX IF NOT EXISTS runs_rejected ON runs (started_at) WHERE status = 'rejected';
 CREATE INDEX IF NOT EXISTS runs_failed_tasks ON runs (task_id, seq)
     WHERE task_id IS NOT NULL AND status IN ('failure', 'rejected', 'selftest_failed');
+
+-- the scorecard's sums per UTC day and group, kept with each insert (same statement): a
+-- year's report reads ~365 × groups rows instead of every run. NULL is stored as '' (a key).
+-- retries: the runs whose task's latest earlier failure started at most 14 days before them
+-- (exact for the days 15 or more after a window's start; the report reads the first 15 days
+-- and the partial edge days from runs).
+CREATE TABLE IF NOT EXISTS runs_rollup (
+    day           date NOT NULL,
+    agent         text NOT NULL,
+    model         text NOT NULL,
+    status        text NOT NULL,
+    job           text NOT NULL,
+    tier          text NOT NULL,
+    fallback_from text NOT NULL,
+    team          text NOT NULL,
+    error_type    text NOT NULL,
+    runs          bigint NOT NULL,
+    tokens_in     bigint NOT NULL,
+    tokens_out    bigint NOT NULL,
+    duration_s    double precision NOT NULL,
+    cost_usd      double precision NOT NULL,
+    unpriced      bigint NOT NULL,
+    retries       bigint NOT NULL,
+    last_start    timestamptz NOT NULL,
+    PRIMARY KEY (day, agent, model, status, job, tier, fallback_from, team, error_type)
+);
+
+INSERT INTO runs_rollup
+SELECT (started_at AT TIME ZONE 'UTC')::date, coalesce(agent, ''), coalesce(model, ''), status, coalesce(job, ''),
+       coalesce(tier, ''), coalesce(fallback_from, ''), coalesce(team, ''), coalesce(error_type, ''), count(*),
+       sum(tokens_in), sum(tokens_out), sum(duration_s), coalesce(sum(cost_usd), 0), count(*) - count(cost_usd),
+       count(*) FILTER (WHERE started_at >= prev_failed_at AND started_at - prev_failed_at <= interval '14 days'),
+       max(started_at)
+FROM runs GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+ON CONFLICT DO NOTHING;
