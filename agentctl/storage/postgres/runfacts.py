@@ -1,16 +1,21 @@
 """The scorecard's run-log facts on PostgreSQL, aggregated in SQL (SPEC §9, §12).
 
-``scorecard_facts`` answers, in one read-only transaction over the window's partitions,
-what the file scan folds from the daily files (``agentctl.scorecard.scan.ScanResult``):
-sums per group, per UTC day and per task label with ``GROUP BY``, and the order-dependent
-facts with ``DISTINCT ON`` / window functions — the last success per agent and the
-failures after it, the latest start, error types, breaker refusals, rejected tasks, the
-runs of each cron job and the retries of failed tasks. Order is (started_at, seq): seq is
-the position in the log (schema 2), so of two runs with the same start the later one
-wins, as the later line does in a file. Python receives rows of sums, never every run.
+``scorecard_facts`` answers, in one read-only snapshot, what the file scan folds from the
+daily files (``agentctl.scorecard.scan.ScanResult``), with no run decoded in Python:
 
-Plain rows come back (tuples keyed by query name): the scorecard layer turns them into a
-``ScanResult`` (``agentctl.scorecard.sql``); this module knows SQL, not the report.
+- every sum (per group, per UTC day, per error type) in one ``GROUPING SETS`` statement over
+  ``runs_rollup`` — per day and group, kept by the insert statement itself — for the whole
+  days 15 or more after the window's start, and over ``runs`` for the first days and the
+  partial edge days;
+- retries from ``prev_failed_at`` (the start of the task's latest earlier failure, set on
+  insert): a retry when that failure is in the window and at most 14 days before the run;
+- by index: each agent's last success and the failures after it (``LATERAL``), rejected
+  runs, each cron job's runs, and the runs of labelled tasks (a scan, only when tasks carry
+  a product or a tree).
+
+Order is (started_at, seq): seq is the position in the log, so of two runs with the same start
+the later one wins, as the later line does in a file. The scorecard layer turns the rows
+into a ``ScanResult`` (``agentctl.scorecard.sql``).
 """
 
 from __future__ import annotations
