@@ -30,6 +30,21 @@ class Result:
         return json.loads(self.stdout)
 
 
+# Started first: the long ones (mostly waiting on a real cron daemon or on killed processes), so
+# that with ``-n`` (pytest-xdist, scripts/check) they overlap the many short tests instead of
+# ending the run alone.
+LONG_FIRST = ("test_cron_daemon.py", "test_crash_points.py", "test_security_inert.py::test_no_control",
+              "test_registry_concurrency.py::test_sixteen", "test_reliability_concurrency.py::test_mixed",
+              "test_fleet_loop.py::test_eight", "test_demo.py", "test_mcp.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, key in enumerate(LONG_FIRST) if key in item.nodeid), len(LONG_FIRST))
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
+
 def _clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if (not k.startswith("AGENTCTL_") or k == "AGENTCTL_PG_DSN") and not k.endswith(("_API_KEY",))}

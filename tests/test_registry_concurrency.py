@@ -63,6 +63,13 @@ def _writer(root: str) -> None:
         add_task(ws, NewTask(title=f"t{i}"), "writer", NOW)
 
 
+def _count(path: Path) -> int:
+    try:
+        return len(json.loads(path.read_bytes())["tasks"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
 def test_sigkilled_writer_never_leaves_a_torn_registry(minimal_ws: Path) -> None:
     path = minimal_ws / "tasks.json"
     rng = random.Random(7)
@@ -70,7 +77,10 @@ def test_sigkilled_writer_never_leaves_a_torn_registry(minimal_ws: Path) -> None
     for _ in range(40):
         p = mp.Process(target=_writer, args=(str(minimal_ws),))
         p.start()
-        time.sleep(rng.uniform(0.01, 0.12))
+        deadline = time.monotonic() + 20  # a busy machine starts the writer late: kill only once it writes
+        while _count(path) <= last_count and time.monotonic() < deadline and p.is_alive():
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.1))
         os.kill(p.pid, signal.SIGKILL)
         p.join()
         raw = path.read_bytes()

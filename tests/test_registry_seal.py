@@ -133,6 +133,25 @@ def test_a_torn_or_missing_seal_means_one_full_read(minimal_ws: Path) -> None:
     assert regcodec.is_sealed(path, os.stat(path))
 
 
+def test_a_hand_written_registry_is_validated_once_then_read_sealed(minimal_ws: Path, cli, monkeypatch) -> None:
+    ws = _ws(minimal_ws, 1)
+    add_task(ws, NewTask(title="plain", agent="a"), "t", NOW)
+    path = minimal_ws / "tasks.json"
+    text = path.read_text()
+    assert '"plain"' in text
+    path.write_text(text.replace('"plain"', '"edited by hand"'))  # a person's edit in an editor
+    regcodec.seal_path(path).unlink()
+    assert cli("status").exit_code == 0  # validates in full, then seals what it validated
+    assert regcodec.is_sealed(path, os.stat(path))
+    calls = []
+    monkeypatch.setattr(RegistryFile, "model_validate", lambda *a, **k: calls.append(1))
+    assert ws.storage.registry.get("T-2").title == "edited by hand" and calls == []  # the fast path
+    bad = path.read_text().replace('"edited by hand"', '"edited again"').replace('"todo"', '"someday"', 1)
+    path.write_text(bad)  # a second edit changes mtime/ctime: validated again, and refused
+    monkeypatch.undo()
+    assert cli("status").exit_code == 74 and not regcodec.is_sealed(path, os.stat(path))
+
+
 def test_tasks_read_in_a_transaction_keep_their_identity(minimal_ws: Path) -> None:
     """find() first, then a walk over every task (as handoff does): one object per task."""
     ws = _ws(minimal_ws, 4)

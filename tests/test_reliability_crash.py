@@ -217,7 +217,10 @@ def kill_rounds(root: Path, kind: str, rounds: int = ROUNDS, unsafe: bool = Fals
         before = len(_journal_lines(root))
         p = FORK.Process(target=_child, args=(writer, str(root), rnd, watched, unsafe))
         p.start()
-        time.sleep(rng.uniform(0.05, 0.3))  # a journaled unit costs more fsyncs: let each writer commit a few
+        deadline = time.monotonic() + 20  # a busy machine starts the writer late: kill only once it commits
+        while len(_journal_lines(root)) == before and time.monotonic() < deadline and p.is_alive():
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.15))
         os.kill(p.pid, signal.SIGKILL)
         p.join()
         Workspace(root).storage.recover()  # what the next command does first: finish or undo the victim's unit

@@ -90,10 +90,16 @@ def _start(root: Path, pidfile: Path) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "agentctl", "-w", str(root), "run", "slow", "--prompt", "x"],
                             env=_clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    while not (pidfile.exists() and pidfile.read_text().strip()):
+    # started = the agent wrote its pid, and agentctl recorded the agent's process group (a SIGKILL in
+    # the instant between the spawn and that record cannot be cleaned up: nothing names the group yet)
+    while not (pidfile.exists() and pidfile.read_text().strip() and list(_staging(root).glob("*/pgid"))):
         assert time.monotonic() < deadline and proc.poll() is None, "the agent never started"
         time.sleep(0.05)
     return proc
+
+
+def _staging(root: Path) -> Path:
+    return root / ".agentctl" / "staging"
 
 
 def _gone(pid: int, within: float = 5.0) -> bool:

@@ -115,11 +115,26 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name)) or name in _registered_names
 
 
+_cache: dict[str, Any] = {"key": None, "values": []}
+
+
 def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
-    """Every value to mask, longest first (so a key containing another is masked whole)."""
+    """Every value to mask, longest first (so a key containing another is masked whole).
+    For the process environment the answer is cached until the environment or the registered
+    names and values change (every registry write asks)."""
     if _name_sources:
         _drain_sources()
-    env = os.environ if env is None else env
+    if env is not None:
+        return _secret_values(env)
+    raw = getattr(os.environ, "_data", None)  # the bytes dict behind os.environ: hashed in C
+    key = (frozenset(raw.items()) if isinstance(raw, dict) else frozenset(os.environ.items()),
+           frozenset(_registered_names), frozenset(_registered_values))
+    if key != _cache["key"]:
+        _cache["key"], _cache["values"] = key, _secret_values(os.environ)
+    return list(_cache["values"])
+
+
+def _secret_values(env: Mapping[str, str]) -> list[str]:
     values = {v for k, v in env.items() if len(v) >= MIN_SECRET and is_secret_name(k)}
     values |= {m.group(2) for v in env.values() if "://" in v  # DATABASE_URL's password, alone too
                for m in _URL_CREDS.finditer(v) if len(m.group(2)) >= MIN_SECRET}

@@ -101,24 +101,25 @@ def _flock(fd: int, wait: float) -> bool | None:
         signal.signal(signal.SIGALRM, old)
 
 
-_roots: set[Path] = set()
+_roots: set[str] = set()
 
 
 def confine_to(root: Path) -> None:
     """Writes below ``root`` (a workspace) must stay inside it: no symbolic link on the way."""
-    _roots.add(Path(os.path.abspath(root)))
+    _roots.add(os.path.abspath(root))
 
 
-def check_confined(path: Path) -> None:
+def check_confined(path: Path | str) -> None:
     """StateError (74) when ``path`` lies under a workspace root and a component of it below the
-    root is a symbolic link; paths outside every workspace (``--output FILE``) are the user's."""
-    p = Path(os.path.abspath(path))
+    root is a symbolic link; paths outside every workspace (``--output FILE``) are the user's.
+    (Plain strings, not pathlib: it runs at every write of every command.)"""
+    p = os.path.abspath(path)
     for root in _roots:
-        if root != p and root not in p.parents:
+        if not p.startswith(root) or p[len(root):len(root) + 1] != os.sep:
             continue
         cur = root
-        for part in p.relative_to(root).parts:
-            cur = cur / part
+        for part in p[len(root) + 1:].split(os.sep):
+            cur = f"{cur}{os.sep}{part}"
             try:
                 mode = os.lstat(cur).st_mode
             except (FileNotFoundError, ValueError):  # not there yet (or no valid path: the write will say)

@@ -84,14 +84,16 @@ def is_sealed(registry: Path, st: os.stat_result) -> bool:
     return len(seal) == _SEAL_SIZE and seal.rstrip() == _stamp(st)
 
 
-def write_seal(registry: Path) -> None:
-    """Seal the bytes just written (called inside the registry lock, after os.replace).
+def write_seal(registry: Path, st: os.stat_result | None = None) -> None:
+    """Seal the bytes just written (called inside the registry lock, after os.replace), or the
+    bytes a reader just validated in full (``st``: the fstat of what it read).
 
-    Not durable on purpose: a lost or torn seal only means one slow read. Written in place as
+    Not durable on purpose: a lost or torn seal only means one slow read; a stale one (a writer
+    replaced the file meanwhile) names another inode and never matches. Written in place as
     one fixed-size record (no truncate, no rename: ext4 would flush on either)."""
     path = seal_path(registry)
     with contextlib.suppress(OSError):
-        record = _stamp(os.stat(registry)).ljust(_SEAL_SIZE - 1) + b"\n"
+        record = _stamp(os.stat(registry) if st is None else st).ljust(_SEAL_SIZE - 1) + b"\n"
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
         except FileNotFoundError:

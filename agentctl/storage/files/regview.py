@@ -9,6 +9,7 @@ of those already handed out) and the commit then encodes the whole file, as befo
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -114,12 +115,27 @@ def read(path: Path, staged: bytes | None = None, is_staged: bool = False) -> tu
     raw, st = got
     sealed = regcodec.Sealed.split(raw) if regcodec.is_sealed(path, st) else None
     if sealed is None:
-        return validate(path, raw), None
+        doc = validate(path, raw)
+        _seal_after_read(path, st)
+        return doc, None
     view = View(sealed)
     doc = SealedDoc.model_construct(**{**sealed.header(), "tasks": []})  # no default factory call
     del doc.__dict__["tasks"]
     doc._view = view
     return doc, view
+
+
+def _seal_after_read(path: Path, st: os.stat_result) -> None:
+    """A registry edited by hand (or written by an older agentctl) is validated once: the next
+    reads of the same bytes take the sealed fast path. Best effort (a read-only folder stays
+    unsealed); never through a link out of the workspace."""
+    from agentctl.storage.files.durable import check_confined
+
+    try:
+        check_confined(regcodec.seal_path(path))
+    except StateError:
+        return
+    regcodec.write_seal(path, st)
 
 
 def validate(path: Path, raw: bytes) -> RegistryFile:
