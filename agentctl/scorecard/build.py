@@ -185,7 +185,7 @@ def build_scorecard(ws: Workspace, *, days: float, now: datetime, pricer: Pricer
     if hasattr(runlog, "scorecard_facts"):  # a run log in a database: aggregated in SQL
         from agentctl.scorecard.sql import sql_scan
 
-        scan = sql_scan(runlog, start, end, labels.index, builtin_jobs)
+        scan = sql_scan(runlog, start, end, labels.index, builtin_jobs, jobs=include_cron and bool(ws.config.cron))
     else:
         scan = scan_window(ws.root / "logs" / "runs", start, end, *_names(ws, agents), **names)
     b = accumulate(scan, agents, builtin_jobs, tier_resolver(ws, agents), labels.labels)

@@ -28,12 +28,12 @@ GROUP, DAY = 3, 5  # grouping() of the grouped query's sets: per GroupKey, per d
 
 
 def sql_scan(runlog: Any, start: datetime, end: datetime, labels: dict[str, int] | None = None,
-             free_jobs: Any = ()) -> ScanResult:
+             free_jobs: Any = (), jobs: bool = True) -> ScanResult:
     """The window [start, end)'s ScanResult from ``runlog.scorecard_facts`` (one snapshot)."""
     lo, hi = window_bounds(start, end)
     out = ScanResult()
     facts = runlog.scorecard_facts(lo, hi, free_jobs=sorted(free_jobs), labels=labels or {},
-                                   horizon=timedelta(days=TASK_HORIZON_DAYS))
+                                   horizon=timedelta(days=TASK_HORIZON_DAYS), jobs=jobs)
     _grouped(out, facts["grouped"])
     for label, agent, status, job, n, cost, unpriced in facts["labels"]:
         out.label_sums[(label, agent, status, job)] = [n, cost, unpriced]

@@ -90,8 +90,9 @@ window's start), by the same index."""
 
 
 def scorecard_facts(db: Any, lo: datetime, hi: datetime, *, free_jobs: list[str], labels: dict[str, int],
-                    horizon: Any) -> dict[str, list[tuple[Any, ...]]]:
-    """Every query's rows over runs started in [lo, hi), in one repeatable-read snapshot."""
+                    horizon: Any, jobs: bool = True) -> dict[str, list[tuple[Any, ...]]]:
+    """Every query's rows over runs started in [lo, hi), in one repeatable-read snapshot (``jobs``:
+    read each cron job's runs too, for cron coverage)."""
     params = {"lo": lo, "hi": hi, "free": list(free_jobs), "task_ids": list(labels),
               "label_ids": list(labels.values()), "horizon": horizon, **split(lo.astimezone(UTC), hi)}
     out: dict[str, list[tuple[Any, ...]]] = {}
@@ -103,7 +104,7 @@ def scorecard_facts(db: Any, lo: datetime, hi: datetime, *, free_jobs: list[str]
         cur.execute(GROUPED, params)
         out["grouped"] = cur.fetchall()
         for name, sql in QUERIES.items():
-            if name == "labels" and not labels:
+            if (name == "labels" and not labels) or (name == "jobs" and not jobs):
                 out[name] = []
                 continue
             cur.execute(sql, params)
