@@ -19,9 +19,11 @@ The worker is a fresh interpreter (``python -m agentctl.scorecard.parallel``, it
 its result pickled through pipes): it imports only the scan's modules and never re-runs the
 caller's main module.
 
-Opt-in (``AGENTCTL_SCAN_WORKERS=2``): measured on the shared 2-core machine (load 9–13) it was
-slower than one process (15.3 s against 11.2 s at 365 days over 1M runs) and the two
-processes peaked at 85 + 85 MB (target: 100 MB in all), so one process stays the default.
+Opt-in (``AGENTCTL_SCAN_WORKERS=2``): on the shared 2-core machine, 365 days over 1M runs took
+6.3 s against 10.1 s in one process at load 4–7, but 15.3 s against 11.2 s at load 9–13, and
+the two processes peak at 86 + 78 MB (target: 100 MB in all), so one process stays the default.
+Floating-point sums are added in another order than one pass adds them: a rounded average can
+differ in its last digit (seen once over 1M runs: avgDurationS 120.98 against 120.99).
 """
 
 from __future__ import annotations
