@@ -12,7 +12,8 @@ from agentctl import __version__
 from agentctl.cli.common import AppState
 
 # typer ≥ 0.29 vendors click; find its ClickException whichever click it uses
-_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__
+                        if issubclass(c, Exception) and c.__name__ == "ClickException")
 
 
 class AgentctlGroup(TyperGroup):
@@ -156,7 +157,8 @@ def _words(argv: list[str]) -> list[str]:
 
 
 def _name(info: Any) -> str:
-    return info.name or info.callback.__name__.replace("_", "-")
+    name: str = info.name or info.callback.__name__.replace("_", "-")
+    return name
 
 
 def _found(words: list[str]) -> bool:
@@ -166,7 +168,7 @@ def _found(words: list[str]) -> bool:
     if any(_name(c) == words[0] for c in _app.registered_commands):
         return True
     group = next((g for g in _app.registered_groups if g.name == words[0]), None)
-    return (group is not None and len(words) == 2
+    return (group is not None and group.typer_instance is not None and len(words) == 2
             and any(_name(c) == words[1] for c in group.typer_instance.registered_commands))
 
 

@@ -86,7 +86,7 @@ def models(ctx: typer.Context, json_: JsonOpt = False) -> None:
             cache[k] = price_per_mtok(ref, at)
         return cache[k]
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for agent in w.agents.values():
         tier = w.tier_for(agent) if agent.tier else None
         if agent.runtime == "command" or (tier is None and not agent.model):

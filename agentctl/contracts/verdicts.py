@@ -87,8 +87,8 @@ def find_upstream(root: Path, tx: RegistryTx, task: Task) -> tuple[Task | None, 
     between: list[Task] = []
     current, seen = task, {task.taskId}
     while True:
-        parents = [tx.find(d) for d in current.dependsOn if d not in seen]
-        parents = [p for p in parents if p is not None]
+        found = [tx.find(d) for d in current.dependsOn if d not in seen]
+        parents = [p for p in found if p is not None]
         if not parents:
             return None, between
         up = parents[0]

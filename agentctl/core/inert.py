@@ -87,9 +87,9 @@ def installed() -> Iterator[None]:
 
     old = sys.stdout, sys.stderr
     if not isinstance(sys.stdout, InertStream):
-        sys.stdout = InertStream(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = InertStream(sys.stdout)
     if not isinstance(sys.stderr, InertStream):
-        sys.stderr = InertStream(sys.stderr)  # type: ignore[assignment]
+        sys.stderr = InertStream(sys.stderr)
     try:
         yield
     finally:

@@ -78,11 +78,12 @@ def _base(job: CronJob) -> dict[str, Any]:
 def _job_records(ws: Workspace, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
     """Run records with a job in [start, end). Most runs have none: the compact
     `"job":null` the run log writes is skipped before parsing (a year: seconds, not a minute)."""
-    if hasattr(ws.storage.runlog, "job_records"):  # a database filters in SQL
-        yield from ws.storage.runlog.job_records(start, end)
+    runlog: Any = ws.storage.runlog  # job_records / files_between: each backend's own, not in RunLogStore
+    if hasattr(runlog, "job_records"):  # a database filters in SQL
+        yield from runlog.job_records(start, end)
         return
     lo, hi = iso(start)[:19], iso(end)[:19]
-    for path in ws.storage.runlog.files_between(start, end):
+    for path in runlog.files_between(start, end):
         fh = open_log(path)
         if fh is None:
             continue
@@ -110,7 +111,8 @@ def _slot_states(job: CronJob, records: list[dict[str, Any]], known: set[datetim
         status = str(rec.get("status"))
         if rec.get("trigger") == "manual" or status == "duplicate":
             continue
-        error = rec.get("error") if isinstance(rec.get("error"), dict) else {}
+        raw_error = rec.get("error")
+        error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
         if status == "skipped" and error.get("type") == "MissedSlots":
             continue  # a note that cron did not fire: those slots are missed
         by_status[status] = by_status.get(status, 0) + 1

@@ -109,8 +109,9 @@ def cron_schedule(job: CronJob, cron_tz: ZoneInfo, now: datetime) -> tuple[str, 
     if deltas == {0} and not special:  # re-joined by single spaces: no \r, \v or odd whitespace reaches the line
         return " ".join(job.schedule.split()), True
     expanded = croniter(job.schedule).expanded
-    minutes = range(60) if expanded[0] == ["*"] else expanded[0]
-    hours = range(24) if expanded[1] == ["*"] else expanded[1]
+    # ints at run time (the stubs say str): minutes and hours have no names or L/W/#
+    minutes = range(60) if expanded[0] == ["*"] else [int(m) for m in expanded[0]]
+    hours = range(24) if expanded[1] == ["*"] else [int(h) for h in expanded[1]]
     times = {h * 60 + m for h in hours for m in minutes}
     skipped = _skipped_hours(job_zone(job), now.replace(minute=0, second=0, microsecond=0)) & set(hours)
     times |= {((h + 1) % 24) * 60 for h in skipped}  # a slot in the hour DST skips runs when the hour ends

@@ -30,7 +30,9 @@ from typing import Any
 from agentctl.core.clock import iso
 from agentctl.core.config import CronJob
 from agentctl.core.records import RunError, RunRecord
-from agentctl.cron.coverage import PENDING_GRACE, coverage, coverage_from_runs, daily_slots  # noqa: F401  (re-exported: scorecard, tests)
+from agentctl.cron.coverage import PENDING_GRACE, daily_slots  # noqa: F401  (re-exported: tests)
+from agentctl.cron.coverage import coverage as coverage  # re-exported: cli
+from agentctl.cron.coverage import coverage_from_runs as coverage_from_runs  # re-exported: scorecard, tests
 from agentctl.cron.schedule import (  # noqa: F401  (re-exported)
     check_job,
     is_due,
@@ -117,7 +119,7 @@ def _record(ws: Workspace, job: CronJob, slot: datetime | None, status: str, sta
             team, role = (agent.team, agent.role) if agent else (None, None)
     rec = RunRecord(runId=run_id or uuid.uuid4().hex, retryOf=retry_of, startedAt=iso(started), endedAt=iso(ended), agent=job.agent,
                     team=team, role=role, job=job.name, trigger="cron" if slot else "manual",
-                    status=status,  # type: ignore[arg-type]
+                    status=status,
                     error=RunError(type=error[0], message=redact(error[1])) if error else None,
                     durationS=round(max((ended - started).total_seconds(), 0.0), 3),
                     idempotencyKey=slot_key(job, slot) if slot else None)

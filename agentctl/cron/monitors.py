@@ -69,7 +69,7 @@ def check_disk(path: Path, threshold: float) -> MonitorResult:
 def check_stale(ws: Workspace, now: datetime, older_than: timedelta) -> MonitorResult:
     from agentctl.registry.ready import lease_expired
 
-    findings = []
+    findings: list[dict[str, Any]] = []
     for task in ws.storage.registry.load().tasks:
         if task.status not in STALE_STATUSES:
             continue

@@ -54,9 +54,9 @@ def check_keys(ws: Workspace, crontab_text: str) -> None:
         if job.agent:
             missing += [(job.name, var) for var in needed_keys(ws, job.agent) if var not in have]
     if missing:
-        job, var = missing[0]
+        name, var = missing[0]
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise ConfigError(f"cron job {job}: {var} is in neither the env file nor the crontab's environment, so "
+        raise ConfigError(f"cron job {name}: {var} is in neither the env file nor the crontab's environment, so "
                           f"the job would fail under cron{more}; nothing was installed",
                           hint=f"add {var}=… to the workspace's env file (default .agentctl/env, chmod 600)")
 

@@ -410,7 +410,8 @@ class _Show:
 
     # --- Layer 6 ------------------------------------------------------------------------------------
     def cron(self) -> None:
-        from agentctl.cron.jobs import find_job, run_job, slot_for
+        from agentctl.cron.jobs import find_job, run_job
+        from agentctl.cron.schedule import slot_for
 
         self.layer(6)
         job = find_job(self.ws, "morning-briefing")

@@ -194,7 +194,7 @@ class ModelServer:
             if req.agent and req.agent in self._by_agent:
                 step = self._by_agent[req.agent].take()
             if step is None and req.model in self._by_model:
-                step = self._by_model[req.model].take()  # type: ignore[index]
+                step = self._by_model[req.model].take()
             if step is None:
                 step = self._global.take()
         if step is None:
@@ -208,7 +208,7 @@ class ModelServer:
         if self._httpd is None:
             raise RuntimeError("the model server is not started")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     @property
     def openai_base_url(self) -> str:
@@ -443,7 +443,7 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
+def _resolve(schema: object, root: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(schema, dict):
         return {}
     ref = schema.get("$ref")

@@ -29,7 +29,7 @@ def server_class() -> Any:
         from mcp.server.mcpserver import MCPServer
     except ImportError:
         try:
-            from mcp.server.fastmcp import FastMCP as MCPServer  # mcp 1.x
+            from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[attr-defined, no-redef]  # mcp 1.x only
         except ImportError:
             raise ConfigError(f"`agentctl mcp` needs the MCP SDK: {INSTALL_HINT}") from None
     return MCPServer
@@ -39,8 +39,8 @@ def _tool_error() -> type[Exception]:
     try:
         from mcp.server.mcpserver.exceptions import ToolError
     except ImportError:
-        from mcp.server.fastmcp.exceptions import ToolError  # mcp 1.x
-    return ToolError  # type: ignore[no-any-return]
+        from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[no-redef]  # mcp 1.x only
+    return ToolError
 
 
 def _guarded(fn: Any, tool_error: type[Exception]) -> Any:

@@ -187,7 +187,8 @@ def make_tools(ctx: ToolContext) -> dict[str, Callable[..., BaseModel]]:
                                           tokens=(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens),
                                           cost_usd=cost_usd, task_id=task_id))
 
-    tools = [task_next, task_show, task_update, task_block, task_release, handoff, status, blocked, report_usage]
+    tools: list[Callable[..., BaseModel]] = [task_next, task_show, task_update, task_block, task_release, handoff,
+                                             status, blocked, report_usage]
     return {fn.__name__: fn for fn in tools}
 
 

@@ -42,6 +42,9 @@ def record_usage(ws: Workspace, agent: str, now: datetime, *, model: str, provid
         check_task_id(task_id)
     usage = TokenUsage(*tokens)
     cost, source = _cost(provider, model, usage, cost_usd, now)
+    team: str | None
+    role: str | None
+    tier: str | None
     try:
         definition = ws.agent(agent)
         team, role, tier = definition.team, definition.role, definition.tier
@@ -51,7 +54,7 @@ def record_usage(ws: Workspace, agent: str, now: datetime, *, model: str, provid
     record = RunRecord(runId=new_run_id(now), startedAt=stamp, endedAt=stamp, agent=agent, team=team, role=role,
                        taskId=task_id, trigger="manual", tier=tier, provider=provider, model=model, status="success",
                        tokensIn=usage.tokens_in, tokensOut=usage.tokens_out, cacheReadTokens=usage.cache_read,
-                       cacheWriteTokens=usage.cache_write, costUsd=cost, costSource=source)  # type: ignore[arg-type]
+                       cacheWriteTokens=usage.cache_write, costUsd=cost, costSource=source)
     ws.storage.runlog.append(record)
     return {"runId": record.runId, "agent": agent, "model": model, "tokensIn": usage.tokens_in,
             "tokensOut": usage.tokens_out, "costUsd": cost, "costSource": source}

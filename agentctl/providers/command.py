@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from agentctl.core.redact import redact_tail
 
@@ -63,7 +63,7 @@ def _kill_group(pgid: int) -> None:
                 time.sleep(0.01)
 
 
-def _tail(fh: tempfile._TemporaryFileWrapper, env: Mapping[str, str]) -> str:  # type: ignore[type-arg]
+def _tail(fh: IO[bytes], env: Mapping[str, str]) -> str:
     """Redact a window wider than the tail, then keep the tail: no secret cut at the edge."""
     fh.flush()
     size = fh.seek(0, os.SEEK_END)

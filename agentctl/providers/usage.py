@@ -190,7 +190,8 @@ def parse_gemini(stdout: bytes) -> CliUsage:
     out = CliUsage(found=True)
     models = (doc.get("stats") or {}).get("models") if isinstance(doc.get("stats"), dict) else None
     for name, m in (models or {}).items() if isinstance(models, dict) else ():
-        t = m.get("tokens") if isinstance(m, dict) and isinstance(m.get("tokens"), dict) else {}
+        tokens = m.get("tokens") if isinstance(m, dict) else None
+        t: dict[str, Any] = tokens if isinstance(tokens, dict) else {}
         # thoughts are billed as output; prompt already counts the cached tokens (as OpenAI's prompt_tokens)
         out.models.append(ModelUse(str(name), "google", _int(t.get("prompt")),
                                    _int(t.get("candidates")) + _int(t.get("thoughts")), _int(t.get("cached"))))
@@ -214,11 +215,11 @@ def _split_model(name: str) -> tuple[str, str | None]:
 
 
 def parse_aider(log: bytes | None) -> CliUsage:
-    sends = [e.get("properties") for e in _objects(log or b"") if e.get("event") == "message_send"]
-    sends = [p for p in sends if isinstance(p, dict)]
+    props = [e.get("properties") for e in _objects(log or b"") if e.get("event") == "message_send"]
+    sends = [p for p in props if isinstance(p, dict)]
     if not sends:
         return CliUsage()
-    out, by_model = CliUsage(found=True), {}
+    out, by_model = CliUsage(found=True), dict[tuple[str, str | None], ModelUse]()
     costs_known = True
     for p in sends:
         model, provider = _split_model(str(p.get("main_model") or "unknown"))

@@ -13,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from agentctl.core.clock import iso, parse_iso
 from agentctl.core.config import AgentDef
 from agentctl.core.records import FINISHED, Task
 from agentctl.errors import UsageError
 from agentctl.storage.base import RegistryTx
+
+if TYPE_CHECKING:
+    from agentctl.registry.service import NewTask
 
 PRIORITY_RANK = {"high": 0, "normal": 1, "low": 2}
 
@@ -63,7 +67,7 @@ def lookup_for(tasks: list[Task], registry: object) -> Lookup:
 
 def unmet_dependencies(task: Task, look: Lookup) -> list[tuple[str, str]]:
     """(id, status) of every dependency that is not done; an unknown one reads ``missing``."""
-    out = []
+    out: list[tuple[str, str]] = []
     for dep in task.dependsOn:
         other = look.get(dep)
         if other is None or other.status != "done":
@@ -201,12 +205,16 @@ def check_links(task_id: str, depends_on: list[str], parent: str | None, look: L
         raise UsageError(f"dependency cycle: {' → '.join(cycle)}")
 
 
-def check_new_links(tx: RegistryTx, registry: object, new: object) -> None:
+def check_new_links(tx: RegistryTx, registry: object, new: NewTask) -> None:
     """``task add``: every dependency and the parent exist; the new id closes no cycle."""
     look = lookup_for(tx.doc.tasks, registry)
-    task_id = new.task_id or "the new task"  # type: ignore[attr-defined]
-    check_links(task_id, list(new.depends_on), new.parent, look,  # type: ignore[attr-defined]
-                lambda t: list(look.get(t).dependsOn) if look.get(t) else [])
+    task_id = new.task_id or "the new task"
+
+    def deps(t: str) -> list[str]:
+        found = look.get(t)
+        return list(found.dependsOn) if found else []
+
+    check_links(task_id, list(new.depends_on), new.parent, look, deps)
 
 
 def claim_lease(ws: object, agent: str, now: datetime) -> str | None:

@@ -84,8 +84,8 @@ def add_task_tx(tx: RegistryTx, new: NewTask, prefix: str, now: str) -> Task:
     for dep in new.depends_on:
         check_task_id(dep)
     task = Task(taskId=task_id, title=new.title, agent=new.agent, product=new.product, phase=new.phase,
-                dependsOn=list(new.depends_on), input=new.input, status=new.status,  # type: ignore[arg-type]
-                priority=new.priority, parent=new.parent, createdAt=now, updatedAt=now)  # type: ignore[arg-type]
+                dependsOn=list(new.depends_on), input=new.input, status=new.status,
+                priority=new.priority, parent=new.parent, createdAt=now, updatedAt=now)
     tx.add(task)
     tx.log(task_id, "create", None, task.model_dump(mode="json"))
     return task
@@ -342,7 +342,7 @@ def _open_breakers(ws: Workspace, now: datetime) -> list[str]:
 
 def board(ws: Workspace, now: datetime, product: str | None = None) -> dict[str, Any]:
     tasks = [t for t in ws.storage.registry.load().tasks if product is None or t.product == product]
-    counts = Counter(t.status for t in tasks)
+    counts: Counter[str] = Counter(t.status for t in tasks)
 
     def brief(t: Task) -> dict[str, Any]:
         age = (now - parse_iso(t.updatedAt)) // timedelta(minutes=1)

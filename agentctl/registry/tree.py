@@ -18,7 +18,7 @@ from agentctl.core.records import Task
 def _costs(ws: Any, ids: set[str], since: datetime, now: datetime) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {i: {"costUsd": 0.0, "runs": 0, "unpricedRuns": 0} for i in ids}
     for rec in ws.storage.runlog.read_window(since, now + timedelta(days=1)):
-        node = out.get(rec.get("taskId"))  # type: ignore[arg-type]
+        node = out.get(rec.get("taskId"))
         if node is None or rec.get("status") in ("duplicate",):
             continue
         node["runs"] += 1

@@ -519,12 +519,12 @@ class _Run:
         record = RunRecord(
             runId=self.run_id, startedAt=iso(self.started), endedAt=iso(ended), agent=self.agent.name,
             team=self.agent.team, role=self.agent.role, taskId=self.req.task_id, job=self.req.job,
-            trigger=self.req.trigger,  # type: ignore[arg-type]
+            trigger=self.req.trigger,
             tier=self.agent.tier, provider=provider, model=model,
-            fallbackFrom=ex.fallback_from if ex is not None else None, status=status,  # type: ignore[arg-type]
+            fallbackFrom=ex.fallback_from if ex is not None else None, status=status,
             error=error, tokensIn=usage.tokens_in, tokensOut=usage.tokens_out, cacheReadTokens=usage.cache_read,
             cacheWriteTokens=usage.cache_write, costUsd=ex.cost if ex is not None else cost,
-            costSource=ex.cost_source if ex is not None else None,  # type: ignore[arg-type]
+            costSource=ex.cost_source if ex is not None else None,
             models=ex.models if ex is not None else None,
             durationS=round(max(0.0, (ended - self.started).total_seconds()), 3),
             idempotencyKey=self.req.idempotency_key, output=output, selfTest=selftest, rejection=rejection,

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentctl.core.clock import iso, parse_iso
 from agentctl.errors import NotFound, UsageError
+
+if TYPE_CHECKING:
+    from agentctl.workspace.loader import Workspace
 
 TAIL_CHARS = 4000
 _RUN_ID = re.compile(r"^r-(\d{8})T\d{6}Z-[0-9a-f]+$")
@@ -49,7 +52,7 @@ def recent_runs(ws: Any, now: datetime, since: timedelta, agent: str | None = No
     return rows
 
 
-def find_record(ws: Any, run_id: str) -> dict[str, Any] | None:
+def find_record(ws: Workspace, run_id: str) -> dict[str, Any] | None:
     m = _RUN_ID.match(run_id)
     if not m:
         raise UsageError(f"invalid run id {run_id!r} (run ids look like r-20261126T100000Z-1a2b3c)")

@@ -77,7 +77,7 @@ def is_transient(outcome: Any) -> bool:
 
 def backoff_delay(attempt: int, opts: WorkOptions, rng: random.Random) -> float:
     """Exponential backoff with equal jitter: half the step fixed, half random."""
-    step = min(opts.backoff_cap_s, opts.backoff_s * (2 ** attempt))
+    step: float = min(opts.backoff_cap_s, opts.backoff_s * (2 ** attempt))
     return step / 2 + rng.uniform(0, step / 2)
 
 

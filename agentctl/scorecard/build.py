@@ -11,6 +11,7 @@ up at most once per model and token mix, for the candidates only).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -73,7 +74,7 @@ def _agent_rows(ctx: Context, trips: dict[str, int], handoffs: dict[str, Any]) -
     for name, st in ctx.b.agents.items():
         a = ctx.agents[name]
         tier = ctx.agent_tier(a)
-        run_rej = ctx.scan.rejected_tasks.get(name, {})
+        run_rej: Mapping[str | None, int] = ctx.scan.rejected_tasks.get(name, {})
         task_rej = handoffs.get(name, {})
         rejections = run_rej.get(None, 0) + sum(max(run_rej.get(t, 0), task_rej.get(t, 0))
                                                 for t in set(run_rej) | set(task_rej) if t is not None)
@@ -179,8 +180,8 @@ def build_scorecard(ws: Workspace, *, days: float, now: datetime, pricer: Pricer
     agents = ws.agents
     builtin_jobs = {j.name for j in ws.config.cron if j.builtin}
     labels = task_labels(ws, start)
-    names = dict(labels=labels.index, free_jobs=builtin_jobs, tiers=ws.config.tiers,
-                 teams={a.team for a in agents.values()})
+    names: dict[str, Any] = dict(labels=labels.index, free_jobs=builtin_jobs, tiers=ws.config.tiers,
+                                 teams={a.team for a in agents.values()})
     runlog = ws.storage.runlog
     if hasattr(runlog, "scorecard_facts"):  # a run log in a database: aggregated in SQL
         from agentctl.scorecard.sql import sql_scan

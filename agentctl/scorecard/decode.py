@@ -58,7 +58,7 @@ class ScanRun(msgspec.Struct, gc=False, forbid_unknown_fields=False):
 
 def _literal(values: Iterable[str]) -> Any:
     names = tuple(sorted(set(values)))
-    return Literal[names] if names else str  # type: ignore[valid-type]
+    return Literal[names] if names else str
 
 
 def scan_decoders(agents: Iterable[str] = (), models: Iterable[str] = (), tiers: Iterable[str] = (),

@@ -193,7 +193,8 @@ def upgrades(ctx: Context, rows: dict[str, dict[str, Any]]) -> list[dict[str, An
         if not dearer:
             continue
         est, tname, tier, priced = min(dearer, key=lambda d: (d[0], d[1]))
-        extra = round((est - current) * st.runs * 30 / ctx.days, 2) if priced and current is not None else None
+        extra = (round((est - current) * st.runs * 30 / ctx.days, 2)
+                 if priced and est is not None and current is not None else None)
         out.append({"agent": name, "team": a.team, "role": a.role, "fromTier": a.tier, "toTier": tname,
                     "toModel": tier.model, "runs": st.runs, "qualityFailures": quality,
                     "qualityFailureRate": round(quality / st.runs, 4), "estimatedExtraMonthlyCostUsd": extra,

@@ -145,8 +145,8 @@ class TaskLabels:
 
 def task_labels(ws: Workspace, start: datetime) -> TaskLabels:
     tasks: dict[str, _TaskLite] = {}
-    for t in ws.storage.registry.load().tasks:
-        tasks[t.taskId] = _TaskLite(t.taskId, t.title, t.product, getattr(t, "parent", None))
+    for live in ws.storage.registry.load().tasks:
+        tasks[live.taskId] = _TaskLite(live.taskId, live.title, live.product, getattr(live, "parent", None))
     archive = ws.root / "archive"
     decoder = msgspec.json.Decoder(_TaskLite)
     month = iso(start)[:7]

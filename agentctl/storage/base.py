@@ -35,8 +35,9 @@ failed (nothing of the unit of work was applied); ``ConfigError`` (78) bad backe
 
 from __future__ import annotations
 
+import builtins
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from agentctl.core.records import RegistryFile, RunRecord, Task
 
 if TYPE_CHECKING:
+    from agentctl.storage.files.durable import JsonlReader
     from agentctl.workspace.loader import Workspace
 
 BACKENDS: tuple[str, ...] = ("files", "postgres")
@@ -124,15 +126,17 @@ class RegistryStore(Protocol):
         nothing written. Free text of changed tasks and events is redacted of secrets."""
         ...
 
-    def archived(self) -> Iterator[Task]:
-        """Archived tasks, oldest month first; torn lines are skipped (see ``skipped``)."""
+    def archived(self, reader: JsonlReader | None = None) -> Iterator[Task]:
+        """Archived tasks, oldest month first; torn lines are skipped (see ``skipped``; also
+        added to ``reader.skipped`` when a reader is given, to count across several reads)."""
         ...
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        """Every event, in commit order; torn lines skipped and counted in ``skipped``."""
+    def events(self, reader: JsonlReader | None = None) -> Iterator[dict[str, Any]]:
+        """Every event, in commit order; torn lines skipped and counted in ``skipped`` (or in
+        ``reader.skipped`` when a reader is given)."""
         ...
 
-    def last_events(self, task_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    def last_events(self, task_id: str, limit: int = 20) -> builtins.list[dict[str, Any]]:
         """The most recent events of ``task_id`` (newest last, at most ``limit``), found without
         reading the whole event log (files: its tail; database: an index)."""
         ...
@@ -168,8 +172,10 @@ class RunLogStore(Protocol):
         in storage order, and the count of unreadable lines. Unreadable log → 74."""
         ...
 
-    def read_window(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-        """``scan`` as an iterator (streams on the file backend)."""
+    def read_window(self, start: datetime, end: datetime,
+                    reader: JsonlReader | None = None) -> Iterator[dict[str, Any]]:
+        """``scan`` as an iterator (streams on the file backend); unreadable lines are counted in
+        ``reader.skipped`` when a reader is given."""
         ...
 
     def spend_of_day(self, day: date, agent: str | None = None) -> float:
@@ -188,6 +194,11 @@ class RunLogStore(Protocol):
 
 class DocumentStore(Protocol):
     """A small JSON state document ``{version, <kind>: {…}}`` under one lock (breakers)."""
+
+    @property
+    def path(self) -> Path | str:
+        """Where it lives, for messages: its file, or the database store's name."""
+        ...
 
     def read(self) -> dict[str, Any]:
         """The committed document (lock-free). Absent → ``{version, kind: {}}``; corrupt or
@@ -245,7 +256,10 @@ class CronStore(KeyedStore, Protocol):
 class AlertStore(Protocol):
     """The alert log (logs/alerts.jsonl) and its dedupe entries (key = alert identity)."""
 
-    dedupe: KeyedStore
+    @property
+    def dedupe(self) -> KeyedStore:
+        """The dedupe entries (key = alert identity)."""
+        ...
 
     def append(self, alert: dict[str, Any]) -> None:
         """Record one alert durably (before any sink is notified); joins the ambient unit of work."""
@@ -301,6 +315,29 @@ class ArtifactStore(Protocol):
         ...
 
 
+class InflightStore(Protocol):
+    """Runs in flight, one slot per run, across processes (SPEC §13): ``runs --running``, the
+    board, leases and ``max_concurrent``. A slot whose process died (same host) or whose lease
+    lapsed does not count and is pruned by the next writer."""
+
+    def running(self, now: datetime) -> list[dict[str, Any]]:
+        """Live slots, oldest first."""
+        ...
+
+    def acquire(self, entry: dict[str, Any], limit: int, now: datetime) -> list[dict[str, Any]]:
+        """Add ``entry`` (keyed by its ``slotId``) unless its agent already holds ``limit`` live
+        slots; returns those slots (empty when acquired). The same slot id is updated in place."""
+        ...
+
+    def update(self, slot_id: str, change: Callable[[dict[str, Any]], None] | dict[str, Any]) -> None:
+        """Change one slot (a dict merged in, or a function applied); absent slot → nothing."""
+        ...
+
+    def release(self, slot_id: str) -> None:
+        """Remove the slot (absent → nothing)."""
+        ...
+
+
 # --- the storage --------------------------------------------------------------------------
 
 
@@ -317,19 +354,31 @@ class Recovery:
 class Storage(Protocol):
     """Every store of one workspace, and the unit of work that ties them together."""
 
-    backend: str
-    registry: RegistryStore
-    runlog: RunLogStore
-    breakers: DocumentStore
-    idempotency: KeyedStore
-    cron: CronStore
-    alerts: AlertStore
-    learn_ledger: BlobStore
-    regressions: BlobStore
-    artifacts: ArtifactStore
-    inflight: Any
-    """Runs in flight: one slot per run (max_concurrent, leases, `runs --running`);
-    ``storage.files.inflight.FileInflight`` is the file backend's."""
+    # Read-only members (properties): a backend's attribute may be its own store class.
+    @property
+    def backend(self) -> str: ...
+    @property
+    def registry(self) -> RegistryStore: ...
+    @property
+    def runlog(self) -> RunLogStore: ...
+    @property
+    def breakers(self) -> DocumentStore: ...
+    @property
+    def idempotency(self) -> KeyedStore: ...
+    @property
+    def cron(self) -> CronStore: ...
+    @property
+    def alerts(self) -> AlertStore: ...
+    @property
+    def learn_ledger(self) -> BlobStore: ...
+    @property
+    def regressions(self) -> BlobStore: ...
+    @property
+    def artifacts(self) -> ArtifactStore: ...
+    @property
+    def inflight(self) -> InflightStore:
+        """Runs in flight: one slot per run (max_concurrent, leases, `runs --running`)."""
+        ...
 
     def unit_of_work(self) -> contextlib.AbstractContextManager[None]:
         """Group every change made inside into one all-or-nothing commit (module docstring)."""
@@ -380,7 +429,7 @@ def open_storage(workspace: Workspace) -> Storage:
         storage = open_file_storage(workspace.root)
     elif name == "postgres":
         try:
-            from agentctl.storage import postgres  # type: ignore[attr-defined]
+            from agentctl.storage import postgres
         except ImportError as exc:
             raise ConfigError(f"agentctl.yaml: storage.backend is postgres but the postgres backend is not "
                               f"installed ({exc.name or exc}); pip install 'agentctl[postgres]'") from None
@@ -400,6 +449,6 @@ def open_file_storage(root: Path) -> Storage:
 
 
 __all__ = ["BACKENDS", "AlertStore", "ArtifactStore", "BlobStore", "Change", "CronStore", "DocumentStore",
-           "KeyedStore", "Recovery", "RegistryStore", "RegistryTx", "RunLogStore", "RunScan", "Slot", "Storage",
+           "InflightStore", "KeyedStore", "Recovery", "RegistryStore", "RegistryTx", "RunLogStore", "RunScan", "Slot", "Storage",
            "backend_name", "open_file_storage", "open_storage"]
 

@@ -87,7 +87,7 @@ def note_group(path: Path, pgid: int) -> None:
 def clean_stale(root: Path) -> list[str]:
     """Remove staging folders whose agentctl is gone (killed by SIGKILL), killing the agent
     process group each recorded. Cheap when there is none (one failed scandir)."""
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(root / STAGING))
     except OSError:

@@ -153,7 +153,7 @@ class Rates:
 def _data_stamp() -> str:
     """Identity of the installed price data, without importing it."""
     spec = importlib.util.find_spec("genai_prices")
-    folder = (spec.submodule_search_locations or [None])[0] if spec else None
+    folder = next(iter(spec.submodule_search_locations or ()), None) if spec else None
     try:
         st = (Path(folder) / "data.py").stat() if folder else None
     except OSError:

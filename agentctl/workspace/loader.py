@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -21,12 +22,13 @@ if TYPE_CHECKING:  # the config models and YAML load on first use: `status` need
     from pydantic import BaseModel, ValidationError
 
     from agentctl.core.config import AgentDef, BreakerPolicy, SelfTestRule, Tier, WorkspaceConfig
+    from agentctl.storage.base import Storage
 
 CONFIG_NAME = "agentctl.yaml"
 INIT_HINT = "create one with `agentctl init [DIR]` (or `agentctl demo`), or pass --workspace PATH"
 
 
-def find_workspace(explicit: str | None, env: dict[str, str] | None = None, cwd: Path | None = None) -> Path:
+def find_workspace(explicit: str | None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:
     """--workspace, else $AGENTCTL_WORKSPACE, else the nearest folder up holding agentctl.yaml."""
     env = os.environ if env is None else env
     given = explicit or env.get("AGENTCTL_WORKSPACE")
@@ -143,7 +145,7 @@ class Workspace:
         return cfg
 
     @cached_property
-    def storage(self) -> Any:
+    def storage(self) -> Storage:
         from agentctl.storage.base import open_storage
         from agentctl.storage.staging import clean_stale
 

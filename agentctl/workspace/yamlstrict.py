@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -24,13 +24,16 @@ MAX_YAML_BYTES = 1_000_000
 MAX_EXPANDED_NODES = 100_000
 MAX_NESTING_DEPTH = 64
 
-try:  # the C loader is several times faster; fall back to pure Python
-    _Base = yaml.CSafeLoader  # type: ignore[attr-defined]
-except AttributeError:  # pragma: no cover
-    _Base = yaml.SafeLoader  # type: ignore[misc]
+if TYPE_CHECKING:  # both loaders have SafeLoader's interface
+    _Base = yaml.SafeLoader
+else:
+    try:  # the C loader is several times faster; fall back to pure Python
+        _Base = yaml.CSafeLoader
+    except AttributeError:  # pragma: no cover
+        _Base = yaml.SafeLoader
 
 
-class _StrictLoader(_Base):  # type: ignore[misc,valid-type]
+class _StrictLoader(_Base):
     """SafeLoader with YAML 1.2-like booleans and no implicit timestamps."""
 
 

@@ -31,7 +31,8 @@ class FileDocument(durable.JsonState):
     def read(self) -> dict[str, Any]:
         unit = journal.current()
         if unit is not None and unit.staged(self.path)[0]:
-            return json.loads(unit.staged(self.path)[1] or b"{}")
+            staged: dict[str, Any] = json.loads(unit.staged(self.path)[1] or b"{}")  # written by transaction()
+            return staged
         return super().read()
 
     @contextlib.contextmanager

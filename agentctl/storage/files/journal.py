@@ -28,7 +28,9 @@ import signal
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from agentctl.errors import StateError, TryLater
 from agentctl.storage.base import Recovery
@@ -190,13 +192,13 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _apply(root: Path, intent: dict[str, object], first: bool = False) -> None:
+def _apply(root: Path, intent: dict[str, Any], first: bool = False) -> None:
     """Apply an intent; every step may run again after a crash with the same result.
     ``first``: a failure of the very first step raises _NothingApplied."""
     folder = journal_dir(root)
-    steps = [*((lambda i=item: _replace(folder, root, i)) for item in intent["replace"]),  # type: ignore[attr-defined]
-             *((lambda r=rel: durable.delete_file(root / r)) for rel in intent["delete"]),  # type: ignore[attr-defined]
-             *((lambda i=item: _append(root, i)) for item in intent["append"])]  # type: ignore[attr-defined]
+    steps: list[Callable[[], object]] = [*(partial(_replace, folder, root, item) for item in intent["replace"]),
+                                         *(partial(durable.delete_file, root / rel) for rel in intent["delete"]),
+                                         *(partial(_append, root, item) for item in intent["append"])]
     for n, step in enumerate(steps):
         try:
             step()

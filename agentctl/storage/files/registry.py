@@ -9,6 +9,7 @@ wrote (sealed) only the tasks a change touches are decoded, validated and re-enc
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 from collections.abc import Iterator
@@ -84,9 +85,9 @@ class FileRegistry:
             self._stage_archive(unit, tx.archived, values)
 
     # --- archive -------------------------------------------------------------
-    def _stage_archive(self, unit: journal.FileUnit, tasks: list[Task], values: list[str]) -> None:
+    def _stage_archive(self, unit: journal.FileUnit, tasks: builtins.list[Task], values: builtins.list[str]) -> None:
         """Append finished tasks to archive/tasks-YYYY-MM.jsonl, in the registry's unit of work."""
-        by_month: dict[str, list[Task]] = {}
+        by_month: dict[str, builtins.list[Task]] = {}
         for t in tasks:
             by_month.setdefault(t.updatedAt[:7], []).append(t)
         for month, items in by_month.items():
@@ -105,7 +106,7 @@ class FileRegistry:
                 except ValidationError:
                     reader.skipped += 1
 
-    def last_events(self, task_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    def last_events(self, task_id: str, limit: int = 20) -> builtins.list[dict[str, Any]]:
         """The task's latest events, from the last 256 KiB of the log."""
         fh = open_log(self.events_path)
         if fh is None:

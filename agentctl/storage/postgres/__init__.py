@@ -10,13 +10,37 @@ inside it joins it (a savepoint), so it commits all or nothing.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from agentctl.storage.postgres.connection import DEFAULT_DSN_ENV, Database, dsn_from_env, psycopg_module
 
 if TYPE_CHECKING:
     from agentctl.workspace.loader import Workspace
+
+
+class _NoInflight:
+    """Stand-in until runs in flight have a table: a configuration error (78) naming the gap,
+    instead of an AttributeError (70), for `run`, `work` and `runs --running` on this backend."""
+
+    def _refuse(self) -> NoReturn:
+        from agentctl.errors import ConfigError
+
+        raise ConfigError("agentctl.yaml: storage.backend postgres does not store runs in flight yet "
+                          "(run, work, runs --running); use storage.backend files for them")
+
+    def running(self, now: datetime) -> list[dict[str, Any]]:
+        self._refuse()
+
+    def acquire(self, entry: dict[str, Any], limit: int, now: datetime) -> list[dict[str, Any]]:
+        self._refuse()
+
+    def update(self, slot_id: str, change: Callable[[dict[str, Any]], None] | dict[str, Any]) -> None:
+        self._refuse()
+
+    def release(self, slot_id: str) -> None:
+        self._refuse()
 
 
 class PgStorage:
@@ -38,6 +62,7 @@ class PgStorage:
         self.learn_ledger = PgBlob(db, "state/learn.json")
         self.regressions = PgBlob(db, "memory/regressions.yaml")
         self.artifacts = PgArtifacts(db)
+        self.inflight = _NoInflight()
 
     @property
     def ledger(self) -> Any:

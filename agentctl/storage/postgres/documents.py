@@ -44,7 +44,7 @@ class PgState:
         with self.db.tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (STATE_LOCK_SPACE, self.store))
             before = self._rows(cur)
-            data = {"version": 1, self.kind: copy.deepcopy(before)}
+            data: dict[str, Any] = {"version": 1, self.kind: copy.deepcopy(before)}
             yield data
             self._write(cur, before, data.get(self.kind) or {})
 

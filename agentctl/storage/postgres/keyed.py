@@ -78,7 +78,7 @@ class PgKeyed:
         with self.db.tx() as cur:
             cur.execute("DELETE FROM kv WHERE store = %s AND value ? 'expiresAt' AND "
                         "(value->>'expiresAt')::timestamptz <= %s", (self.store, now))
-            return cur.rowcount
+            return int(cur.rowcount)
 
     def reserve(self, key: str, value: dict[str, Any], now: datetime) -> tuple[bool, dict[str, Any]]:
         """``INSERT … ON CONFLICT`` with the TTL: (True, value) for the one caller that owns ``key``

@@ -27,7 +27,7 @@ class LazyTx(RegistryTx):
         self.versions: dict[str, int] = {}
         self.seq = 1
 
-    @property  # type: ignore[override]
+    @property
     def doc(self) -> RegistryFile:
         if not self.full:
             self._load_all()

@@ -20,16 +20,14 @@ from typing import Any
 from psycopg.types.json import Json, Jsonb
 
 from agentctl.core.records import RunRecord
+from agentctl.storage.base import RunScan
 from agentctl.storage.postgres.connection import Database
 
 PARTITION_LOCK = 0x72756E73  # "runs"
 BLOB_LOCK_SPACE = 0x626C
 
 
-@dataclass
-class PgRunScan:
-    records: list[dict[str, Any]]
-    skipped: int = 0
+PgRunScan = RunScan  # the seam's one scan result, for both backends
 
 
 STATUSES = frozenset({"success", "failure", "rejected", "selftest_failed", "skipped", "duplicate"})
@@ -137,7 +135,7 @@ class PgRunLog:
                 for d in docs]
         with self.db.tx() as cur:
             cur.executemany(INSERT_RUN, rows)
-            return cur.rowcount
+            return int(cur.rowcount)
 
     @staticmethod
     def _window(start: datetime, end: datetime) -> tuple[Any, ...]:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -167,7 +168,7 @@ class PgRegistry:
             return dict(cur.fetchall())
 
     # --- archive and events ----------------------------------------------------
-    def archive_tasks(self, tasks: list[Task]) -> None:
+    def archive_tasks(self, tasks: builtins.list[Task]) -> None:
         values = secret_values()
         with self.db.tx() as cur:
             cur.executemany("INSERT INTO tasks_archive (task_id, month, doc) VALUES (%s, %s, %s) "
@@ -186,7 +187,7 @@ class PgRegistry:
                 if reader is not None:
                     reader.skipped += 1
 
-    def last_events(self, task_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    def last_events(self, task_id: str, limit: int = 20) -> builtins.list[dict[str, Any]]:
         with self.db.tx() as cur:
             cur.execute("SELECT ts, task_id, actor, change, before, after FROM events WHERE task_id = %s "
                         "ORDER BY id DESC LIMIT %s", (task_id, limit))
