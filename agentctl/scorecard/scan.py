@@ -313,7 +313,8 @@ def scan_window(run_dir: Path, start: datetime, end: datetime, agents: Iterable[
                 models: Iterable[str] = (), labels: dict[str, int] | None = None,
                 free_jobs: Iterable[str] = (), tiers: Iterable[str] = (), teams: Iterable[str] = ()) -> ScanResult:
     """Fold every run started in [start, end); opens only the window's daily files."""
-    kw = dict(agents=agents, models=models, labels=labels, free_jobs=free_jobs, tiers=tiers, teams=teams)
+    kw: dict[str, Any] = dict(agents=agents, models=models, labels=labels, free_jobs=free_jobs, tiers=tiers,
+                              teams=teams)
     from agentctl.scorecard.parallel import scan_two
 
     with _gc_paused():

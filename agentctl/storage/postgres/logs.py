@@ -95,8 +95,8 @@ def _as_utc(text: str) -> str:
 def _fact_columns(d: dict[str, Any]) -> tuple[Any, ...]:
     """team, task_id, fallback_from, error_type, has_error, idempotency_key, run_trigger (schema 2)."""
     err = d.get("error")
-    has = isinstance(err, dict)
-    return (d.get("team"), d.get("taskId"), d.get("fallbackFrom"), err.get("type") if has else None, has,
+    etype = err.get("type") if isinstance(err, dict) else None
+    return (d.get("team"), d.get("taskId"), d.get("fallbackFrom"), etype, isinstance(err, dict),
             d.get("idempotencyKey"), d.get("trigger"))
 
 
