@@ -160,17 +160,18 @@ def _merge(a: Verdict, b: Verdict) -> Verdict:
 def _check(ws: Workspace, task: Task, stage: PipelineStage, nxt: PipelineStage | None,
            given: Path | None) -> _Checked:
     from agentctl.contracts.schemas import check_artifact, parse_artifact
+    from agentctl.storage.artifact_refs import exists_ref, read_ref
 
     schemas = [s for s in dict.fromkeys([stage.produces, nxt.consumes if nxt else None]) if s]
     path = _artifact_path(ws, task, stage, given)
     if not schemas:
-        return _Checked(VALID, None, path if path and path.is_file() else None)
+        return _Checked(VALID, None, path if path and exists_ref(ws.storage, ws.root, path) else None)
     if path is None:
         raise UsageError(f"no artifact for {task.taskId}: pass --artifact FILE")
-    if not path.is_file():
+    if not exists_ref(ws.storage, ws.root, path):
         raise UsageError(f"no artifact for {task.taskId}: {ws.rel(path)} does not exist (pass --artifact FILE)")
     try:
-        raw = path.read_bytes()
+        raw = read_ref(ws.storage, ws.root, path)  # a stored artifact through the store, else the given file
     except OSError as exc:
         raise UsageError(f"cannot read artifact {ws.rel(path)}: {exc.strerror}") from None
     data, not_json = parse_artifact(raw)
@@ -201,7 +202,7 @@ def handoff(ws: Workspace, task_id: str, artifact: Path | None, actor: str, now:
         if not checked.verdict.valid and (changes := _change_request(checked)) is not None:
             from agentctl.contracts.verdicts import send_back
 
-            back = send_back(tx, ws.root, task, changes, stage.stage, stamp)
+            back = send_back(tx, ws, task, changes, stage.stage, stamp)
             return HandoffResult(task, stage, nxt, _display(ws, checked.source), VALID, sent_back=back.upstream)
         if not checked.verdict.valid:
             rejection = _reject(tx, task, stage, nxt, checked.verdict, stamp)

@@ -15,13 +15,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentctl.core.clock import iso
 from agentctl.core.records import Rejection, RejectionError, Task
 from agentctl.errors import UsageError
 from agentctl.storage.base import RegistryTx
+
+if TYPE_CHECKING:
+    from agentctl.workspace.loader import Workspace
 
 BLOCKING_SEVERITIES = ("critical", "major")
 MAX_ITEMS = 20
@@ -73,16 +75,19 @@ class SentBack:
     reset: list[Task] = field(default_factory=list)
 
 
-def _artifact_of(root: Path, task: Task) -> Any:
+def _artifact_of(ws: Workspace, task: Task) -> Any:
+    """The task's output artifact, parsed (through the artifact store); None when absent or not JSON."""
+    from agentctl.storage.artifact_refs import read_ref
+
     if not task.output:
         return None
     try:
-        return json.loads((root / task.output).read_bytes())
+        return json.loads(read_ref(ws.storage, ws.root, ws.root / task.output))
     except (OSError, ValueError):
         return None
 
 
-def find_upstream(root: Path, tx: RegistryTx, task: Task) -> tuple[Task | None, list[Task]]:
+def find_upstream(ws: Workspace, tx: RegistryTx, task: Task) -> tuple[Task | None, list[Task]]:
     """The work a verdict is about, and the verdict tasks between it and ``task``."""
     between: list[Task] = []
     current, seen = task, {task.taskId}
@@ -93,18 +98,18 @@ def find_upstream(root: Path, tx: RegistryTx, task: Task) -> tuple[Task | None, 
             return None, between
         up = parents[0]
         seen.add(up.taskId)
-        if not _is_verdict_shaped(_artifact_of(root, up)):
+        if not _is_verdict_shaped(_artifact_of(ws, up)):
             return up, between
         between.append(up)
         current = up
 
 
-def send_back(tx: RegistryTx, root: Path, task: Task, artifact: dict[str, Any], stage: str | None,
+def send_back(tx: RegistryTx, ws: Workspace, task: Task, artifact: dict[str, Any], stage: str | None,
               stamp: str) -> SentBack:
     """Apply a verdict that requests changes: reject the upstream work, reset the verdicts."""
     from agentctl.registry.service import set_field
 
-    upstream, between = find_upstream(root, tx, task)
+    upstream, between = find_upstream(ws, tx, task)
     changes = change_list(artifact)
     who = task.agent or "the reviewer"
     summary = f"changes requested by {who}: {len(changes)} item(s) to fix"

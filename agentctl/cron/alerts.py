@@ -31,7 +31,6 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from agentctl.core.clock import iso, parse_iso
@@ -214,8 +213,6 @@ def _sink_failed(ws: Workspace, alert: dict[str, Any], sink: str, error: str, no
         ws.storage.alerts.append(line)
 
 
-def read_alerts(path: Path) -> list[dict[str, Any]]:
-    """All alert lines (tests, briefings); torn lines are skipped."""
-    from agentctl.storage import JsonlReader
-
-    return list(JsonlReader().read(path))
+def read_alerts(ws: Workspace) -> list[dict[str, Any]]:
+    """All alerts (tests, briefings), through the alert store; torn lines are skipped."""
+    return list(ws.storage.alerts.read())

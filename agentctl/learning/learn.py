@@ -268,8 +268,8 @@ def collect_tasks(ws: Workspace, start: datetime, end: datetime, info: AgentInfo
 
 
 def collect_breaker_trips(ws: Workspace, start: datetime, end: datetime, info: AgentInfo, out: Collected) -> None:
-    reader = JsonlReader()
-    for alert in reader.read(ws.alerts_path):
+    alerts = ws.storage.alerts  # through the seam: the alert log is rows on PostgreSQL
+    for alert in alerts.read():
         at = _time(alert.get("ts"))
         if alert.get("kind") != "breaker_tripped" or at is None or not start <= at < end:
             continue
@@ -282,7 +282,7 @@ def collect_breaker_trips(ws: Workspace, start: datetime, end: datetime, info: A
             ref=str(agent or alert.get("source") or "breaker"), agent=agent, role=info.roles.get(agent or ""),
             kind="breaker_tripped", stable=message.replace(agent, "<agent>") if agent else message,
             message=_clip(message)))
-    out.skippedLines += reader.skipped
+    out.skippedLines += alerts.skipped
 
 
 def collect(ws: Workspace, start: datetime, end: datetime) -> Collected:

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from agentctl.core.redact import redact
 from agentctl.errors import UsageError
-from agentctl.storage import atomic_write
+from agentctl.storage.artifact_refs import read_ref
 
 if TYPE_CHECKING:
     from agentctl.core.config import AgentDef
     from agentctl.core.records import Task
+    from agentctl.run.artifacts import RunArtifacts
     from agentctl.workspace.loader import Workspace
 
 MAX_INPUT_CHARS = 200_000
@@ -48,7 +49,7 @@ def read_input(ws: Workspace, input_file: str | None, task: Task | None) -> RunI
         path = (ws.root / path) if not input_file else path.resolve()
     display = ws.rel(path.resolve())
     try:
-        raw = path.read_bytes()
+        raw = read_ref(ws.storage, ws.root, path)  # a stored artifact through the store, else the file
     except FileNotFoundError:
         raise UsageError(f"input {display} does not exist" + (f" (input of task {task.taskId})" if task and
                                                               not input_file else "")) from None
@@ -73,11 +74,11 @@ def build_context(ws: Workspace, agent: AgentDef, task: Task | None, prompt: str
     return system, user
 
 
-def write_prompt_file(folder: Path, agent: AgentDef, system: str, prompt: str, redact_env: dict[str, str]) -> Path:
-    """The prompts a command agent reads from ``$AGENTCTL_PROMPT_FILE``, secrets redacted."""
-    prompt_file = folder / f"{agent.name}.prompt.md"
-    atomic_write(prompt_file, redact(f"{system}\n\n{prompt}\n", redact_env).encode())
-    return prompt_file
+def write_prompt_file(arts: RunArtifacts, agent: AgentDef, system: str, prompt: str,
+                      redact_env: dict[str, str]) -> Path:
+    """The prompts a command agent reads from ``$AGENTCTL_PROMPT_FILE``, secrets redacted (stored
+    beside the task's artifacts; the path is a local copy)."""
+    return arts.store_now(f"{agent.name}.prompt.md", redact(f"{system}\n\n{prompt}\n", redact_env).encode())
 
 
 def system_prompt(agent: AgentDef, base: str, rules: list[str]) -> str:

@@ -58,7 +58,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from agentctl.core.clock import iso
@@ -68,9 +67,9 @@ from agentctl.core.redact import redact, redact_obj
 from agentctl.errors import AgentctlError, Conflict, NotFound, TryLater, UsageError
 from agentctl.providers import TokenUsage
 from agentctl.run import fleet, idempotency, leases
+from agentctl.run.artifacts import RunArtifacts, run_key
 from agentctl.run.command_agent import CommandOutcome
 from agentctl.run.context import RunInput, build_context, read_input, write_prompt_file
-from agentctl.storage import atomic_write
 from agentctl.tiers import budget as budgets
 from agentctl.workspace.loader import Workspace
 
@@ -157,6 +156,7 @@ class _Run:
         """Binds the result to the idempotency key, in the same unit of work as the run record."""
         self.spawn: list[Any] | None = None
         self.not_applied: AgentctlError | None = None
+        self._run_files: RunArtifacts | None = None
 
     # --- the steps, in SPEC order ---------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -303,7 +303,7 @@ class _Run:
 
         tier = self._tier()
         schema = self.ws.load_schema(self.agent.produces) if self.agent.produces else None
-        rates = self.ws.root / "state" / "price-rates.json"
+        rates = self.ws.storage.cache
         primary = routing.chain_for(tier)[0]
         warm = None if pricing.is_cached(primary, self.started, rates) else pricing.warm_in_background
         request = ModelRequest(system=system, prompt=prompt, schema=schema, schema_name=self.agent.produces,
@@ -328,14 +328,16 @@ class _Run:
 
     def _execute_command(self, task: Task | None, inp: RunInput | None, system: str, prompt: str) -> _Exec:
         from agentctl.run import command_agent as cmd
+        from agentctl.storage.artifact_refs import local_file
         from agentctl.storage.staging import note_group, staging_dir
 
-        folder = self._artifact_dir(task)
+        arts = self._artifacts(task)
         with staging_dir(self.ws.root) as private:  # the raw artifact never outlives the run
-            files = cmd.run_files(self.ws, self.agent, folder, folder / f"{self.agent.name}.prompt.md", self.run_id,
-                                  inp.path if inp else None, private=private)
+            files = cmd.run_files(self.ws, self.agent, arts, arts.local(f"{self.agent.name}.prompt.md"), self.run_id,
+                                  local_file(self.ws.storage, self.ws.root, inp.path) if inp else None,
+                                  private=private)
             prompt += "\n\n" + cmd.protocol_text(files, self.agent.produces)
-            write_prompt_file(folder, self.agent, system, prompt, self.redact_env)
+            write_prompt_file(arts, self.agent, system, prompt, self.redact_env)
             out = cmd.execute(self.ws, self.agent, task, files, self.env, self.run_id, self.started, self.redact_env,
                               on_start=lambda pgid: note_group(private, pgid))
         return _Exec(**{f: getattr(out, f) for f in CommandOutcome.__dataclass_fields__})
@@ -360,7 +362,9 @@ class _Run:
                 output = self._write_artifact(task, ex.artifact) if ex.artifact is not None else None
                 report = self._self_tests(task, ex.artifact, output)
                 status = "success" if report is None or report.ok else "selftest_failed"
-        with self.ws.storage.unit_of_work():  # task, run record, breaker and key: all or nothing
+        with self.ws.storage.unit_of_work():  # artifact, task, run record, breaker and key: all or nothing
+            if self._run_files is not None:
+                self._run_files.commit()
             stored_error = None
             if task is not None and ex.executed:
                 stored_error = self._update_task(task, status, output, report, rejection)
@@ -410,35 +414,36 @@ class _Run:
 
         if not self.ws.self_tests_for(self.agent):
             return None
-        path = self.ws.root / output if output else None
-        return run_self_tests(self.ws, self.agent, artifact, task.taskId if task else None, self.clock(),
-                              output_path=path, env=self.env)
+        task_id = task.taskId if task else None
+        if output is None:
+            return run_self_tests(self.ws, self.agent, artifact, task_id, self.clock(), env=self.env)
+        with self._artifacts(task).scratch(output.rsplit("/", 1)[-1], self.ws.root) as path:  # stored after
+            return run_self_tests(self.ws, self.agent, artifact, task_id, self.clock(), output_path=path, env=self.env)
 
     # --- files ----------------------------------------------------------------------------
-    def _artifact_dir(self, task: Task | None) -> Path:
-        if task is None:  # task-less runs: artifacts/_runs/YYYY-MM-DD/<runId>/, pruned after retention_days
-            from agentctl.run.housekeeping import taskless_dir
+    def _artifacts(self, task: Task | None) -> RunArtifacts:
+        """The run's files in the artifact store (task-less runs: ``_runs/<day>/<runId>``, pruned)."""
+        if self._run_files is None:
+            from agentctl.run.housekeeping import retention
 
-            return taskless_dir(self.ws, self.run_id, self.clock())
-        folder = self.ws.artifact_dir(task.taskId)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+            key = run_key(self.ws.storage, task.taskId if task else None, self.run_id, self.clock(),
+                          retention(self.ws) if task is None else 0)
+            self._run_files = RunArtifacts(self.ws.storage, key)
+        return self._run_files
 
     def _artifact_name(self) -> str:
         return self.agent.produces or "output"
 
     def _write_artifact(self, task: Task | None, artifact: Any) -> str:
-        path = self._artifact_dir(task) / f"{self._artifact_name()}.json"
+        name = f"{self._artifact_name()}.json"
         if task is not None and fleet.claim_gone(self.ws, task.taskId, self.run_id):  # kept aside, not applied
-            path = path.with_name(f"{self._artifact_name()}.not-applied.{self.run_id}.json")
+            name = f"{self._artifact_name()}.not-applied.{self.run_id}.json"
         data = json.dumps(redact_obj(artifact, self.redact_env), indent=2, ensure_ascii=False) + "\n"
-        atomic_write(path, data.encode())
-        return self.ws.rel(path)
+        return self._artifacts(task).stage(name, data.encode())  # stored with the run record
 
     def _keep_rejected(self, task: Task | None, ex: _Exec) -> None:
-        path = self._artifact_dir(task) / f"{self._artifact_name()}.rejected.json"
         text = json.dumps(ex.artifact, indent=2, ensure_ascii=False) if ex.artifact is not None else ex.raw_text
-        atomic_write(path, redact(text or "", self.redact_env).encode())
+        self._artifacts(task).stage(f"{self._artifact_name()}.rejected.json", redact(text or "", self.redact_env).encode())
 
     # --- registry ---------------------------------------------------------------------------
     def _update_task(self, task: Task, status: str, output: str | None, report: Any,

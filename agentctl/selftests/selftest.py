@@ -276,6 +276,10 @@ def selftest_task(ws: Workspace, task_id: str, actor: str, now: datetime,
         raise UsageError(f"task {task_id} has no agent; set one with `agentctl task update {task_id} --set agent=NAME`")
     agent = ws.agent(task.agent)
     path = artifact_path(ws, agent, task_id, task.output)
+    from agentctl.storage.artifact_refs import exists_ref, local_file
+
+    if path is not None and exists_ref(ws.storage, ws.root, path):  # a stored artifact's local copy
+        path = local_file(ws.storage, ws.root, path)  # (files: the file itself)
     report = run_self_tests(ws, agent, load_artifact(ws, path), task_id, now, output_path=path, env=env)
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:

@@ -63,6 +63,7 @@ class PgStorage:
         self.regressions = PgBlob(db, "memory/regressions.yaml")
         self.artifacts = PgArtifacts(db)
         self.inflight = _NoInflight()
+        self.cache = PgKeyed(db, "cache")
 
     @property
     def ledger(self) -> Any:

@@ -13,14 +13,15 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from psycopg.types.json import Json, Jsonb
 
 from agentctl.core.records import RunRecord
-from agentctl.storage.base import RunScan
+from agentctl.storage.artifact_refs import RUNS_DIR, check_key
+from agentctl.storage.base import DaySpend, RunScan
 from agentctl.storage.postgres.connection import Database
 
 PARTITION_LOCK = 0x72756E73  # "runs"
@@ -164,6 +165,17 @@ class PgRunLog:
                         (lo + "Z", hi + "Z", lo, hi, agent, agent))
             return float(cur.fetchone()[0])
 
+    def spend_by_agent(self, day: date) -> DaySpend:
+        """One aggregate over the day's partition: priced cost per agent and the unpriced model runs."""
+        lo = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        with self.db.tx() as cur:
+            cur.execute("SELECT coalesce(agent, '?'), sum(cost_usd), count(*) FILTER (WHERE cost_usd IS NULL AND "
+                        "status NOT IN ('skipped', 'duplicate') AND coalesce(doc->>'provider', 'command') <> "
+                        "'command') FROM runs WHERE started_at >= %s AND started_at < %s GROUP BY 1",
+                        (lo, lo + timedelta(days=1)))
+            rows = cur.fetchall()
+        return DaySpend({a: float(c) for a, c, _ in rows if c is not None}, {a: int(n) for a, _, n in rows if n})
+
     def find(self, run_id: str, around: datetime | None = None) -> dict[str, Any] | None:
         with self.db.tx() as cur:
             cur.execute("SELECT doc FROM runs WHERE run_id = %s LIMIT 1", (run_id,))
@@ -243,6 +255,7 @@ class PgArtifacts:
         return f"artifacts/{task_id}/{name}"
 
     def put(self, task_id: str, name: str, data: bytes) -> str:
+        check_key(task_id, name)
         try:
             content = Jsonb(json.loads(data))
         except (ValueError, RecursionError):
@@ -251,7 +264,17 @@ class PgArtifacts:
             cur.execute("INSERT INTO artifacts (task_id, name, content, raw, updated_at) VALUES (%s, %s, %s, %s, "
                         "now()::text) ON CONFLICT (task_id, name) DO UPDATE SET content = excluded.content, "
                         "raw = excluded.raw, updated_at = excluded.updated_at", (task_id, name, content, data))
+        local = self._staging / task_id / name if self._staging is not None else None
+        if local is not None and local.exists():  # a local copy handed out earlier shows what is stored now
+            local.write_bytes(data)
         return self.rel(task_id, name)
+
+    def prune_runs(self, before: date) -> list[str]:
+        """Delete the task-less runs' rows of the days before ``before`` (key ``_runs/<day>/<runId>``)."""
+        with self.db.tx() as cur:
+            cur.execute("DELETE FROM artifacts WHERE task_id LIKE %s AND split_part(task_id, '/', 2) < %s "
+                        "RETURNING split_part(task_id, '/', 2)", (RUNS_DIR.replace("_", "\\_") + "/%", before.isoformat()))
+            return sorted({r[0] for r in cur.fetchall()})
 
     def get(self, task_id: str, name: str) -> bytes | None:
         with self.db.tx() as cur:
@@ -260,6 +283,7 @@ class PgArtifacts:
         return bytes(row[0]) if row else None
 
     def local_path(self, task_id: str, name: str) -> Path:
+        check_key(task_id, name)
         if self._staging is None:
             self._staging = Path(tempfile.mkdtemp(prefix="agentctl-artifacts-"))
             os.chmod(self._staging, 0o700)

@@ -149,7 +149,8 @@ def _import_artifacts(cur: Any, root: Path) -> int:
     for path in sorted(base.glob("*/**/*")) if base.is_dir() else []:
         if not path.is_file():
             continue
-        task_id, name = path.relative_to(base).parts[0], "/".join(path.relative_to(base).parts[1:])
+        parts = path.relative_to(base).parts  # the store's key: the folder (T-1, _runs/DAY/RUN), the name
+        task_id, name = "/".join(parts[:-1]), parts[-1]
         data = path.read_bytes()
         try:
             content = Jsonb(json.loads(data))
