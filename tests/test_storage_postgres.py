@@ -22,12 +22,12 @@ def test_init_is_idempotent_and_status_reports(pg_ws: Path, pg_dsn: str) -> None
     run = cli(pg_ws, pg_dsn)
     first = run("storage", "init")
     assert first.exit_code == 0, first.stderr
-    assert "schema at version 1" in first.stdout and "0001_init.sql" in first.stdout
+    assert "0001_init.sql" in first.stdout and "0002_run_facts.sql" in first.stdout
     again = run("storage", "init")
     assert again.exit_code == 0 and "already up to date" in again.stdout
     assert run("task", "add", "--title", "one", "--agent", "bob").stdout.strip() == "T-1"
     info = run("storage", "status", "--json").json()
-    assert info["backend"] == "postgres" and info["schemaVersion"] == 1
+    assert info["backend"] == "postgres" and info["schemaVersion"] == 2
     assert info["serverVersion"].split(".")[0].isdigit()
     assert info["counts"]["tasks"] == 1 and info["counts"]["events"] == 1
 
@@ -54,11 +54,11 @@ def test_concurrent_init_applies_each_migration_once(pg_dsn: str) -> None:
     for t in threads:
         t.join()
     assert not errors
-    assert sorted(len(r) for r in results) == [0, 0, 0, 0, 0, 1]
+    assert sorted(len(r) for r in results) == [0, 0, 0, 0, 0, 2]  # one applies both migrations
     db = Database(pg_dsn)
     with db.tx() as cur:
-        cur.execute("SELECT version, count(*) FROM agentctl_migrations GROUP BY version")
-        assert cur.fetchall() == [(1, 1)]
+        cur.execute("SELECT version, count(*) FROM agentctl_migrations GROUP BY version ORDER BY version")
+        assert cur.fetchall() == [(1, 1), (2, 1)]
     db.close()
 
 

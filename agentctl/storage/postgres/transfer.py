@@ -83,10 +83,12 @@ def import_files(st: PgStorage, root: Path) -> dict[str, int]:
                                       for a in _jsonl([root / "logs" / "alerts.jsonl"], reader)])
         out.update(_import_state(cur, root))
         out["artifacts"] = _import_artifacts(cur, root)
-    runs = [r for r in _jsonl(sorted((root / "logs" / "runs").glob("*.jsonl")), reader)
-            if isinstance(r.get("runId"), str) and isinstance(r.get("startedAt"), str) and r.get("status")]
+    from agentctl.storage.postgres.logs import storable_run
+
+    lines = list(_jsonl(sorted((root / "logs" / "runs").glob("*.jsonl")), reader))
+    runs = [r for r in lines if storable_run(r) and isinstance(r.get("runId"), str)]  # in file order: seq
     out["runs"] = st.runlog.append_many(runs) if runs else 0
-    out["skippedLines"] = reader.skipped
+    out["skippedLines"] = reader.skipped + len(lines) - len(runs)
     return out
 
 
