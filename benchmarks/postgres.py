@@ -4,8 +4,8 @@
 - update throughput: 16 PostgreSQL clients vs the file backend's 8 processes
   (target: >= 5x); lost updates counted on both. Both run ``registry_concurrency``'s worker
   (``update_task`` through the workspace's backend: half the updates on one shared task);
-- the scorecard's per-agent aggregation over 365 days of runs, in SQL
-  (target: <= 1 s at 1M runs; default 100k runs, ``--full`` for 1M).
+- ``scorecard --days 365`` aggregated in SQL (``benchmarks/scorecard_sql.py``; target:
+  <= 1 s at 1M runs; default 100k runs, ``--full`` for 1M).
 
 Needs a server: the PG* variables (``pg_virtualenv -- python benchmarks/postgres.py``);
 a scratch database is created and dropped.
@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -65,46 +65,6 @@ def one_update(root: Path, n: int = 40) -> float:
     return statistics.median(times)
 
 
-def load_runs(n: int) -> None:
-    """n run records over the last 365 days, 40 agents, written with COPY."""
-    import json
-
-    from agentctl.storage.postgres import PgStorage, open_database
-
-    st = PgStorage(open_database(None))
-    start = NOW - timedelta(days=365)
-    for d in range(0, 366, 28):
-        st.runlog.ensure_partition((start + timedelta(days=d)).date())
-    st.runlog.ensure_partition(NOW.date())
-    step = 365 * 86400 / n
-    with st.db.connect().cursor() as cur, cur.copy(
-            "COPY runs (run_id, started_at, started_txt, agent, status, tier, tokens_in, tokens_out, cost_usd, "
-            "duration_s, doc) FROM STDIN") as copy:
-        for i in range(n):
-            ts = (start + timedelta(seconds=i * step)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            agent, status = f"agent-{i % 40}", ("success", "failure", "rejected")[i % 7 % 3]
-            doc = {"runId": f"r{i}", "startedAt": ts, "endedAt": ts, "agent": agent, "status": status,
-                   "tier": "standard", "tokensIn": 1000, "tokensOut": 200, "costUsd": 0.01, "durationS": 3.0}
-            copy.write_row((f"r{i}", ts, ts, agent, status, "standard", 1000, 200, 0.01, 3.0, json.dumps(doc)))
-    with st.db.tx() as cur:
-        cur.execute("ANALYZE runs")
-    st.close()
-
-
-def aggregate_365() -> float:
-    from agentctl.storage.postgres import PgStorage, open_database
-
-    st = PgStorage(open_database(None))
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        rows = st.runlog.aggregate_by_agent(NOW - timedelta(days=365), NOW)
-        best = min(best, time.perf_counter() - t0)
-    assert len(rows) == 40
-    st.close()
-    return best
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--full", action="store_true", help="1M runs for the scorecard aggregation")
@@ -144,11 +104,13 @@ def run(args: argparse.Namespace) -> None:
     if args.skip_scorecard:
         return
     n = args.runs or (1_000_000 if args.full else 100_000)
-    t0 = time.perf_counter()
-    load_runs(n)
-    print(f"loaded {n:,} runs in {time.perf_counter() - t0:.1f} s")
-    print(f"scorecard aggregation, 365 days over {n:,} runs (SQL): {aggregate_365() * 1000:.0f} ms (target <= 1 s at 1M)")
+    from scorecard_sql import bench  # the scorecard on PostgreSQL: benchmarks/scorecard_sql.py
 
+    with tempfile.TemporaryDirectory() as tmp:
+        r = bench(Path(tmp) / "sc", n, 3)
+    print(f"loaded {n:,} runs in {r['load']:.1f} s")
+    print(f"scorecard --days 365 over {n:,} runs (SQL): {r['scorecard'] * 1000:.0f} ms (queries "
+          f"{r['facts'] * 1000:.0f} ms; target <= 1 s at 1M)")
 
 if __name__ == "__main__":
     main()

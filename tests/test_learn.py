@@ -472,15 +472,15 @@ def test_active_rules_see_a_hand_edit_and_survive_a_bad_cache(ws: Workspace) -> 
     _seed(ws)
     learn(ws, alert=False)
     regs.approve(ws, "REG-001", "alice", NOW)
-    cache = ws.root / "state" / "active-rules.json"
-    assert json.loads(cache.read_text())["active"][0]["agent"] == "vivi"
+    cache = ws.storage.cache.path_for(regs.CACHE_KEY)  # the seam's cache store (files: one file per key)
+    assert json.loads(cache.read_text())["value"]["active"][0]["agent"] == "vivi"
     path = reg_file(ws)
     rule = regs.load(ws).find("REG-001").rule
     path.write_text(path.read_text().replace(rule.split(" (")[0], "Hand-written rule", 1))
     assert regs.active_rules(ws, "design", "vivi")[0].startswith("Hand-written rule")
-    cache.write_text("{not json")
+    assert json.loads(cache.read_text())["value"]["sha256"]  # rewritten for the new bytes
+    cache.write_text("{not json")  # a corrupt entry: the rules are parsed again, still right
     assert regs.active_rules(ws, "design", "vivi")[0].startswith("Hand-written rule")
-    assert json.loads(cache.read_text())["sha256"]
 
 
 # --- concurrency: real processes -------------------------------------------------------------------

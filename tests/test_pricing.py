@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from genai_prices import Usage, calc_price, extract_usage
@@ -121,11 +121,18 @@ CACHED_MODELS = [ModelRef(model="claude-opus-4-6"), ModelRef(model="claude-sonne
                  ModelRef(provider="openai", model="grok-code-fast-1", base_url="https://api.x.ai/v1")]
 
 
+def _cache(root):
+    """The seam's price cache of a file workspace at ``root``."""
+    from agentctl.storage.base import open_file_storage
+
+    return open_file_storage(root).cache
+
+
 @settings(max_examples=60, deadline=None)
 @given(ref=st.sampled_from(CACHED_MODELS), out=st.integers(0, 10**6), uncached=st.integers(0, 10**6),
        cr=st.integers(0, 10**6), cw=st.integers(0, 10**5))
 def test_cached_rates_equal_genai_prices(tmp_path_factory, ref, out, uncached, cr, cw):
-    cache = tmp_path_factory.getbasetemp() / "rates.json"
+    cache = _cache(tmp_path_factory.getbasetemp())
     if ref.provider == "anthropic":
         usage = TokenUsage(uncached, out, cr, cw)
     else:  # OpenAI reports the total (cached included) and no cache writes here
@@ -139,31 +146,36 @@ def test_tiered_prices_bypass_the_cache(tmp_path):
     tiered_day = datetime(2026, 3, 1, tzinfo=UTC)  # claude-opus-4-6 had long-context tiers then
     ref = ModelRef(model="claude-opus-4-6")
     for usage in (TokenUsage(1000, 100), TokenUsage(250_000, 100)):  # under and over the 200k tier
-        assert run_cost_usd(ref, usage, tiered_day, tmp_path / "r.json") == cost_usd(ref, usage, tiered_day)
+        assert run_cost_usd(ref, usage, tiered_day, _cache(tmp_path)) == cost_usd(ref, usage, tiered_day)
     assert cost_usd(ref, TokenUsage(250_000, 0), tiered_day) > 2 * cost_usd(ref, TokenUsage(125_000, 0), tiered_day)
-    import json
-
-    entries = json.loads((tmp_path / "r.json").read_text())["rates"]
-    assert [e["kind"] for e in entries.values()] == ["exact"]
+    assert [e["kind"] for _, e in _cache(tmp_path).items()] == ["exact"]
 
 
 def test_unpriced_is_cached_as_unpriced(tmp_path, monkeypatch):
     import agentctl.tiers.pricing as pricing
 
     ref = ModelRef(provider="openai", model="local-llama", base_url="http://127.0.0.1:1/v1")
-    assert run_cost_usd(ref, TokenUsage(10, 10), FLAT_DAY, tmp_path / "r.json") is None
+    assert run_cost_usd(ref, TokenUsage(10, 10), FLAT_DAY, _cache(tmp_path)) is None
     monkeypatch.setattr(pricing, "_derive", lambda *a: pytest.fail("the cache was not used"))
-    assert run_cost_usd(ref, TokenUsage(10, 10), FLAT_DAY, tmp_path / "r.json") is None
+    assert run_cost_usd(ref, TokenUsage(10, 10), FLAT_DAY, _cache(tmp_path)) is None
     # another day is another entry
     with pytest.raises(BaseException, match="cache was not used"):
-        run_cost_usd(ref, TokenUsage(10, 10), datetime(2026, 11, 3, tzinfo=UTC), tmp_path / "r.json")
+        run_cost_usd(ref, TokenUsage(10, 10), datetime(2026, 11, 3, tzinfo=UTC), _cache(tmp_path))
+
+
+def test_the_price_cache_keeps_only_recent_days(tmp_path):
+    ref = ModelRef(model="claude-haiku-4-5")
+    cache = _cache(tmp_path)
+    run_cost_usd(ref, TokenUsage(10, 10), FLAT_DAY, cache)
+    run_cost_usd(ref, TokenUsage(10, 10), FLAT_DAY + timedelta(days=3), cache)  # a miss sweeps the days gone by
+    assert [k.split("|")[3] for k, _ in cache.items()] == ["2026-11-05"]
 
 
 def test_a_run_with_a_warm_rate_cache_does_not_load_the_price_tables(llm_ws):
     import subprocess
     import sys
 
-    assert llm_ws.run("writer", prompt="first").exit_code == 0  # fills state/price-rates.json
+    assert llm_ws.run("writer", prompt="first").exit_code == 0  # fills the price cache (state/cache/)
     code = ("import sys\nfrom agentctl.cli.main import app\n"
             "try:\n    app(['-w', sys.argv[1], 'run', 'writer', '--prompt', 'again'])\nexcept SystemExit as e:\n"
             "    assert not e.code, e.code\n"

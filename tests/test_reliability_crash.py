@@ -354,7 +354,7 @@ def test_torn_alert_line_is_skipped_counted_and_the_next_alert_starts_fresh(tmp_
     raise_alert(ws, kind="breaker_tripped", message="breaker of flaky open again", source="breaker",
                 now=T0 + timedelta(minutes=1), data={"agent": "flaky"})
     assert len(_assert_fresh_line(ws.alerts_path)) == 2
-    assert [a["message"] for a in read_alerts(ws.alerts_path)][-1] == "breaker of flaky open again"
+    assert [a["message"] for a in read_alerts(ws)][-1] == "breaker of flaky open again"
     assert _learn_skipped(Cli(root)) == 1
 
 

@@ -259,10 +259,14 @@ def test_cron_coverage_gaps(fleet: Path, coverage_stub: list) -> None:
     assert r["cronCoverage"][0]["missed"] == 4
 
 
-def test_cron_coverage_absent_is_tolerated(fleet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cron_coverage_failing_is_tolerated(fleet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import agentctl.cron.jobs
+    from agentctl.errors import StateError
 
-    monkeypatch.delattr(agentctl.cron.jobs, "coverage_from_runs")
+    def broken(*_a: object) -> None:
+        raise StateError("state/cron is unreadable")
+
+    monkeypatch.setattr(agentctl.cron.jobs, "coverage_from_runs", broken)
     r = card(fleet)
     assert r["cronCoverage"] == [] and not r["cronCoverageAvailable"]
     assert any("cron coverage unavailable" in n for n in r["notes"])

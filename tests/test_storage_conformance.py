@@ -57,7 +57,8 @@ def _task(tid: str, **kw: object) -> Task:
 
 def _record(run_id: str, started: datetime = T0, **kw: object) -> RunRecord:
     stamp = started.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return RunRecord(runId=run_id, startedAt=stamp, endedAt=stamp, agent="a", status="success", **kw)  # type: ignore[arg-type]
+    fields: dict[str, object] = {"agent": "a", "status": "success", **kw}
+    return RunRecord(runId=run_id, startedAt=stamp, endedAt=stamp, **fields)  # type: ignore[arg-type]
 
 
 # --- registry -----------------------------------------------------------------------------
@@ -168,9 +169,22 @@ def test_runlog_window_spend_and_find(backend: Storage) -> None:
     assert backend.runlog.find("r-404") is None
 
 
+def test_runlog_spend_by_agent_of_one_day(backend: Storage) -> None:
+    backend.runlog.append(_record("r-1", costUsd=0.5))
+    backend.runlog.append(_record("r-2", T0 + timedelta(hours=1), costUsd=0.25))
+    backend.runlog.append(_record("r-3", costUsd=None, provider="anthropic"))  # unpriced model run
+    backend.runlog.append(_record("r-4", costUsd=None, provider="command"))  # a command: nothing to price
+    backend.runlog.append(_record("r-5", costUsd=None, provider="anthropic", status="skipped"))
+    backend.runlog.append(_record("r-6", costUsd=1.0, agent="b"))
+    backend.runlog.append(_record("r-7", T0 + timedelta(days=1), costUsd=9.0))  # another day
+    spend = backend.runlog.spend_by_agent(date(2026, 3, 2))
+    assert spend.cost == {"a": 0.75, "b": 1.0} and spend.unpriced == {"a": 1}
+    assert backend.runlog.spend_by_agent(date(2026, 3, 4)).cost == {}
+
+
 # --- keyed stores ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("store", ["idempotency", "cron", "dedupe"])
+@pytest.mark.parametrize("store", ["idempotency", "cron", "dedupe", "cache"])
 def test_keyed_store_get_set_delete_expire_sweep(backend: Storage, store: str) -> None:
     keyed = backend.alerts.dedupe if store == "dedupe" else getattr(backend, store)
     with keyed.transaction("a") as slot:

@@ -25,6 +25,7 @@ def test_init_is_idempotent_and_status_reports(pg_ws: Path, pg_dsn: str) -> None
     from agentctl.storage.postgres.migrate import latest
 
     assert f"schema at version {latest()}" in first.stdout and "0001_init.sql" in first.stdout
+    assert "0002_run_facts.sql" in first.stdout
     again = run("storage", "init")
     assert again.exit_code == 0 and "already up to date" in again.stdout
     assert run("task", "add", "--title", "one", "--agent", "bob").stdout.strip() == "T-1"

@@ -21,7 +21,7 @@ STORES: dict[str, Any] = {
     "registry": base.RegistryStore, "runlog": base.RunLogStore, "breakers": base.DocumentStore,
     "idempotency": base.KeyedStore, "cron": base.CronStore, "alerts": base.AlertStore,
     "learn_ledger": base.BlobStore, "regressions": base.BlobStore, "artifacts": base.ArtifactStore,
-    "inflight": base.InflightStore, "breaker_history": base.BreakerHistoryStore,
+    "inflight": base.InflightStore, "cache": base.KeyedStore, "breaker_history": base.BreakerHistoryStore,
 }
 
 

@@ -25,7 +25,7 @@ class AppState:
         if self._ws is None:
             from agentctl.workspace.loader import Workspace, find_workspace
 
-            self._ws = Workspace(find_workspace(self.workspace_opt))
+            self._ws = Workspace(find_workspace(self.workspace_opt, env=os.environ), env=os.environ)
         return self._ws
 
 

@@ -46,7 +46,7 @@ def _target() -> Any:
     if program is None:
         raise ConfigError("no `crontab` program on PATH (is cron installed?)",
                           hint=f"set {CRONTAB_ENV}=FILE to write a crontab file instead")
-    return CrontabTarget(program=program)
+    return CrontabTarget(program=program, env=dict(os.environ))
 
 
 def system_zone() -> Any:

@@ -65,7 +65,8 @@ def handoff(
     json_: JsonOpt = False,
 ) -> None:
     """Validate a task's artifact against its stage's contract; pass it on, or reject it (exit 3)."""
-    from agentctl.contracts.handoff import format_rejection, handoff
+    from agentctl.contracts.handoff import handoff
+    from agentctl.contracts.rejections import format_rejection
     from agentctl.errors import Rejected
 
     res = handoff(ws(ctx), task_id, path_arg(artifact).resolve() if artifact else None, actor(), now())

@@ -116,21 +116,20 @@ does not have — registers every module, so help and the command tree stay comp
 _registered: set[str] = set()
 
 
+COMMAND_MODULES = ("handoff", "run", "ops", "cron", "report", "learning", "demo", "storage", "fleet", "runs", "mcp")
+"""Imported on demand (after tasks, agents, init); every one must exist — a missing one fails loudly."""
+
+
 def _register(only: str | None = None) -> None:
+    import importlib
+
     from agentctl.cli import agents, init, tasks
 
     for module in (tasks, agents, init):
         _add(module, only)
-    for name in ("handoff", "run", "ops", "cron", "report", "learning", "demo", "storage", "fleet", "runs", "mcp"):
-        if only is not None and name != only:
-            continue
-        try:
-            module = __import__(f"agentctl.cli.{name}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"agentctl.cli.{name}":
-                raise
-            continue
-        _add(module, only)
+    for name in COMMAND_MODULES:
+        if only is None or name == only:
+            _add(importlib.import_module(f"agentctl.cli.{name}"), only)
 
 
 def _add(module: Any, only: str | None) -> None:

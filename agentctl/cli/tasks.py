@@ -136,7 +136,7 @@ def claim(ctx: typer.Context, task_id: Annotated[str, typer.Argument(metavar="ID
     """Claim a task for an agent; exits 5 if another agent holds it."""
     from agentctl.registry.service import claim_task
 
-    task = claim_task(ws(ctx), task_id, agent, now())
+    task = claim_task(ws(ctx), task_id, agent, now(), acting=in_agent_process())
     emit_json(_task_dict(task)) if json_ else typer.echo(f"{task.taskId}: claimed by {agent}")
 
 

@@ -22,11 +22,8 @@ INTERFACE (used by the CLI and the runner):
     approve_gate(ws, task_id, by, actor, now, agent_process) -> GateResult
     kill_gate(ws, task_id, by, actor, now, agent_process) -> GateResult
     pending_gates(ws) -> list[dict]
-    rejection_context(task) -> str
-        The task's latest rejection as text for the producing agent's next prompt
-        ("" when it has none). The runner puts it in the context of `agentctl run`
-        on a rejected task, so the agent fixes exactly what the next stage needs.
-    format_rejection(task_id, rejection) -> str   # the same text, for people
+    rejection_context(task) -> str, format_rejection(task_id, rejection) -> str
+        re-exported from ``contracts.rejections``, the one rejection builder.
 """
 
 from __future__ import annotations
@@ -37,18 +34,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agentctl.contracts.rejections import format_rejection as format_rejection
+from agentctl.contracts.rejections import from_verdict, record_rejection
+from agentctl.contracts.rejections import rejection_context as rejection_context
 from agentctl.contracts.schemas import VALID, Verdict
 from agentctl.core.clock import iso
 from agentctl.core.config import PipelineStage
-from agentctl.core.records import FINISHED, Rejection, RejectionError, Task
+from agentctl.core.records import FINISHED, Rejection, Task
 from agentctl.errors import ConfigError, Conflict, SelfTestFailed, UsageError
 from agentctl.registry.service import NewTask, _get, add_task_tx, check_task_id, find_task, set_field
 from agentctl.storage.base import RegistryTx
 from agentctl.storage.retry import replayable
 from agentctl.workspace.loader import Workspace
-
-MAX_REJECTION_ERRORS = 20
-
 
 # --- results -----------------------------------------------------------------------
 
@@ -161,17 +158,18 @@ def _merge(a: Verdict, b: Verdict) -> Verdict:
 def _check(ws: Workspace, task: Task, stage: PipelineStage, nxt: PipelineStage | None,
            given: Path | None) -> _Checked:
     from agentctl.contracts.schemas import check_artifact, parse_artifact
+    from agentctl.storage.artifact_refs import exists_ref, read_ref
 
     schemas = [s for s in dict.fromkeys([stage.produces, nxt.consumes if nxt else None]) if s]
     path = _artifact_path(ws, task, stage, given)
     if not schemas:
-        return _Checked(VALID, None, path if path and path.is_file() else None)
+        return _Checked(VALID, None, path if path and exists_ref(ws.storage, ws.root, path) else None)
     if path is None:
         raise UsageError(f"no artifact for {task.taskId}: pass --artifact FILE")
-    if not path.is_file():
+    if not exists_ref(ws.storage, ws.root, path):
         raise UsageError(f"no artifact for {task.taskId}: {ws.rel(path)} does not exist (pass --artifact FILE)")
     try:
-        raw = path.read_bytes()
+        raw = read_ref(ws.storage, ws.root, path)  # a stored artifact through the store, else the given file
     except OSError as exc:
         raise UsageError(f"cannot read artifact {ws.rel(path)}: {exc.strerror}") from None
     data, not_json = parse_artifact(raw)
@@ -203,7 +201,7 @@ def handoff(ws: Workspace, task_id: str, artifact: Path | None, actor: str, now:
         if not checked.verdict.valid and (changes := _change_request(checked)) is not None:
             from agentctl.contracts.verdicts import send_back
 
-            back = send_back(tx, ws.root, task, changes, stage.stage, stamp)
+            back = send_back(tx, ws, task, changes, stage.stage, stamp)
             return HandoffResult(task, stage, nxt, _display(ws, checked.source), VALID, sent_back=back.upstream)
         if not checked.verdict.valid:
             rejection = _reject(tx, task, stage, nxt, checked.verdict, stamp)
@@ -263,15 +261,8 @@ def _redacted_artifact(raw: bytes) -> bytes:
 def _reject(tx: RegistryTx, task: Task, stage: PipelineStage, nxt: PipelineStage | None, verdict: Verdict,
             stamp: str) -> Rejection:
     by = nxt.agent if nxt else f"{stage.produces} contract"
-    errors = [RejectionError(path=p["path"], message=p["message"]) for p in verdict.problems]
-    if len(errors) > MAX_REJECTION_ERRORS:
-        more = len(errors) - MAX_REJECTION_ERRORS + 1
-        errors = errors[: MAX_REJECTION_ERRORS - 1] + [RejectionError(path="$", message=f"… and {more} more problems")]
-    rejection = Rejection(at=stamp, stage=stage.stage, by=by, missing=verdict.missing, errors=errors,
-                          summary=verdict.summary)
-    task.rejections = [*task.rejections, rejection]
-    task.updatedAt = stamp
-    tx.log(task.taskId, "rejection", None, rejection.model_dump(mode="json"))
+    rejection = from_verdict(verdict, at=stamp, stage=stage.stage, by=by)
+    record_rejection(tx, task, rejection, stamp)
     set_field(tx, task, "status", "rejected", stamp)
     set_field(tx, task, "blockedBy", f"{by} — {verdict.summary}", stamp)
     return rejection
@@ -383,40 +374,3 @@ def pending_gates(ws: Workspace) -> list[dict[str, Any]]:
                     "phase": t.phase, "artifact": t.output, "waitingSince": t.updatedAt,
                     "next": {"stage": nxt.stage, "agent": nxt.agent} if nxt else None})
     return sorted(out, key=lambda g: g["waitingSince"])
-
-
-# --- rejections as text ----------------------------------------------------------------------
-
-def _rejection_body(rejection: Rejection) -> list[str]:
-    lines = []
-    if rejection.missing:
-        lines.append("Missing: " + ", ".join(rejection.missing))
-    if rejection.errors:
-        lines.append("Problems to fix:")
-        lines += [f"- {e.path}: {e.message}" for e in rejection.errors]
-    return lines
-
-
-def format_rejection(task_id: str, rejection: Rejection) -> str:
-    """A rejection for people: who needs what, and every problem with its path."""
-    stage = f" at the {rejection.stage} handoff" if rejection.stage else ""
-    head = f"{task_id} rejected{stage} by {rejection.by or 'its contract'}: {rejection.summary or 'invalid artifact'}"
-    return "\n".join([head, *("  " + line for line in _rejection_body(rejection))])
-
-
-def rejection_context(task: Task) -> str:
-    """The task's latest rejection, worded for the agent that must redo the work ("" if none)."""
-    if not task.rejections:
-        return ""
-    rej = task.rejections[-1]
-    stage = f" at the {rej.stage} handoff" if rej.stage else ""
-    earlier = len(task.rejections) - 1
-    lines = [
-        f"Your previous output for task {task.taskId} was rejected{stage} by {rej.by or 'its contract'} "
-        f"({rej.at}): {rej.summary or 'it does not fit the contract'}.",
-        *_rejection_body(rej),
-        "Produce the complete artifact again with every problem above fixed; keep what was already right.",
-    ]
-    if earlier:
-        lines.append(f"(This task was rejected {earlier} time{'s' * (earlier > 1)} before.)")
-    return "\n".join(lines)

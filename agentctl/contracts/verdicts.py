@@ -15,13 +15,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from agentctl.contracts.rejections import build_rejection, from_reason, problem, record_rejection
 from agentctl.core.clock import iso
 from agentctl.core.records import Rejection, RejectionError, Task
 from agentctl.errors import UsageError
 from agentctl.storage.base import RegistryTx
+
+if TYPE_CHECKING:
+    from agentctl.workspace.loader import Workspace
 
 BLOCKING_SEVERITIES = ("critical", "major")
 MAX_ITEMS = 20
@@ -58,12 +61,12 @@ def change_list(artifact: dict[str, Any]) -> list[RejectionError]:
     for i, req in enumerate(_requests(artifact)):
         if isinstance(req, dict):
             where = str(req.get("file") or f"openRevisionRequests[{i}]")
-            out.append(RejectionError(path=where, message=str(req.get("comment") or json.dumps(req))[:300]))
+            out.append(problem(where, req.get("comment") or json.dumps(req)))
         else:
-            out.append(RejectionError(path=f"openRevisionRequests[{i}]", message=str(req)[:300]))
+            out.append(problem(f"openRevisionRequests[{i}]", req))
     for i, bug in enumerate(_blocking_bugs(artifact)):
         text = f"{bug.get('severity')} bug {bug.get('id') or i}: {bug.get('title') or ''}".strip()
-        out.append(RejectionError(path=f"bugs[{i}]", message=text[:300]))
+        out.append(problem(f"bugs[{i}]", text))
     return out[:MAX_ITEMS]
 
 
@@ -73,16 +76,19 @@ class SentBack:
     reset: list[Task] = field(default_factory=list)
 
 
-def _artifact_of(root: Path, task: Task) -> Any:
+def _artifact_of(ws: Workspace, task: Task) -> Any:
+    """The task's output artifact, parsed (through the artifact store); None when absent or not JSON."""
+    from agentctl.storage.artifact_refs import read_ref
+
     if not task.output:
         return None
     try:
-        return json.loads((root / task.output).read_bytes())
+        return json.loads(read_ref(ws.storage, ws.root, ws.root / task.output))
     except (OSError, ValueError):
         return None
 
 
-def find_upstream(root: Path, tx: RegistryTx, task: Task) -> tuple[Task | None, list[Task]]:
+def find_upstream(ws: Workspace, tx: RegistryTx, task: Task) -> tuple[Task | None, list[Task]]:
     """The work a verdict is about, and the verdict tasks between it and ``task``."""
     between: list[Task] = []
     current, seen = task, {task.taskId}
@@ -93,18 +99,18 @@ def find_upstream(root: Path, tx: RegistryTx, task: Task) -> tuple[Task | None, 
             return None, between
         up = parents[0]
         seen.add(up.taskId)
-        if not _is_verdict_shaped(_artifact_of(root, up)):
+        if not _is_verdict_shaped(_artifact_of(ws, up)):
             return up, between
         between.append(up)
         current = up
 
 
-def send_back(tx: RegistryTx, root: Path, task: Task, artifact: dict[str, Any], stage: str | None,
+def send_back(tx: RegistryTx, ws: Workspace, task: Task, artifact: dict[str, Any], stage: str | None,
               stamp: str) -> SentBack:
     """Apply a verdict that requests changes: reject the upstream work, reset the verdicts."""
     from agentctl.registry.service import set_field
 
-    upstream, between = find_upstream(root, tx, task)
+    upstream, between = find_upstream(ws, tx, task)
     changes = change_list(artifact)
     who = task.agent or "the reviewer"
     summary = f"changes requested by {who}: {len(changes)} item(s) to fix"
@@ -113,7 +119,7 @@ def send_back(tx: RegistryTx, root: Path, task: Task, artifact: dict[str, Any], 
     if upstream is None:
         set_field(tx, task, "status", "done", stamp)
         return SentBack(None)
-    rejection = Rejection(at=stamp, stage=upstream.phase or stage, by=who, errors=changes, summary=summary)
+    rejection = build_rejection(at=stamp, stage=upstream.phase or stage, by=who, errors=changes, summary=summary)
     reject_back(tx, upstream, rejection, f"{who} — {summary}", stamp)
     for t in [task, *between]:
         for name, value in (("status", "todo"), ("claimedBy", None), ("claimRun", None), ("leaseExpiresAt", None),
@@ -126,9 +132,7 @@ def reject_back(tx: RegistryTx, task: Task, rejection: Rejection, blocked_by: st
     """``task`` goes back to its producer: rejected, unclaimed, with the rejection for its next run."""
     from agentctl.registry.service import set_field
 
-    task.rejections = [*task.rejections, rejection]
-    task.updatedAt = stamp
-    tx.log(task.taskId, "rejection", None, rejection.model_dump(mode="json"))
+    record_rejection(tx, task, rejection, stamp)
     for name, value in (("status", "rejected"), ("blockedBy", blocked_by), ("blockedOn", []),
                         ("claimedBy", None), ("claimRun", None), ("leaseExpiresAt", None)):
         set_field(tx, task, name, value, stamp)
@@ -146,8 +150,7 @@ def reject_gate(ws: Any, task_id: str, by: str, reason: str, actor: str, now: da
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:
         task = _waiting(tx, check_task_id(task_id))
-        rejection = Rejection(at=stamp, stage=task.phase, by=by, summary=reason.strip()[:500],
-                              errors=[RejectionError(path="$", message=reason.strip()[:300])])
+        rejection = from_reason(reason, at=stamp, stage=task.phase, by=by)
         set_field(tx, task, "gate", "rejected", stamp)
         tx.log(task.taskId, "gateDecision", None, {"decision": "rejected", "by": by, "reason": reason.strip()[:500]})
         reject_back(tx, task, rejection, f"{by} — {reason.strip()[:200]}", stamp)

@@ -31,11 +31,9 @@ def _clean(value: Any) -> Any:
 
 def list_alerts(ws: Workspace, now: datetime, since: str) -> list[dict[str, Any]]:
     """Alerts with ``ts`` within ``since`` of ``now`` (a bad duration is a usage error, 2)."""
-    from agentctl.storage import JsonlReader
-
     horizon = now - parse_duration(since)
     rows = []
-    for line in JsonlReader().read(ws.alerts_path):
+    for line in ws.storage.alerts.read():  # the alert log, through the seam (rows on PostgreSQL)
         ts = line.get("ts")
         try:
             at = parse_iso(ts) if isinstance(ts, str) else None

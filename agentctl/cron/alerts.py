@@ -25,7 +25,6 @@ import hashlib
 import ipaddress
 import json
 import os
-import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -95,17 +94,22 @@ def post_webhook(url: str, payload: dict[str, Any], timeout: float = WEBHOOK_TIM
         raise SinkError(f"webhook unreachable ({type(exc).__name__}: {reason})".replace(url, MASK)) from None
 
 
-def run_command_sink(argv: list[str], payload: dict[str, Any], timeout: float = COMMAND_TIMEOUT_S) -> None:
+def run_command_sink(argv: list[str], payload: dict[str, Any], timeout: float = COMMAND_TIMEOUT_S, *,
+                     env: Mapping[str, str]) -> None:
+    """The alert JSON on the command's stdin, through the one process runner (its own group,
+    ended on timeout); its stderr's redacted tail goes into the failure message."""
+    from agentctl.providers.process import Tail, run_process
+
     data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    try:
-        proc = subprocess.run(argv, input=data, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise SinkError(f"alert command timed out after {timeout:g}s") from None
-    except OSError as exc:
-        raise SinkError(f"alert command {argv[0]!r} could not start ({exc.strerror})") from None
-    if proc.returncode != 0:
-        tail = proc.stderr.decode("utf-8", "replace").strip()[-OUTPUT_TAIL:]
-        raise SinkError(f"alert command exited {proc.returncode}" + (f": {tail}" if tail else ""))
+    res = run_process(argv, env=env, timeout_s=timeout, stdin=data,
+                      stdout_path=Path(os.devnull), tail=Tail(keep=4 * OUTPUT_TAIL, overlap=4096))
+    if res.spawn_error is not None:
+        raise SinkError(f"alert command {argv[0]!r} could not start ({res.spawn_error.strerror})")
+    if res.timed_out:
+        raise SinkError(f"alert command timed out after {timeout:g}s")
+    if res.exit_code != 0:
+        tail = res.stderr_tail.strip()[-OUTPUT_TAIL:]
+        raise SinkError(f"alert command exited {res.exit_code}" + (f": {tail}" if tail else ""))
 
 
 Sink = tuple[str, Callable[[dict[str, Any]], None]]
@@ -124,7 +128,7 @@ def configured_sinks(cfg: AlertsConfig, env: Mapping[str, str]) -> tuple[list[Si
         sinks.append(("webhook", lambda payload, u=url: post_webhook(u, payload)))  # type: ignore[misc]
     if cfg.command:
         argv = list(cfg.command)
-        sinks.append(("command", lambda payload: run_command_sink(argv, payload)))
+        sinks.append(("command", lambda payload: run_command_sink(argv, payload, env=env)))
     return sinks, problems
 
 
@@ -167,7 +171,7 @@ def raise_alert(ws: Workspace, *, kind: str, message: str, source: str, now: dat
                 severity: str = "warning", data: dict[str, Any] | None = None,
                 env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Record an alert, then notify the configured sinks (at most once per dedupe window)."""
-    env = os.environ if env is None else env
+    env = ws.env if env is None else env
     env_d = dict(env)
     message = redact(message, env_d)
     key = alert_key(kind, source, message)
@@ -214,8 +218,6 @@ def _sink_failed(ws: Workspace, alert: dict[str, Any], sink: str, error: str, no
         ws.storage.alerts.append(line)
 
 
-def read_alerts(path: Path) -> list[dict[str, Any]]:
-    """All alert lines (tests, briefings); torn lines are skipped."""
-    from agentctl.storage import JsonlReader
-
-    return list(JsonlReader().read(path))
+def read_alerts(ws: Workspace) -> list[dict[str, Any]]:
+    """All alerts (tests, briefings), through the alert store; torn lines are skipped."""
+    return list(ws.storage.alerts.read())

@@ -15,7 +15,6 @@ start falls in.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +24,6 @@ from agentctl.core.config import CronJob
 from agentctl.cron.schedule import job_zone, next_runs, slot_for, slots_between
 from agentctl.cron.state import all_entries, coverage_start, mark_defined
 from agentctl.errors import AgentctlError
-from agentctl.storage import open_log
 from agentctl.workspace.cronsyntax import schedule_problem
 from agentctl.workspace.loader import Workspace
 
@@ -76,30 +74,9 @@ def _base(job: CronJob) -> dict[str, Any]:
 
 
 def _job_records(ws: Workspace, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-    """Run records with a job in [start, end). Most runs have none: the compact
-    `"job":null` the run log writes is skipped before parsing (a year: seconds, not a minute)."""
-    runlog: Any = ws.storage.runlog  # job_records / files_between: each backend's own, not in RunLogStore
-    if hasattr(runlog, "job_records"):  # a database filters in SQL
-        yield from runlog.job_records(start, end)
-        return
-    lo, hi = iso(start)[:19], iso(end)[:19]
-    for path in runlog.files_between(start, end):
-        fh = open_log(path)
-        if fh is None:
-            continue
-        with fh:
-            for raw in fh:
-                if b'"job":null' in raw or b'"job"' not in raw:
-                    continue
-                try:
-                    rec = json.loads(raw)
-                except ValueError:
-                    continue
-                if not isinstance(rec, dict) or not isinstance(rec.get("job"), str):
-                    continue
-                started = rec.get("startedAt")
-                if isinstance(started, str) and lo <= started[:19] < hi:
-                    yield rec
+    """Run records with a job in [start, end), from the run-log store (``job_records``: files skip
+    job-less lines before parsing; a database filters in SQL)."""
+    yield from ws.storage.runlog.job_records(start, end)
 
 
 def _slot_states(job: CronJob, records: list[dict[str, Any]], known: set[datetime]) -> tuple[dict[datetime, str],

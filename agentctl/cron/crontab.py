@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextlib
 import re
 import shlex
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +38,7 @@ _SAFE_PATH_DIR = re.compile(r"^/[A-Za-z0-9/._+@,~-]*$")
 _JOB_NAME = re.compile(NAME_PATTERN)
 _SPECIAL = re.compile(r"[LW#?]", re.I)
 MAX_LINE = 990
+CRONTAB_TIMEOUT_S = 30.0
 
 
 def cron_safe(text: str, what: str) -> str:
@@ -231,30 +233,29 @@ class CrontabTarget:
 
     file: Path | None = None
     program: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    """The environment ``program`` runs with (chosen at the CLI edge)."""
 
     def describe(self) -> str:
         return f"file {self.file}" if self.file else f"user crontab ({self.program} -l)"
 
     def read(self) -> str:
-        import subprocess
-
         from agentctl.storage import read_bytes
 
         if self.file is not None:
             raw = read_bytes(self.file)
             return "" if raw is None else _decode(raw, str(self.file))
         assert self.program is not None
-        proc = subprocess.run([self.program, "-l"], capture_output=True, timeout=30, check=False)
-        if proc.returncode != 0:
-            err = proc.stderr.decode("utf-8", "replace").strip()
+        res = self._run([self.program, "-l"], capture_stdout=True)
+        if res.exit_code != 0:
+            err = res.stderr_tail.strip()
             if "no crontab" in err.lower():
                 return ""
-            raise StateError(f"`{self.program} -l` failed (exit {proc.returncode}): {err[:300]}")
-        return _decode(proc.stdout, "the user crontab")
+            raise StateError(f"`{self.program} -l` failed ({_how(res)}): {err[:300]}")
+        return _decode(res.stdout or b"", "the user crontab")
 
     def write(self, text: str) -> None:
         import os
-        import subprocess
         import tempfile
 
         from agentctl.storage import atomic_write
@@ -267,13 +268,21 @@ class CrontabTarget:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(text.encode("utf-8"))
-            proc = subprocess.run([self.program, tmp], capture_output=True, timeout=30, check=False)
+            res = self._run([self.program, tmp])
         finally:
             os.unlink(tmp)
-        if proc.returncode != 0:
-            err = proc.stderr.decode("utf-8", "replace").strip()
-            raise StateError(f"`{self.program}` refused the new crontab (exit {proc.returncode}): {err[:300]}; "
+        if res.exit_code != 0:
+            err = res.stderr_tail.strip()
+            raise StateError(f"`{self.program}` refused the new crontab ({_how(res)}): {err[:300]}; "
                              "the previous crontab is unchanged")
+
+    def _run(self, argv: list[str], capture_stdout: bool = False) -> Any:
+        from agentctl.providers.process import run_process
+
+        res = run_process(argv, env=self.env, timeout_s=CRONTAB_TIMEOUT_S, capture_stdout=capture_stdout)
+        if res.spawn_error is not None:
+            raise StateError(f"cannot start `{argv[0]}`: {res.spawn_error.strerror or res.spawn_error}")
+        return res
 
     @contextlib.contextmanager
     def lock(self) -> Any:
@@ -282,6 +291,10 @@ class CrontabTarget:
             return
         with locked(self.file):
             yield
+
+
+def _how(res: Any) -> str:
+    return f"timed out after {CRONTAB_TIMEOUT_S:g}s" if res.timed_out else f"exit {res.exit_code}"
 
 
 def _decode(raw: bytes, what: str) -> str:

@@ -189,15 +189,20 @@ def artifact_verdicts(ws: Workspace, h: History) -> list[Change]:
     """Review and QA verdicts written in the tasks' artifacts (the pipeline records them there)."""
     import json
 
+    from agentctl.storage.artifact_refs import read_ref
+
     out = []
     for task in h.tasks.values():
         if not task.output or not task.output.endswith(".json"):
             continue
         path = (ws.root / task.output).resolve()
         try:
-            if not path.is_relative_to(ws.root) or path.stat().st_size > MAX_ARTIFACT_BYTES:
+            if not path.is_relative_to(ws.root):
                 continue
-            found = _artifact_verdict(json.loads(path.read_bytes()))
+            raw = read_ref(ws.storage, ws.root, path)  # a stored artifact through the store
+            if len(raw) > MAX_ARTIFACT_BYTES:
+                continue
+            found = _artifact_verdict(json.loads(raw))
         except (OSError, ValueError):
             continue
         if found is None:

@@ -16,7 +16,6 @@ available, else by a template; the model is never called under the lock.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -268,8 +267,8 @@ def collect_tasks(ws: Workspace, start: datetime, end: datetime, info: AgentInfo
 
 
 def collect_breaker_trips(ws: Workspace, start: datetime, end: datetime, info: AgentInfo, out: Collected) -> None:
-    reader = JsonlReader()
-    for alert in reader.read(ws.alerts_path):
+    alerts = ws.storage.alerts  # through the seam: the alert log is rows on PostgreSQL
+    for alert in alerts.read():
         at = _time(alert.get("ts"))
         if alert.get("kind") != "breaker_tripped" or at is None or not start <= at < end:
             continue
@@ -282,7 +281,7 @@ def collect_breaker_trips(ws: Workspace, start: datetime, end: datetime, info: A
             ref=str(agent or alert.get("source") or "breaker"), agent=agent, role=info.roles.get(agent or ""),
             kind="breaker_tripped", stable=message.replace(agent, "<agent>") if agent else message,
             message=_clip(message)))
-    out.skippedLines += reader.skipped
+    out.skippedLines += alerts.skipped
 
 
 def collect(ws: Workspace, start: datetime, end: datetime) -> Collected:
@@ -395,15 +394,12 @@ def model_drafter(ws: Workspace, env: Mapping[str, str] | None = None) -> tuple[
     tier = ws.config.tiers.get(name)
     if tier is None:
         return None, f"template (learning tier {name!r} is not defined under tiers:)"
-    env = os.environ if env is None else env
+    env = ws.env if env is None else env
     key_env = tier.api_key_env or ("ANTHROPIC_API_KEY" if tier.provider == "anthropic" else "OPENAI_API_KEY")
     key = env.get(key_env) or ("local" if _loopback(tier.base_url) else None)
     if not key:
         return None, f"template (no API key in ${key_env} for the learning tier {name!r})"
-    try:
-        from agentctl.providers import ModelRequest, call_model
-    except ImportError:
-        return None, "template (no model provider available)"
+    from agentctl.providers import ModelRequest, call_model
 
     def draft(prompt: str) -> str:
         answer = call_model(tier, ModelRequest(system=DRAFT_SYSTEM, prompt=prompt, timeout_s=60),

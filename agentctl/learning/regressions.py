@@ -23,8 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentctl.core.clock import iso
-from agentctl.errors import ConfigError, NotFound, StateError
-from agentctl.storage import atomic_write, read_bytes
+from agentctl.errors import AgentctlError, ConfigError, NotFound, StateError
 from agentctl.workspace.loader import Workspace
 from agentctl.workspace.yamlstrict import line_for, load_yaml_text
 
@@ -156,11 +155,11 @@ def transaction(ws: Workspace) -> Iterator[RegressionsFile]:
 # --- the runner's view: fast, called on every run ---------------------------------
 #
 # Strict YAML parsing costs ~1.5 ms per entry in pure Python, too much on every run.
-# The active rules are therefore cached in state/active-rules.json together with the
-# sha256 of the regressions.yaml bytes they came from; a file edited by hand has
-# another digest, so it is parsed strictly (and the cache rewritten) on the next run.
+# The active rules are therefore cached (the seam's ``storage.cache``, key ``active-rules``)
+# together with the sha256 of the regressions.yaml bytes they came from; a file edited by
+# hand has another digest, so it is parsed strictly (and the cache rewritten) on the next run.
 
-CACHE_REL = "state/active-rules.json"
+CACHE_KEY = "active-rules"
 
 
 class _ActiveRule(_Model):
@@ -179,20 +178,22 @@ def _write_cache(ws: Workspace, raw: bytes, doc: RegressionsFile) -> list[_Activ
     active = [_ActiveRule(role=r.role, agent=r.agent, rule=r.rule.strip())
               for r in doc.regressions if r.status == "active" and r.rule.strip()]
     cache = _ActiveCache(sha256=hashlib.sha256(raw).hexdigest(), active=active)
-    with contextlib.suppress(StateError):  # only a cache: a failed write costs speed, not correctness
-        atomic_write(ws.root / CACHE_REL, cache.model_dump_json().encode() + b"\n")
+    with contextlib.suppress(AgentctlError), ws.storage.cache.transaction(CACHE_KEY) as slot:
+        slot.value = cache.model_dump(mode="json")  # only a cache: a failed write costs speed, not correctness
     return active
 
 
 def _active(ws: Workspace) -> list[_ActiveRule]:
-    raw = read_bytes(regressions_path(ws))
+    raw = ws.storage.regressions.read()
     if raw is None:
         return []
     digest = hashlib.sha256(raw).hexdigest()
-    cached = read_bytes(ws.root / CACHE_REL)
+    cached = None
+    with contextlib.suppress(AgentctlError):
+        cached = ws.storage.cache.get(CACHE_KEY)
     if cached:
         try:
-            cache = _ActiveCache.model_validate_json(cached)
+            cache = _ActiveCache.model_validate(cached)
             if cache.sha256 == digest and cache.version == 1:
                 return cache.active
         except ValidationError:

@@ -93,14 +93,15 @@ def children_done(task: Task, look: Lookup) -> bool:
 
 
 def is_ready(task: Task, agent: str, look: Lookup, now: datetime) -> bool:
-    if task.agent != agent or task.gate == "pending":
+    """A's own task, todo / rejected / a parent whose children are done / a lapsed claim, that the
+    one claim policy (``registry.claims``) lets A take."""
+    from agentctl.registry.claims import claim_refusal
+
+    if task.agent != agent or task.status not in ("todo", "rejected", "blocked", "in_progress"):
         return False
-    if task.status in ("todo", "rejected"):
-        open_claim = task.claimedBy not in (None, agent)
-        return not open_claim and not unmet_dependencies(task, look)
-    if task.status == "blocked":
-        return children_done(task, look)
-    return lease_expired(task, now)
+    if task.status == "in_progress" and not lease_expired(task, now):
+        return False
+    return claim_refusal(task, agent, look, now) is None
 
 
 def ready_tasks(tasks: list[Task], agent: str, look: Lookup, now: datetime) -> list[Task]:

@@ -212,19 +212,20 @@ def _changes(task: Task, up: Update, sets: list[tuple[str, str]]) -> dict[str, A
 
 
 @replayable
-def claim_task(ws: Workspace, task_id: str, agent: str, now: datetime) -> Task:
+def claim_task(ws: Workspace, task_id: str, agent: str, now: datetime, acting: str | None = None) -> Task:
+    """`task claim ID --agent A`: the one claim policy (``registry.claims``) decides; a lapsed
+    claim of another agent is taken over (event ``reclaimed``)."""
+    from agentctl.registry.claims import check_claim
+    from agentctl.registry.ready import claim_lease, lease_expired
+
     stamp = iso(now)
     with ws.storage.registry.transaction(agent, stamp) as tx:
         task = _get(tx, task_id)
-        if task.claimedBy and task.claimedBy != agent:
-            raise Conflict(f"task {task_id} is claimed by {task.claimedBy}")
-        if task.status in FINISHED:
-            raise Conflict(f"task {task_id} is {task.status}; nothing to claim")
-        from agentctl.registry.ready import claim_lease, dependency_refusal, lookup_for
-
-        refusal = dependency_refusal(task, lookup_for(tx.doc.tasks, ws.storage.registry))
-        if refusal:
-            raise Conflict(refusal[0], hint=refusal[1])
+        check_claim(ws, tx, task, agent, now, acting=acting, any_assignee=True)
+        if lease_expired(task, now) and task.claimedBy != agent:
+            tx.log(task.taskId, "reclaimed", {"claimedBy": task.claimedBy, "claimRun": task.claimRun,
+                                              "leaseExpiresAt": task.leaseExpiresAt}, {"claimedBy": agent})
+            set_field(tx, task, "claimRun", None, stamp)
         set_field(tx, task, "leaseExpiresAt", claim_lease(ws, agent, now), stamp)
         set_field(tx, task, "claimedBy", agent, stamp)
         if task.status in ("todo", "rejected"):

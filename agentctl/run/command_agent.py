@@ -29,11 +29,11 @@ from agentctl.core.records import RunError
 from agentctl.core.redact import redact
 from agentctl.providers import TokenUsage
 from agentctl.providers.usage import PROVIDER_OF, CliUsage, ModelUse, read_usage
-from agentctl.storage import atomic_write
 
 if TYPE_CHECKING:
     from agentctl.core.config import AgentDef
     from agentctl.core.records import Task
+    from agentctl.run.artifacts import RunArtifacts
     from agentctl.workspace.loader import Workspace
 
 EXIT_FAILED, EXIT_INVALID_OUTPUT, EXIT_TRY_LATER = 1, 3, 75
@@ -74,6 +74,8 @@ class RunFiles:
     stdout: Path
     schema: Path | None
     input: Path | None
+    arts: RunArtifacts | None = None
+    """Where the run's kept files go (the artifact store); None: nowhere."""
 
     def placeholders(self, ws_root: Path) -> dict[str, str]:
         return {"prompt_file": str(self.prompt), "output": str(self.output), "input": str(self.input or ""),
@@ -246,18 +248,20 @@ def self_blocked(ws: Workspace, agent: str, task: Task | None) -> str | None:
 
 # --- the execution ------------------------------------------------------------------------
 
-def run_files(ws: Workspace, agent: AgentDef, folder: Path, prompt_file: Path, run_id: str,
+def run_files(ws: Workspace, agent: AgentDef, arts: RunArtifacts, prompt_file: Path, run_id: str,
               input_path: Path | None, private: Path | None = None) -> RunFiles:
     """The run's paths; what the agent writes (artifact, usage, stdout) goes to ``private``, the
-    run's staging folder (0700, removed on every exit) when given, else beside the artifacts."""
+    run's staging folder (0700, removed on every exit) when given, else beside the artifacts.
+    The schema copy is stored with the task's artifacts (``arts``) and handed over as a local path."""
     schema = None
     if agent.produces:
-        schema = folder / f"{agent.produces}.schema.json"
-        atomic_write(schema, (json.dumps(ws.load_schema(agent.produces), indent=2) + "\n").encode())
+        schema = arts.store_now(f"{agent.produces}.schema.json",
+                                (json.dumps(ws.load_schema(agent.produces), indent=2) + "\n").encode())
     stem = f".{agent.name}.{run_id}"
+    folder = prompt_file.parent
     raw = private if private is not None else folder
     return RunFiles(folder, prompt_file, raw / f".{agent.produces or 'output'}.{run_id}.json",
-                    raw / f"{stem}.usage", raw / f"{stem}.stdout", schema, input_path)
+                    raw / f"{stem}.usage", raw / f"{stem}.stdout", schema, input_path, arts)
 
 
 def execute(ws: Workspace, agent: AgentDef, task: Task | None, files: RunFiles, env: dict[str, str], run_id: str,
@@ -275,7 +279,8 @@ def execute(ws: Workspace, agent: AgentDef, task: Task | None, files: RunFiles, 
         res = run_command(argv, cwd=ws.root, env=command_env(ws, agent, env, run_vars), timeout_s=agent.timeout_s,
                           stdin_path=files.prompt if agent.stdin == "prompt" else None,
                           stdout_path=files.stdout if agent.usage else None, on_start=on_start)
-        atomic_write(files.folder / f"{agent.name}.log", redact(res.output_tail, redact_env).encode())
+        if files.arts is not None:  # the output tail, kept beside the artifacts
+            files.arts.store_now(f"{agent.name}.log", redact(res.output_tail, redact_env).encode())
         out = CommandOutcome()
         cli = None
         if agent.usage:

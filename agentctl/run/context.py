@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from agentctl.core.redact import redact
 from agentctl.errors import UsageError
-from agentctl.storage import atomic_write
+from agentctl.storage.artifact_refs import read_ref
 
 if TYPE_CHECKING:
     from agentctl.core.config import AgentDef
     from agentctl.core.records import Task
+    from agentctl.run.artifacts import RunArtifacts
     from agentctl.workspace.loader import Workspace
 
 MAX_INPUT_CHARS = 200_000
@@ -48,7 +49,7 @@ def read_input(ws: Workspace, input_file: str | None, task: Task | None) -> RunI
         path = (ws.root / path) if not input_file else path.resolve()
     display = ws.rel(path.resolve())
     try:
-        raw = path.read_bytes()
+        raw = read_ref(ws.storage, ws.root, path)  # a stored artifact through the store, else the file
     except FileNotFoundError:
         stored = _stored_artifact(ws, display) if not input_file else None
         if stored is not None:  # a database backend: the artifact was handed off on another host
@@ -84,11 +85,11 @@ def build_context(ws: Workspace, agent: AgentDef, task: Task | None, prompt: str
     return system, user
 
 
-def write_prompt_file(folder: Path, agent: AgentDef, system: str, prompt: str, redact_env: dict[str, str]) -> Path:
-    """The prompts a command agent reads from ``$AGENTCTL_PROMPT_FILE``, secrets redacted."""
-    prompt_file = folder / f"{agent.name}.prompt.md"
-    atomic_write(prompt_file, redact(f"{system}\n\n{prompt}\n", redact_env).encode())
-    return prompt_file
+def write_prompt_file(arts: RunArtifacts, agent: AgentDef, system: str, prompt: str,
+                      redact_env: dict[str, str]) -> Path:
+    """The prompts a command agent reads from ``$AGENTCTL_PROMPT_FILE``, secrets redacted (stored
+    beside the task's artifacts; the path is a local copy)."""
+    return arts.store_now(f"{agent.name}.prompt.md", redact(f"{system}\n\n{prompt}\n", redact_env).encode())
 
 
 def system_prompt(agent: AgentDef, base: str, rules: list[str]) -> str:
@@ -128,13 +129,6 @@ def user_prompt(agent: AgentDef, task: Task | None, prompt: str | None, inp: Run
 def _rejection_text(task: Task | None) -> str:
     if task is None or not task.rejections:
         return ""
-    try:
-        from agentctl.contracts.handoff import rejection_context
-    except ImportError:
-        rej = task.rejections[-1]
-        lines = [f"Rejected by {rej.by or 'its contract'} at {rej.at}: {rej.summary or 'invalid artifact'}"]
-        if rej.missing:
-            lines.append("Missing: " + ", ".join(rej.missing))
-        lines += [f"- {e.path}: {e.message}" for e in rej.errors]
-        return "\n".join(lines)
+    from agentctl.contracts.rejections import rejection_context
+
     return rejection_context(task)

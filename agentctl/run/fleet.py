@@ -1,7 +1,7 @@
 """What a run does for the fleet loop (SPEC §13), kept out of the run sequence itself.
 
-The runner calls these at its claim, its contract check and its store steps:
-dependencies and live claims refuse a start (exit 5), the claim carries the run and
+The runner calls these at its claim, its contract check and its store steps (who may
+start is ``registry.claims``, the one claim policy): the claim carries the run and
 a lease, a ``spawn`` list is taken out of the artifact and becomes child tasks, a
 review that requests changes is the reviewer's success, and a result whose claim
 was lost meanwhile (lease lapsed and reclaimed, or released) is not applied.
@@ -9,17 +9,16 @@ was lost meanwhile (lease lapsed and reclaimed, or released) is not applied.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from agentctl.contracts.verdicts import requests_changes
 from agentctl.core.records import Task
 from agentctl.errors import AgentctlError, Conflict
 from agentctl.registry.delegation import spawn_children, spawn_problems, take_spawn
-from agentctl.registry.ready import dependency_refusal, lease_expired, lookup_for, take_claim
+from agentctl.registry.ready import take_claim
 from agentctl.storage.base import RegistryTx
 
-__all__ = ["children_text", "claim_gone", "claim_lost", "requests_changes", "spawn_children", "spawn_verdict", "start_refusal", "take_claim",
+__all__ = ["children_text", "claim_gone", "claim_lost", "requests_changes", "spawn_children", "spawn_verdict", "take_claim",
            "take_spawn"]
 
 
@@ -31,23 +30,6 @@ def children_text(ws: Any, task: Task) -> str:
     lines = [f"- {k.taskId} ({k.agent or '-'}, {k.status}): {k.title}" + (f" → {k.output}" if k.output else "")
              for k in kids[:50]]
     return "## Tasks you delegated\n" + "\n".join(lines)
-
-
-def start_refusal(ws: Any, tx: RegistryTx, task: Task, run_id: str, now: datetime) -> tuple[str, str] | None:
-    """Unmet dependencies, or another run holding a live claim on the task."""
-    refusal = dependency_refusal(task, lookup_for(tx.doc.tasks, ws.storage.registry))
-    if refusal:
-        return refusal
-    if task.claimRun not in (None, run_id) and not lease_expired(task, now) and _claim_alive(ws, task, now):
-        return (f"task {task.taskId} is being run by {task.claimRun} (lease until {task.leaseExpiresAt})",
-                "`agentctl runs --running` shows it; `agentctl task release ID` gives the claim back")
-    return None
-
-
-def _claim_alive(ws: Any, task: Task, now: datetime) -> bool:
-    """Whether the run holding the claim still has a live slot (a crashed run's claim can be taken over
-    at once, as its idempotency key can: SPEC §5)."""
-    return any(task.claimRun in (e.get("slotId"), e.get("runId")) for e in ws.storage.inflight.running(now))
 
 
 def spawn_verdict(ws: Any, spawn: list[Any] | None) -> Any:

@@ -52,32 +52,31 @@ its CLI, computed from its tokens, or ``null`` when nothing is known — never 0
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+from agentctl.contracts.rejections import from_verdict, record_rejection, rejection_summary
 from agentctl.core.clock import iso
 from agentctl.core.config import AgentDef, ModelRef, Tier
-from agentctl.core.records import Rejection, RejectionError, RunError, RunRecord, Task
+from agentctl.core.records import Rejection, RunError, RunRecord, Task
 from agentctl.core.redact import redact, redact_obj
 from agentctl.errors import AgentctlError, Conflict, NotFound, TryLater, UsageError
 from agentctl.providers import TokenUsage
+from agentctl.registry.claims import check_claim
 from agentctl.run import fleet, idempotency, leases
+from agentctl.run.artifacts import RunArtifacts, run_key
 from agentctl.run.command_agent import CommandOutcome
 from agentctl.run.context import RunInput, build_context, read_input, write_prompt_file
-from agentctl.storage import atomic_write
 from agentctl.tiers import budget as budgets
 from agentctl.workspace.loader import Workspace
 
 Clock = Callable[[], datetime]
 EXIT_FOR = {"success": 0, "failure": 1, "rejected": 3, "selftest_failed": 4, "skipped": 75}
 MAX_ERROR_CHARS = 600
-MAX_REJECTION_ERRORS = 20
 TRIGGERS = ("manual", "cron", "pipeline")
 _ERROR_TYPES = {"rate_limited": "RateLimited", "overloaded": "Overloaded", "server": "ServerError",
                 "timeout": "Timeout", "connection": "ConnectionError", "auth": "AuthenticationError",
@@ -119,7 +118,7 @@ def run_agent(ws: Workspace, req: RunRequest, clock: Clock, *, env: Mapping[str,
     if req.trigger not in TRIGGERS:
         raise UsageError(f"trigger must be one of {', '.join(TRIGGERS)}; got {req.trigger!r}")
     agent = ws.agent(req.agent)
-    run = _Run(ws, req, agent, clock, dict(os.environ if env is None else env), sleep)
+    run = _Run(ws, req, agent, clock, dict(ws.env if env is None else env), sleep)
     with leases.run_slot(ws, agent, run.run_id, req.task_id, run.started, req.slot_id, req.trigger):
         return run.run()
 
@@ -157,6 +156,7 @@ class _Run:
         """Binds the result to the idempotency key, in the same unit of work as the run record."""
         self.spawn: list[Any] | None = None
         self.not_applied: AgentctlError | None = None
+        self._run_files: RunArtifacts | None = None
 
     # --- the steps, in SPEC order ---------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -254,9 +254,7 @@ class _Run:
             task = tx.find(task_id)
             if task is None:
                 raise NotFound(f"task {task_id} disappeared (archived?)")
-            refusal = claim_refusal(task, name) or fleet.start_refusal(self.ws, tx, task, self.run_id, self.started)
-            if refusal:
-                raise Conflict(refusal[0], hint=refusal[1])
+            check_claim(self.ws, tx, task, name, self.started, verb="run", run_id=self.run_id)
             if task.agent is None:
                 set_field(tx, task, "agent", name, stamp)
             fleet.take_claim(tx, task, self.agent, self.started, self.run_id)
@@ -281,7 +279,7 @@ class _Run:
         if task is not None:
             self._store_task(task.taskId, "blocked", blocked_by=message, blocked_on=list(task.dependsOn))
         record = self._record("rejected", error=RunError(type="InputRejected", message=message),
-                              rejection=_rejection_summary(verdict))
+                              rejection=rejection_summary(verdict))
         self.ws.storage.runlog.append(record)
         return None, RunOutcome(record, 3, record.error.message if record.error else message)
 
@@ -303,7 +301,7 @@ class _Run:
 
         tier = self._tier()
         schema = self.ws.load_schema(self.agent.produces) if self.agent.produces else None
-        rates = self.ws.root / "state" / "price-rates.json"
+        rates = self.ws.storage.cache
         primary = routing.chain_for(tier)[0]
         warm = None if pricing.is_cached(primary, self.started, rates) else pricing.warm_in_background
         request = ModelRequest(system=system, prompt=prompt, schema=schema, schema_name=self.agent.produces,
@@ -328,14 +326,16 @@ class _Run:
 
     def _execute_command(self, task: Task | None, inp: RunInput | None, system: str, prompt: str) -> _Exec:
         from agentctl.run import command_agent as cmd
+        from agentctl.storage.artifact_refs import local_file
         from agentctl.storage.staging import note_group, staging_dir
 
-        folder = self._artifact_dir(task)
+        arts = self._artifacts(task)
         with staging_dir(self.ws.root) as private:  # the raw artifact never outlives the run
-            files = cmd.run_files(self.ws, self.agent, folder, folder / f"{self.agent.name}.prompt.md", self.run_id,
-                                  inp.path if inp else None, private=private)
+            files = cmd.run_files(self.ws, self.agent, arts, arts.local(f"{self.agent.name}.prompt.md"), self.run_id,
+                                  local_file(self.ws.storage, self.ws.root, inp.path) if inp else None,
+                                  private=private)
             prompt += "\n\n" + cmd.protocol_text(files, self.agent.produces)
-            write_prompt_file(folder, self.agent, system, prompt, self.redact_env)
+            write_prompt_file(arts, self.agent, system, prompt, self.redact_env)
             out = cmd.execute(self.ws, self.agent, task, files, self.env, self.run_id, self.started, self.redact_env,
                               on_start=lambda pgid: note_group(private, pgid))
         return _Exec(**{f: getattr(out, f) for f in CommandOutcome.__dataclass_fields__})
@@ -360,12 +360,14 @@ class _Run:
                 output = self._write_artifact(task, ex.artifact) if ex.artifact is not None else None
                 report = self._self_tests(task, ex.artifact, output)
                 status = "success" if report is None or report.ok else "selftest_failed"
-        with self.ws.storage.unit_of_work():  # task, run record, breaker and key: all or nothing
+        with self.ws.storage.unit_of_work():  # artifact, task, run record, breaker and key: all or nothing
+            if self._run_files is not None:
+                self._run_files.commit()
             stored_error = None
             if task is not None and ex.executed:
                 stored_error = self._update_task(task, status, output, report, rejection)
             record = self._record(status, ex=ex, error=ex.error, output=output,
-                                  selftest=_selftest_summary(report), rejection=_rejection_summary(verdict))
+                                  selftest=_selftest_summary(report), rejection=rejection_summary(verdict))
             self.ws.storage.runlog.append(record)
             transition = None
             if ex.counted and ex.executed and self.admission is not None:
@@ -397,48 +399,44 @@ class _Run:
         return None
 
     def _rejection(self, verdict: Any) -> Rejection:
-        errors = [RejectionError(path=p["path"], message=str(p["message"])[:300]) for p in verdict.problems]
-        if len(errors) > MAX_REJECTION_ERRORS:
-            more = len(errors) - MAX_REJECTION_ERRORS + 1
-            errors = errors[: MAX_REJECTION_ERRORS - 1] + [RejectionError(path="$", message=f"… and {more} more problems")]
         stage = next((s.stage for s in self.ws.config.pipeline if s.agent == self.agent.name), self.agent.produces)
-        return Rejection(at=iso(self.clock()), stage=stage, by=f"{self.agent.produces or 'output'} contract",
-                         missing=list(verdict.missing), errors=errors, summary=verdict.summary or None)
+        return from_verdict(verdict, at=iso(self.clock()), stage=stage, by=f"{self.agent.produces or 'output'} contract")
 
     def _self_tests(self, task: Task | None, artifact: Any, output: str | None) -> Any:
         from agentctl.selftests.selftest import run_self_tests
 
         if not self.ws.self_tests_for(self.agent):
             return None
-        path = self.ws.root / output if output else None
-        return run_self_tests(self.ws, self.agent, artifact, task.taskId if task else None, self.clock(),
-                              output_path=path, env=self.env)
+        task_id = task.taskId if task else None
+        if output is None:
+            return run_self_tests(self.ws, self.agent, artifact, task_id, self.clock(), env=self.env)
+        with self._artifacts(task).scratch(output.rsplit("/", 1)[-1], self.ws.root) as path:  # stored after
+            return run_self_tests(self.ws, self.agent, artifact, task_id, self.clock(), output_path=path, env=self.env)
 
     # --- files ----------------------------------------------------------------------------
-    def _artifact_dir(self, task: Task | None) -> Path:
-        if task is None:  # task-less runs: artifacts/_runs/YYYY-MM-DD/<runId>/, pruned after retention_days
-            from agentctl.run.housekeeping import taskless_dir
+    def _artifacts(self, task: Task | None) -> RunArtifacts:
+        """The run's files in the artifact store (task-less runs: ``_runs/<day>/<runId>``, pruned)."""
+        if self._run_files is None:
+            from agentctl.run.housekeeping import retention
 
-            return taskless_dir(self.ws, self.run_id, self.clock())
-        folder = self.ws.artifact_dir(task.taskId)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+            key = run_key(self.ws.storage, task.taskId if task else None, self.run_id, self.clock(),
+                          retention(self.ws) if task is None else 0)
+            self._run_files = RunArtifacts(self.ws.storage, key)
+        return self._run_files
 
     def _artifact_name(self) -> str:
         return self.agent.produces or "output"
 
     def _write_artifact(self, task: Task | None, artifact: Any) -> str:
-        path = self._artifact_dir(task) / f"{self._artifact_name()}.json"
+        name = f"{self._artifact_name()}.json"
         if task is not None and fleet.claim_gone(self.ws, task.taskId, self.run_id):  # kept aside, not applied
-            path = path.with_name(f"{self._artifact_name()}.not-applied.{self.run_id}.json")
+            name = f"{self._artifact_name()}.not-applied.{self.run_id}.json"
         data = json.dumps(redact_obj(artifact, self.redact_env), indent=2, ensure_ascii=False) + "\n"
-        atomic_write(path, data.encode())
-        return self.ws.rel(path)
+        return self._artifacts(task).stage(name, data.encode())  # stored with the run record
 
     def _keep_rejected(self, task: Task | None, ex: _Exec) -> None:
-        path = self._artifact_dir(task) / f"{self._artifact_name()}.rejected.json"
         text = json.dumps(ex.artifact, indent=2, ensure_ascii=False) if ex.artifact is not None else ex.raw_text
-        atomic_write(path, redact(text or "", self.redact_env).encode())
+        self._artifacts(task).stage(f"{self._artifact_name()}.rejected.json", redact(text or "", self.redact_env).encode())
 
     # --- registry ---------------------------------------------------------------------------
     def _update_task(self, task: Task, status: str, output: str | None, report: Any,
@@ -592,8 +590,7 @@ def _apply_result(tx: Any, task: Task, stamp: str, status: str, *, output: str |
         task.selfTest = report
         tx.log(task_id, "selfTest", before, report.model_dump(mode="json"))
     if rejection is not None:
-        task.rejections = [*task.rejections, rejection]
-        tx.log(task_id, "rejection", None, rejection.model_dump(mode="json"))
+        record_rejection(tx, task, rejection)
     set_field(tx, task, "status", status, stamp)
     if blocked_by is not None:
         set_field(tx, task, "blockedBy", blocked_by, stamp)
@@ -623,22 +620,6 @@ def task_changes(claimed: Task | None, now: Task, version: int | None,
     return str(who or "someone"), what
 
 
-def claim_refusal(task: Task, agent: str) -> tuple[str, str] | None:
-    """Why ``agent`` may not run ``task`` now (message, hint), or None."""
-    tid = task.taskId
-    if task.claimedBy and task.claimedBy != agent:
-        return f"task {tid} is claimed by {task.claimedBy}", f"`agentctl task update {tid} --set claimedBy=null` frees it"
-    if task.agent and task.agent != agent:
-        return f"task {tid} belongs to agent {task.agent}", f"run `agentctl run {task.agent} --task {tid}`"
-    if task.status in ("done", "cancelled"):
-        return f"task {tid} is {task.status}: nothing to run", "create a new task for new work"
-    if task.status == "review":
-        return f"task {tid} waits at a human gate", f"`agentctl gate approve {tid} --by NAME` (or `gate kill`)"
-    if task.status == "blocked":
-        return f"task {tid} is blocked by {task.blockedBy or 'something'}", f"`agentctl task unblock {tid}` first"
-    return None
-
-
 def json_object_text(text: str) -> dict[str, Any] | None:
     """The JSON object an agent without a contract answered as text (the studio's prompts ask for one:
     seo, leo, briefing), so its self-tests can check its fields; None for prose. A ```json fence counts."""
@@ -650,12 +631,6 @@ def json_object_text(text: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) and data else None
-
-
-def _rejection_summary(verdict: Any) -> dict[str, Any] | None:
-    if verdict is None or verdict.valid:
-        return None
-    return {"missing": list(verdict.missing), "errors": len(verdict.problems), "summary": verdict.summary}
 
 
 def _selftest_summary(report: Any) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from agentctl.core.clock import iso, parse_iso
-from agentctl.errors import NotFound, UsageError
+from agentctl.errors import AgentctlError, NotFound, UsageError
 
 if TYPE_CHECKING:
     from agentctl.workspace.loader import Workspace
@@ -64,16 +64,25 @@ def find_record(ws: Workspace, run_id: str) -> dict[str, Any] | None:
 
 
 def _tail(ws: Any, rec: dict[str, Any]) -> tuple[str | None, str]:
-    folder = ws.artifact_dir(rec.get("taskId") or rec["runId"])
-    candidates = [folder / f"{rec.get('agent')}.log"]
-    if rec.get("output"):
-        candidates.append(ws.root / rec["output"])
-    for path in candidates:
+    """The end of the run's command log, else of its output artifact (through the artifact store)."""
+    from agentctl.run.housekeeping import day_of
+    from agentctl.storage.artifact_refs import split_ref
+
+    try:  # a task-less run's files: _runs/<its start day>/<runId>
+        key = rec.get("taskId") or f"_runs/{day_of(rec['runId'], parse_iso(str(rec.get('startedAt'))))}/{rec['runId']}"
+    except AgentctlError:
+        key = None
+    candidates = [(str(key), f"{rec.get('agent')}.log")] if key else []
+    if rec.get("output") and (ref := split_ref(str(rec["output"]))) is not None:
+        candidates.append(ref)
+    store = ws.storage.artifacts
+    for task_id, name in candidates:
         try:
-            text = path.read_bytes()[-TAIL_CHARS:].decode("utf-8", "replace")
-        except OSError:
+            data = store.get(task_id, name)
+        except AgentctlError:
             continue
-        return ws.rel(path), text
+        if data is not None:
+            return store.rel(task_id, name), data[-TAIL_CHARS:].decode("utf-8", "replace")
     return None, ""
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from agentctl.core.clock import iso
 from agentctl.errors import AgentctlError, UsageError
 from agentctl.scorecard import rules
-from agentctl.scorecard.scan import FAILED, ScanResult, fold_blocks, scan_window
+from agentctl.scorecard.scan import FAILED, ScanResult, scan_window
 from agentctl.scorecard.scan import window_files as window_files  # re-exported: tests and callers use it here
 from agentctl.scorecard.sources import breaker_history, handoff_rejections, task_labels
 from agentctl.scorecard.stats import Context, Pricer, Stats, UsageMix, accumulate, money, rate, tier_resolver
@@ -53,10 +53,8 @@ def genai_price(provider: str, model: str, base_url: str | None, usage: UsageMix
 def cron_coverage(ws: Workspace, start: datetime, end: datetime,
                   scan: ScanResult) -> tuple[list[dict[str, Any]] | None, str | None]:
     """Jobs with missed slots, from the per-job runs of this scan (agentctl.cron.jobs does the slots)."""
-    try:
-        from agentctl.cron.jobs import coverage_from_runs
-    except ImportError:
-        return None, "cron coverage unavailable (agentctl.cron.jobs.coverage_from_runs is not installed)"
+    from agentctl.cron.jobs import coverage_from_runs
+
     try:
         rows = coverage_from_runs(ws, start, end, scan.job_runs)
     except AgentctlError as exc:
@@ -183,9 +181,12 @@ def build_scorecard(ws: Workspace, *, days: float, now: datetime, pricer: Pricer
     names: dict[str, Any] = dict(labels=labels.index, free_jobs=builtin_jobs, tiers=ws.config.tiers,
                                  teams={a.team for a in agents.values()})
     runlog = ws.storage.runlog
-    scan = (fold_blocks(runlog.day_blocks(start, end), start, end, *_names(ws, agents), **names)
-            if hasattr(runlog, "day_blocks")  # a run log in a database
-            else scan_window(ws.root / "logs" / "runs", start, end, *_names(ws, agents), **names))
+    if hasattr(runlog, "scorecard_facts"):  # a run log in a database: aggregated in SQL
+        from agentctl.scorecard.sql import sql_scan
+
+        scan = sql_scan(runlog, start, end, labels.index, builtin_jobs, jobs=include_cron and bool(ws.config.cron))
+    else:
+        scan = scan_window(ws.root / "logs" / "runs", start, end, *_names(ws, agents), **names)
     b = accumulate(scan, agents, builtin_jobs, tier_resolver(ws, agents), labels.labels)
     ctx = Context(ws, agents, scan, days, pricer or genai_price, b)
     history = breaker_history(ws, start, end)

@@ -42,6 +42,8 @@ FAILED = frozenset({"failure", "rejected", "selftest_failed"})
 TASK_HORIZON_DAYS = 14
 BREAKER_ERROR = re.compile(r"breaker", re.I)
 NEVER = datetime.min.replace(tzinfo=UTC)
+HORIZON = timedelta(days=TASK_HORIZON_DAYS)
+ZERO = timedelta(0)
 
 # GroupKey = (agent, model, status, job, tier, fallbackFrom, team)
 GroupKey = tuple[Any, ...]
@@ -97,12 +99,16 @@ class ScanResult:
     rejected_tasks: dict[str | None, Counter[str | None]] = field(default_factory=lambda: defaultdict(Counter))
     job_runs: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     """cron job → its runs in the window: {status, idempotencyKey, startedAt (datetime)}."""
+    error_counts: dict[tuple[str | None, str], Counter[str]] | None = None
+    """The same, already counted (a SQL source's GROUP BY); when set, ``error_lists`` is unused."""
     skipped: Counter[str] = field(default_factory=Counter)
     files: int = 0
     bytes: int = 0
 
     def error_types(self) -> dict[tuple[str | None, str], Counter[str]]:
         """(agent, failed status) → error type → runs."""
+        if self.error_counts is not None:
+            return self.error_counts
         return {key: Counter(types) for key, types in self.error_lists.items()}
 
     def consecutive_errors(self, agent: str | None) -> int:
@@ -125,8 +131,8 @@ class Fold:
     durationS, cost, unpriced, retries, keep-details (failures, refusals, cron runs: read once per
     block by ``_details``; a success without a job needs only its latest start), latest start, its
     position, is-a-failure]. File order is time
-    order for the attempts of one task (they are sequential): a run is a retry when its task
-    already had a failed run earlier in the log (within TASK_HORIZON_DAYS files).
+    order for the attempts of one task (they are sequential): a run is a retry when its task's
+    latest earlier failure in the log started at most TASK_HORIZON_DAYS before it (and not after it).
     """
 
     def __init__(self, start: datetime, end: datetime, agents: Iterable[str] = (), models: Iterable[str] = (),
@@ -137,11 +143,16 @@ class Fold:
         self.labels = labels or {}
         self.free_jobs = frozenset(free_jobs)
         self.out = ScanResult()
-        self.failed_tasks: dict[str, int] = {}
-        self.file_no = self.seq = self.evicted = 0
+        self.failed_tasks: dict[str, datetime] = {}
+        """task → start of its latest failure in the log (evicted once older than the horizon)."""
+        self.file_no = self.seq = 0
+        self.evicted = self.floor = NEVER
+        """floor: a failure that started before it makes no retry in this file (the file's day − horizon − 1 day:
+        eviction never changes a result, and a scan split by days gives what one pass gives)."""
 
     def add_file(self, path: Path, day: str) -> None:
         d0 = _day_start(day)
+        self.floor = d0 - HORIZON - timedelta(days=1)
         strays: list[Any] = []
         opened = False
         for buf in chunks(path):
@@ -152,10 +163,13 @@ class Fold:
         self.out.files += opened
         self.file_no += 1
         self._strays(strays)
-        if self.file_no - self.evicted >= TASK_HORIZON_DAYS:
-            keep = self.file_no - TASK_HORIZON_DAYS
-            self.failed_tasks = {t: d for t, d in self.failed_tasks.items() if d >= keep}
-            self.evicted = self.file_no
+        self._evict(d0)
+
+    def _evict(self, d0: datetime) -> None:
+        """Forget failures too old to make a retry of any run from day ``d0`` on (every horizon's days)."""
+        if d0 - self.evicted >= HORIZON:
+            self.failed_tasks = {t: f for t, f in self.failed_tasks.items() if f >= self.floor}
+            self.evicted = d0
 
     def _strays(self, strays: list[Any]) -> None:
         """Runs filed under another day than their start's: those in the window count under their own day."""
@@ -170,7 +184,7 @@ class Fold:
 
     def _fold(self, recs: list[Any], lo: datetime, hi: datetime, day: str) -> list[Any]:
         local: dict[GroupKey, list[Any]] = {}
-        get, failed, file_no = local.get, self.failed_tasks, self.file_no
+        get, failed, horizon, zero, floor = local.get, self.failed_tasks, HORIZON, ZERO, self.floor
         strays: list[Any] = []
         others: list[tuple[Any, int]] = []
         keep = others.append
@@ -195,12 +209,12 @@ class Fold:
                 s[5] += 1
             else:
                 s[4] += c
-            if t in failed:  # (None never is)
+            if t in failed and zero <= ts - (f := failed[t]) <= horizon and f >= floor:  # (None is never in failed)
                 s[6] += 1
             if s[7]:  # a failure, a refusal or a cron run: its details are read once per file
                 keep((r, i))
                 if s[10] and t is not None:
-                    failed.setdefault(t, file_no)
+                    failed[t] = ts
             elif ts >= s[8]:  # a success: only its latest start matters
                 s[8] = ts
                 s[9] = i
@@ -299,29 +313,17 @@ def scan_window(run_dir: Path, start: datetime, end: datetime, agents: Iterable[
                 models: Iterable[str] = (), labels: dict[str, int] | None = None,
                 free_jobs: Iterable[str] = (), tiers: Iterable[str] = (), teams: Iterable[str] = ()) -> ScanResult:
     """Fold every run started in [start, end); opens only the window's daily files."""
-    fold = Fold(start, end, agents, models, labels, free_jobs, tiers, teams)
+    kw: dict[str, Any] = dict(agents=agents, models=models, labels=labels, free_jobs=free_jobs, tiers=tiers,
+                              teams=teams)
+    from agentctl.scorecard.parallel import scan_two
+
     with _gc_paused():
+        two = scan_two(run_dir, start, end, kw)
+        if two is not None:
+            return two
+        fold = Fold(start, end, **kw)
         for path, _boundary in window_files(run_dir, start, end):
             fold.add_file(path, path.stem)
-    return fold.out
-
-
-def fold_blocks(blocks: Iterable[tuple[int, bytes]], start: datetime, end: datetime, agents: Iterable[str] = (),
-                models: Iterable[str] = (), labels: dict[str, int] | None = None, free_jobs: Iterable[str] = (),
-                tiers: Iterable[str] = (), teams: Iterable[str] = ()) -> ScanResult:
-    """``scan_window`` over (day offset from the window's first day, JSONL bytes) blocks in time order —
-    a run log kept in a database (``RunLog.day_blocks``) instead of daily files."""
-    fold = Fold(start, end, agents, models, labels, free_jobs, tiers, teams)
-    first = fold.lo.date()
-    with _gc_paused():
-        for offset, buf in blocks:
-            day = (first + timedelta(days=offset)).isoformat()
-            fold.out.bytes += len(buf)
-            recs = fold.decoders.block(buf, fold.out.skipped)
-            d0 = _day_start(day)
-            fold._strays(fold._fold(recs, max(fold.lo, d0), min(fold.hi, d0 + timedelta(days=1)), day))
-            fold.out.files += 1
-            fold.file_no += 1
     return fold.out
 
 

@@ -5,10 +5,10 @@ Rules come from ``workspace.self_tests_for(agent)`` (the role's, then the agent'
 - A command rule runs an argv list without a shell, or a string the user wrote in
   the config with ``sh -c``. Task data never reaches a command line: it travels in
   ``AGENTCTL_TASK`` / ``AGENTCTL_OUTPUT`` / ``AGENTCTL_AGENT`` / ``AGENTCTL_WORKSPACE``.
-  It runs in the workspace, in its own session; on timeout the whole process group
-  is killed, and whatever the rule left running in its group is killed when it ends.
-  Output goes to a temp file (no pipe for a stray background process to hold open,
-  no memory bound); ``outputTail`` is its redacted last ~2000 characters.
+  It runs in the workspace through the one process runner (``providers.process``): its
+  own session; on timeout the whole process group is ended, and whatever the rule left
+  running in its group is killed when it ends. ``outputTail`` is the redacted last
+  ~2000 characters of stdout and stderr.
 - A check rule looks at the artifact with a JSONPath-like path (``agentctl.selftests.jsonpath``):
   ``exists`` (present and not null), ``min_items``, ``equals`` (type-strict: ``1`` is
   not ``true``), ``matches`` (``re.search`` on the text, JSON for non-strings). With a
@@ -20,22 +20,19 @@ No lock is held here; ``selftest_task`` stores the report in one short transacti
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from agentctl.core.clock import iso
 from agentctl.core.config import AgentDef, Check, SelfTestRule
 from agentctl.core.records import RuleResult, SelfTestReport
-from agentctl.core.redact import redact, redact_tail
+from agentctl.core.redact import redact
+from agentctl.providers.process import Tail, run_process
 from agentctl.selftests.jsonpath import parse, resolve
 from agentctl.workspace.loader import Workspace
 
@@ -82,7 +79,7 @@ def run_self_tests(ws: Workspace, agent: AgentDef, artifact: Any, task_id: str |
     from agentctl.providers.agent_env import agent_env
     from agentctl.tiers.routing import tier_key_values
 
-    source = {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith("AGENTCTL_")}
+    source = {k: v for k, v in (ws.env if env is None else env).items() if not k.startswith("AGENTCTL_")}
     # the same rule as the agent's own command (SPEC §5): its env: names, nothing else secret, no tier key
     run_env = agent_env(source, agent.env, secret_values=tier_key_values(ws.config.tiers.values(), source), extra={
         "AGENTCTL_AGENT": agent.name, "AGENTCTL_TASK": task_id or "", "AGENTCTL_WORKSPACE": str(ws.root),
@@ -112,23 +109,14 @@ def run_command(name: str, run: list[str] | str, timeout_s: float, *, cwd: Path,
     argv = ["sh", "-c", run] if isinstance(run, str) else list(run)
     if not argv or not argv[0]:
         return RuleResult(name=name, ok=False, outputTail="empty command")
-    start = time.monotonic()
-    with tempfile.TemporaryFile() as out:
-        try:
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        except OSError as exc:
-            return RuleResult(name=name, ok=False, exitCode=127 if isinstance(exc, FileNotFoundError) else 126,
-                              durationS=round(time.monotonic() - start, 3),
-                              outputTail=redact(_spawn_error(argv, exc), env))
-        try:
-            finished = _wait_unreaped(proc.pid, timeout_s)
-        finally:  # timeout, Ctrl-C or done: nothing of the rule outlives it
-            _kill_group(proc.pid)
-            code = proc.wait()
-        duration = round(time.monotonic() - start, 3)
-        tail = _tail(out, env)
-    if not finished:
+    res = run_process(argv, cwd=cwd, env=env, timeout_s=timeout_s, tail=Tail(TAIL_CHARS, _TAIL_READ - TAIL_CHARS))
+    duration = round(res.duration_s, 3)
+    if res.spawn_error is not None:
+        exc = res.spawn_error
+        return RuleResult(name=name, ok=False, exitCode=127 if isinstance(exc, FileNotFoundError) else 126,
+                          durationS=duration, outputTail=redact(_spawn_error(argv, exc), env))
+    tail, code = res.output_tail, res.exit_code
+    if res.timed_out:
         note = f"[agentctl] timed out after {timeout_s:g}s; killed its process group"
         return RuleResult(name=name, ok=False, exitCode=None, durationS=duration,
                           outputTail=(tail.rstrip("\n") + "\n" + note).lstrip("\n")[-TAIL_CHARS:])
@@ -143,36 +131,6 @@ def _spawn_error(argv: list[str], exc: OSError) -> str:
     if isinstance(exc, PermissionError):
         return f"not executable: {argv[0]!r} (permission denied)"
     return f"cannot start {argv[0]!r}: {exc.strerror or exc}"
-
-
-def _wait_unreaped(pid: int, timeout_s: float) -> bool:
-    """Wait for the leader to exit without reaping it (WNOWAIT): while it is a zombie its
-    pid, hence the group id, cannot be reused, so killing the group is always safe."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.0005
-    while True:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        if info is not None and info.si_pid:
-            return True
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        time.sleep(min(delay, remaining))
-        delay = min(delay * 2, 0.05)
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _tail(fh: IO[bytes], env: Mapping[str, str]) -> str:
-    size = fh.seek(0, os.SEEK_END)
-    start = max(0, size - _TAIL_READ)
-    fh.seek(start)
-    return redact_tail(fh.read(), cut=start > 0, keep=TAIL_CHARS, env=env)
 
 
 # --- check rules ---------------------------------------------------------------------
@@ -276,6 +234,10 @@ def selftest_task(ws: Workspace, task_id: str, actor: str, now: datetime,
         raise UsageError(f"task {task_id} has no agent; set one with `agentctl task update {task_id} --set agent=NAME`")
     agent = ws.agent(task.agent)
     path = artifact_path(ws, agent, task_id, task.output)
+    from agentctl.storage.artifact_refs import exists_ref, local_file
+
+    if path is not None and exists_ref(ws.storage, ws.root, path):  # a stored artifact's local copy
+        path = local_file(ws.storage, ws.root, path)  # (files: the file itself)
     report = run_self_tests(ws, agent, load_artifact(ws, path), task_id, now, output_path=path, env=env)
     stamp = iso(now)
     with ws.storage.registry.transaction(actor, stamp) as tx:

@@ -159,6 +159,16 @@ class RunScan:
     skipped: int = 0
 
 
+@dataclass
+class DaySpend:
+    """One UTC day's spend per agent (budgets, SPEC §2): ``cost`` sums the priced runs'
+    ``costUsd``; ``unpriced`` counts the runs that called a model and could not be priced
+    (``costUsd: null``, provider neither none nor ``command``, not skipped/duplicate)."""
+
+    cost: dict[str, float] = field(default_factory=dict)
+    unpriced: dict[str, int] = field(default_factory=dict)
+
+
 class RunLogStore(Protocol):
     """Run records (SPEC §5), append-only, one per run."""
 
@@ -181,6 +191,15 @@ class RunLogStore(Protocol):
     def spend_of_day(self, day: date, agent: str | None = None) -> float:
         """Sum of ``costUsd`` of the runs started on UTC ``day`` (of ``agent`` if given);
         unpriced runs (``costUsd: null``) count 0."""
+        ...
+
+    def spend_by_agent(self, day: date) -> DaySpend:
+        """The spend of UTC ``day`` per agent (an agent-less record counts as ``?``), in one
+        pass (files: that day's file only; database: one aggregate query)."""
+        ...
+
+    def job_records(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """The records of [start, end) that carry a ``job`` (cron coverage), without decoding the rest."""
         ...
 
     def find(self, run_id: str, around: datetime | None = None) -> dict[str, Any] | None:
@@ -316,7 +335,9 @@ class BlobStore(Protocol):
 
 
 class ArtifactStore(Protocol):
-    """What agents produce, per task: ``artifacts/<taskId>/<name>`` (SPEC §5)."""
+    """What agents produce, per task: ``artifacts/<taskId>/<name>`` (SPEC §5). ``task_id`` is a
+    task id, or ``_runs/<day>/<runId>`` for a run without a task (``storage.artifact_refs``); ``name`` a plain file name.
+    Files: the folder ``artifacts/``; database: rows (a command agent gets local copies)."""
 
     def put(self, task_id: str, name: str, data: bytes) -> str:
         """Store an artifact whole (replacing one of that name); returns its workspace-
@@ -335,6 +356,10 @@ class ArtifactStore(Protocol):
 
     def rel(self, task_id: str, name: str) -> str:
         """The workspace-relative name recorded in tasks and run records."""
+        ...
+
+    def prune_runs(self, before: date) -> list[str]:
+        """Remove the task-less runs' files of the days before ``before``; returns those days."""
         ...
 
 
@@ -400,6 +425,11 @@ class Storage(Protocol):
     def regressions(self) -> BlobStore: ...
     @property
     def artifacts(self) -> ArtifactStore: ...
+    @property
+    def cache(self) -> KeyedStore:
+        """Derived caches — price rates per model and day (``tiers/pricing.py``), the active regression
+        rules (``learning/regressions.py``): losing an entry costs a slower command, nothing else."""
+        ...
     @property
     def inflight(self) -> InflightStore:
         """Runs in flight: one slot per run (max_concurrent, leases, `runs --running`)."""
@@ -473,7 +503,7 @@ def open_file_storage(root: Path) -> Storage:
     return FileStorage(root)
 
 
-__all__ = ["BACKENDS", "AlertStore", "ArtifactStore", "BlobStore", "BreakerHistoryStore", "Change", "CronStore",
+__all__ = ["BACKENDS", "AlertStore", "ArtifactStore", "BlobStore", "BreakerHistoryStore", "Change", "CronStore", "DaySpend",
            "DocumentStore", "InflightStore", "KeyedStore", "Recovery", "RegistryStore", "RegistryTx", "RunLogStore",
            "RunScan", "Slot", "Storage",
            "backend_name", "open_file_storage", "open_storage"]

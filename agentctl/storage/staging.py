@@ -103,3 +103,10 @@ def clean_stale(root: Path) -> list[str]:
         shutil.rmtree(entry.path, ignore_errors=True)
         removed.append(entry.name)
     return removed
+
+
+def stage_file(folder: Path, name: str, data: bytes) -> Path:
+    """Put ``data`` in the run's private staging ``folder`` (a scratch copy, never state)."""
+    path = folder / name
+    path.write_bytes(data)
+    return path

@@ -1,22 +1,19 @@
 """Daily budgets (SPEC §2, §5): per agent (``budget.daily_usd``) and per workspace
 (``budgets.daily_usd`` in agentctl.yaml).
 
-Spend is the sum of ``costUsd`` of today's run records (UTC day) — read from today's
-run-log file only, never recomputed from tokens. The file grows all day and is read
-before every run, so on the file backend each line is decoded (msgspec) into just the
-four fields needed; torn lines are skipped, as every reader does. Unpriced runs (``costUsd: null``)
+Spend is the sum of ``costUsd`` of today's run records (UTC day), never recomputed from
+tokens, asked of the run-log store (``RunLogStore.spend_by_agent``: on files today's file
+only, each line decoded into the four fields needed; on PostgreSQL one aggregate query).
+Torn lines are skipped, as every reader does. Unpriced runs (``costUsd: null``)
 cannot be added up; they are counted and reported, not treated as $0. A run that
 would *start* with the day's spend at or past a limit is refused (TryLater, exit 75).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import msgspec
 
 from agentctl.core.config import AgentDef
 from agentctl.errors import TryLater
@@ -38,45 +35,10 @@ def day_window(now: datetime) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-class _Line(msgspec.Struct):
-    agent: str | None = None
-    costUsd: float | None = None  # noqa: N815 — the run record's field name
-    status: str | None = None
-    provider: str | None = None
-
-
-_DECODER = msgspec.json.Decoder(_Line)
-
-
-def _todays_lines(ws: Workspace, now: datetime) -> Iterator[_Line]:
-    start, end = day_window(now)
-    runlog = ws.storage.runlog
-    path_for = getattr(runlog, "path_for", None)
-    if path_for is None:  # another backend: its own reader
-        for rec in runlog.read_window(start, end):
-            yield _Line(rec.get("agent"), rec.get("costUsd"), rec.get("status"), rec.get("provider"))
-        return
-    from agentctl.storage import read_bytes
-
-    raw = read_bytes(path_for(start.date()))
-    for line in (raw or b"").splitlines():
-        if line.strip():
-            try:
-                yield _DECODER.decode(line)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                continue
-
-
 def spend_today(ws: Workspace, now: datetime) -> Spend:
-    spend = Spend()
-    for rec in _todays_lines(ws, now):
-        agent = rec.agent or "?"
-        if rec.costUsd is not None:
-            spend.total += rec.costUsd
-            spend.by_agent[agent] = spend.by_agent.get(agent, 0.0) + rec.costUsd
-        elif rec.status not in ("skipped", "duplicate") and rec.provider not in (None, "command"):
-            spend.unpriced[agent] = spend.unpriced.get(agent, 0) + 1
-    return spend
+    """Today's (UTC) spend, through the run-log store (files: today's file; database: one query)."""
+    day = ws.storage.runlog.spend_by_agent(day_window(now)[0].date())
+    return Spend(total=sum(day.cost.values()), by_agent=dict(day.cost), unpriced=dict(day.unpriced))
 
 
 def check_budgets(ws: Workspace, agent: AgentDef, now: datetime) -> Spend | None:

@@ -16,8 +16,8 @@ genai-prices cannot find is *unpriced*: ``None``, never 0 — a free local model
 unknown price are different facts. ``genai_prices`` is imported only here, lazily
 (≈ 170 ms of price tables), on the commands that need a price.
 
-Runs keep that import off their path with a per-day rate cache
-(``state/price-rates.json``): for a model whose prices are neither tiered nor
+Runs keep that import off their path with a per-day rate cache (the seam's
+``storage.cache`` keyed store: ``state/cache/`` on files, rows on PostgreSQL): for a model whose prices are neither tiered nor
 time-of-day dependent, cost is affine in the four token counts, so the rates are
 *derived from genai-prices itself* (its price for zero usage, then one million
 tokens of each kind) once per model per UTC day, keyed by the installed price data,
@@ -32,12 +32,15 @@ import importlib.util
 import sys
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentctl.core.config import ModelRef
 from agentctl.providers import TokenUsage
+
+if TYPE_CHECKING:
+    from agentctl.storage.base import KeyedStore
 
 _warming: threading.Thread | None = None
 MTOK = 1_000_000
@@ -203,41 +206,40 @@ def _derive(ref: ModelRef, at: datetime) -> dict[str, Any]:
     return {"kind": "affine", "rates": rates}
 
 
-def _cached(path: Path, key: str) -> dict[str, Any] | None:
-    from agentctl.storage import JsonState
+def _expiry(at: datetime) -> datetime:
+    """A day's entry lives until the end of the next UTC day (then it reads as absent and is swept)."""
+    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
 
+
+def _cached(cache: KeyedStore, key: str, at: datetime) -> dict[str, Any] | None:
     try:
-        entry = JsonState(path, "rates").read()["rates"].get(key)
+        entry = cache.get(key, at)
     except Exception:  # an unreadable cache is only a slower run
         return None
     return entry if isinstance(entry, dict) and entry.get("kind") in ("affine", "unpriced", "exact") else None
 
 
-def _remember(path: Path, key: str, entry: dict[str, Any]) -> None:
-    from agentctl.storage import JsonState
-
-    day = key.split("|")[3]
+def _remember(cache: KeyedStore, key: str, entry: dict[str, Any], at: datetime) -> None:
     try:
-        with JsonState(path, "rates").transaction() as data:
-            rates = {k: v for k, v in data["rates"].items() if k.split("|")[3:4] == [day]}  # drop other days
-            rates[key] = entry
-            data["rates"] = rates
+        with cache.transaction(key, at) as slot:
+            slot.value = {**entry, "expiresAt": _expiry(at).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        cache.sweep(at)  # a miss happens once per model per day: drop the days gone by
     except Exception:  # noqa: S110 — a cache that cannot be written is only a slower next run
         pass
 
 
-def is_cached(ref: ModelRef, at: datetime, cache: Path) -> bool:
-    entry = _cached(cache, _cache_key(ref, at, _data_stamp()))
+def is_cached(ref: ModelRef, at: datetime, cache: KeyedStore) -> bool:
+    entry = _cached(cache, _cache_key(ref, at, _data_stamp()), at)
     return entry is not None and entry["kind"] != "exact"
 
 
-def run_cost_usd(ref: ModelRef, usage: TokenUsage, at: datetime, cache: Path) -> float | None:
-    """``cost_usd`` for a run, through the per-day rate cache at ``cache``."""
+def run_cost_usd(ref: ModelRef, usage: TokenUsage, at: datetime, cache: KeyedStore) -> float | None:
+    """``cost_usd`` for a run, through the per-day rate cache ``cache`` (``storage.cache``)."""
     key = _cache_key(ref, at, _data_stamp())
-    entry = _cached(cache, key)
+    entry = _cached(cache, key, at)
     if entry is None:
         entry = _derive(ref, at)
-        _remember(cache, key, entry)
+        _remember(cache, key, entry, at)
     if entry["kind"] == "unpriced":
         return None
     if entry["kind"] == "affine":

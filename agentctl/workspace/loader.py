@@ -96,14 +96,21 @@ def key_env_names(config_path: Path) -> list[str]:
 
 
 class Workspace:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None):
         self.root = Path(root).resolve()
+        self._env = env
         from agentctl.storage import confine_to
 
         confine_to(self.root)  # every write below it is refused through a symbolic link
         from agentctl.core.redact import register_name_source
 
         register_name_source(lambda: key_env_names(self.config_path))  # masked whatever their name
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The environment the CLI read at its edge and handed down; services use this, never
+        ``os.environ``. A library caller that gave none gets the process environment."""
+        return os.environ if self._env is None else self._env
 
     # --- paths ---------------------------------------------------------------
     def rel(self, path: Path) -> str:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from agentctl.errors import UsageError
+from agentctl.storage.artifact_refs import RUNS_DIR, check_key, is_day
 from agentctl.storage.base import Recovery
 from agentctl.storage.files import durable, journal
 from agentctl.storage.files.inflight import FileInflight
@@ -126,13 +128,15 @@ class FileCron(FileKeyed):
 
 
 class FileArtifacts:
+    """artifacts/<taskId>/<name>; a task-less run's are under artifacts/_runs/<day>/<runId>/."""
+
     def __init__(self, root: Path):
         self.root = root
+        self.dir = root / "artifacts"
 
     def _path(self, task_id: str, name: str) -> Path:
-        if "/" in name or "\\" in name or name.startswith(".") or "/" in task_id or task_id.startswith("."):
-            raise UsageError(f"artifact name {task_id}/{name} must be a plain file name")
-        return self.root / "artifacts" / task_id / name
+        check_key(task_id, name)
+        return self.dir / task_id / name
 
     def rel(self, task_id: str, name: str) -> str:
         return f"artifacts/{task_id}/{name}"
@@ -143,12 +147,26 @@ class FileArtifacts:
         return self.rel(task_id, name)
 
     def get(self, task_id: str, name: str) -> bytes | None:
-        return durable.read_bytes(self._path(task_id, name))
+        unit = journal.current()
+        path = self._path(task_id, name)
+        if unit is not None and unit.staged(path)[0]:
+            return unit.staged(path)[1]
+        return durable.read_bytes(path)
 
     def local_path(self, task_id: str, name: str) -> Path:
         path = self._path(task_id, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
+
+    def prune_runs(self, before: date) -> list[str]:
+        """Remove the task-less runs' day folders older than ``before``; the days removed."""
+        removed = []
+        with contextlib.suppress(FileNotFoundError):
+            for entry in sorted((self.dir / RUNS_DIR).iterdir()):
+                if entry.is_dir() and not entry.is_symlink() and is_day(entry.name) and entry.name < before.isoformat():
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(entry.name)
+        return removed
 
 
 class FileStorage:
@@ -167,6 +185,7 @@ class FileStorage:
         self.learn_ledger = FileBlob(root, "state/learn.json")
         self.regressions = FileBlob(root, "memory/regressions.yaml")
         self.artifacts = FileArtifacts(root)
+        self.cache = FileKeyed(root, "cache")
         self.inflight = FileInflight(root)
         self.breaker_history = FileBreakerHistory(root)
 

@@ -6,16 +6,32 @@ open only the files of the window asked for and skip (and count) torn lines.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agentctl.core.clock import upper_bound_second
+import msgspec
+
+from agentctl.core.clock import iso, upper_bound_second
 from agentctl.core.records import RunRecord
-from agentctl.storage.base import RunScan
-from agentctl.storage.files import journal
+from agentctl.storage.base import DaySpend, RunScan
+from agentctl.storage.files import durable, journal
 from agentctl.storage.files.durable import JsonlReader, dumps_line
+
+
+class _SpendLine(msgspec.Struct):
+    """The four fields a budget needs: the day's file is read before every run, so each line is
+    decoded into just these (msgspec), not into a whole record."""
+
+    agent: str | None = None
+    costUsd: float | None = None  # noqa: N815 — the run record's field name
+    status: str | None = None
+    provider: str | None = None
+
+
+_SPEND_DECODER = msgspec.json.Decoder(_SpendLine)
 
 
 class FileRunLog:
@@ -68,6 +84,34 @@ class FileRunLog:
                 total += float(cost)
         return total
 
+    def spend_by_agent(self, day: date) -> DaySpend:
+        """The day's spend per agent from that day's file only; torn lines skipped."""
+        spend = DaySpend()
+        for line in (durable.read_bytes(self.path_for(day)) or b"").splitlines():
+            try:
+                rec = _SPEND_DECODER.decode(line)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue
+            add_spend(spend, rec.agent, rec.costUsd, rec.status, rec.provider)
+        return spend
+
+    def job_records(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """Run records with a job in [start, end). Most runs have none: the compact
+        `"job":null` the run log writes is skipped before parsing (a year: seconds, not a minute)."""
+        lo, hi = iso(start)[:19], iso(end)[:19]
+        for path in self.files_between(start, end):
+            fh = durable.open_log(path)
+            if fh is None:
+                continue
+            with fh:
+                for raw in fh:
+                    if b'"job":null' in raw or b'"job"' not in raw:
+                        continue
+                    rec = _job_record(raw)
+                    started = rec.get("startedAt") if rec is not None else None
+                    if rec is not None and isinstance(started, str) and lo <= started[:19] < hi:
+                        yield rec
+
     def find(self, run_id: str, around: datetime | None = None) -> dict[str, Any] | None:
         """The record ``run_id``: the days around ``around`` first, else every file."""
         paths = sorted(self.dir.glob("*.jsonl"), reverse=True)
@@ -79,3 +123,21 @@ class FileRunLog:
                 if rec.get("runId") == run_id:
                     return rec
         return None
+
+
+def _job_record(raw: bytes) -> dict[str, Any] | None:
+    try:
+        rec = json.loads(raw)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) and isinstance(rec.get("job"), str) else None
+
+
+def add_spend(spend: DaySpend, agent: str | None, cost: float | None, status: str | None,
+              provider: str | None) -> None:
+    """Count one run record into ``spend`` (the rule of ``DaySpend``)."""
+    name = agent or "?"
+    if cost is not None:
+        spend.cost[name] = spend.cost.get(name, 0.0) + cost
+    elif status not in ("skipped", "duplicate") and provider not in (None, "command"):
+        spend.unpriced[name] = spend.unpriced.get(name, 0) + 1

@@ -42,6 +42,7 @@ class PgStorage:
         self.artifacts = PgArtifacts(db)
         self.breaker_history = PgBreakerHistory(db)
         self.inflight = PgInflight(db)
+        self.cache = PgKeyed(db, "cache")
 
     @property
     def ledger(self) -> Any:

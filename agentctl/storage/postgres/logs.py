@@ -1,7 +1,7 @@
 """Append-only stores on PostgreSQL: the run log (partitioned by month on ``startedAt``),
 alerts, plus the whole-document blobs (learn ledger, regressions) and artifacts.
 
-Aggregates (budget spend, per-agent scorecard figures, cron coverage counts) are
+Aggregates (budget spend, the scorecard — `runfacts` —, cron coverage) are
 computed in SQL over the window's partitions, never by pulling every row into Python.
 """
 
@@ -13,15 +13,15 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from psycopg.types.json import Json, Jsonb
 
-from agentctl.core.clock import upper_bound_second
 from agentctl.core.records import RunRecord
-from agentctl.storage.base import RunScan
+from agentctl.storage.artifact_refs import RUNS_DIR, check_key
+from agentctl.storage.base import DaySpend, RunScan
 from agentctl.storage.postgres.connection import Database
 
 PARTITION_LOCK = 0x72756E73  # "runs"
@@ -29,6 +29,76 @@ BLOB_LOCK_SPACE = 0x626C
 
 
 PgRunScan = RunScan  # the seam's one scan result, for both backends
+
+
+STATUSES = frozenset({"success", "failure", "rejected", "selftest_failed", "skipped", "duplicate"})
+_TEXT = ("runId", "agent", "team", "taskId", "job", "tier", "model", "fallbackFrom", "idempotencyKey", "trigger")
+
+
+def storable_run(d: Any) -> bool:
+    """A record the scorecard can read (what its file scan would not skip): a known status, an
+    ISO time (no offset: UTC), text fields as text, tokens, cost and duration numbers ≥ 0."""
+    if not isinstance(d, dict) or d.get("status") not in STATUSES or not isinstance(d.get("startedAt"), str):
+        return False
+    try:
+        datetime.fromisoformat(d["startedAt"].replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if any(not isinstance(d.get(k), str | None) for k in _TEXT):
+        return False
+    err = d.get("error")
+    if err is not None and not (isinstance(err, dict) and isinstance(err.get("type"), str | None)):
+        return False
+    ints = (d.get("tokensIn", 0), d.get("tokensOut", 0))
+    nums = (d.get("durationS", 0.0), *(() if d.get("costUsd") is None else (d["costUsd"],)))
+    return all(type(v) is int and v >= 0 for v in ints) and \
+        all(type(v) in (int, float) and v >= 0 for v in nums)
+
+
+PREV_FAILURE = ("(SELECT f.started_at FROM runs f WHERE f.task_id = %s AND f.status IN ('failure', 'rejected', "
+                "'selftest_failed') ORDER BY f.seq DESC LIMIT 1)")
+"""The start of the task's latest failure in log order (``prev_failed_at``: retries, schema 2)."""
+
+
+INSERT_RUN = f"""
+WITH ins AS (
+    INSERT INTO runs (run_id, started_at, started_txt, agent, job, status, tier, model, tokens_in, tokens_out, cost_usd,
+                      duration_s, team, task_id, fallback_from, error_type, has_error, idempotency_key, run_trigger,
+                      seq, doc, prev_failed_at)
+    VALUES (%s, %s::timestamptz, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+            nextval('runs_seq'), %s, {PREV_FAILURE})
+    ON CONFLICT DO NOTHING
+    RETURNING *)
+INSERT INTO runs_rollup
+SELECT (started_at AT TIME ZONE 'UTC')::date, coalesce(agent, ''), coalesce(model, ''), status, coalesce(job, ''),
+       coalesce(tier, ''), coalesce(fallback_from, ''), coalesce(team, ''), coalesce(error_type, ''), 1, tokens_in,
+       tokens_out, duration_s, coalesce(cost_usd, 0), (cost_usd IS NULL)::int,
+       (started_at >= prev_failed_at AND started_at - prev_failed_at <= interval '14 days' IS TRUE)::int, started_at
+FROM ins
+ON CONFLICT (day, agent, model, status, job, tier, fallback_from, team, error_type) DO UPDATE SET
+    runs = runs_rollup.runs + 1, tokens_in = runs_rollup.tokens_in + excluded.tokens_in,
+    tokens_out = runs_rollup.tokens_out + excluded.tokens_out, duration_s = runs_rollup.duration_s + excluded.duration_s,
+    cost_usd = runs_rollup.cost_usd + excluded.cost_usd, unpriced = runs_rollup.unpriced + excluded.unpriced,
+    retries = runs_rollup.retries + excluded.retries, last_start = greatest(runs_rollup.last_start, excluded.last_start)
+"""
+"""One run into the log and into its day's rollup row, in one statement (a duplicate: neither)."""
+
+
+def _as_utc(text: str) -> str:
+    """A start without an offset is UTC, as everywhere in agentctl (not the session's time zone)."""
+    try:
+        naive = datetime.fromisoformat(text.replace("Z", "+00:00")).tzinfo is None
+    except ValueError:
+        return text
+    return text + "+00:00" if naive else text
+
+
+def _fact_columns(d: dict[str, Any]) -> tuple[Any, ...]:
+    """team, task_id, fallback_from, error_type, has_error, idempotency_key, run_trigger (schema 2)."""
+    err = d.get("error")
+    etype = err.get("type") if isinstance(err, dict) else None
+    return (d.get("team"), d.get("taskId"), d.get("fallbackFrom"), etype, isinstance(err, dict),
+            d.get("idempotencyKey"), d.get("trigger"))
 
 
 def _month_bounds(day: date) -> tuple[date, date]:
@@ -60,13 +130,12 @@ class PgRunLog:
     def append_many(self, docs: list[dict[str, Any]]) -> int:
         for month in sorted({d["startedAt"][:7] for d in docs}):
             self.ensure_partition(date.fromisoformat(month + "-01"))
-        rows = [(d["runId"], d["startedAt"], d["startedAt"], d.get("agent"), d.get("job"), d["status"], d.get("tier"),
+        rows = [(d["runId"], _as_utc(d["startedAt"]), d["startedAt"], d.get("agent"), d.get("job"), d["status"], d.get("tier"),
                  d.get("model"), int(d.get("tokensIn") or 0), int(d.get("tokensOut") or 0), d.get("costUsd"),
-                 float(d.get("durationS") or 0), Json(d)) for d in docs]
+                 float(d.get("durationS") or 0), *_fact_columns(d), Json(d), d.get("taskId"))
+                for d in docs]
         with self.db.tx() as cur:
-            cur.executemany("INSERT INTO runs (run_id, started_at, started_txt, agent, job, status, tier, model, "
-                            "tokens_in, tokens_out, cost_usd, duration_s, doc) VALUES (%s, %s::timestamptz, %s, %s, "
-                            "%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
+            cur.executemany(INSERT_RUN, rows)
             return int(cur.rowcount)
 
     @staticmethod
@@ -96,37 +165,28 @@ class PgRunLog:
                         (lo + "Z", hi + "Z", lo, hi, agent, agent))
             return float(cur.fetchone()[0])
 
+    def spend_by_agent(self, day: date) -> DaySpend:
+        """One aggregate over the day's partition: priced cost per agent and the unpriced model runs."""
+        lo = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        with self.db.tx() as cur:
+            cur.execute("SELECT coalesce(agent, '?'), sum(cost_usd), count(*) FILTER (WHERE cost_usd IS NULL AND "
+                        "status NOT IN ('skipped', 'duplicate') AND coalesce(doc->>'provider', 'command') <> "
+                        "'command') FROM runs WHERE started_at >= %s AND started_at < %s GROUP BY 1",
+                        (lo, lo + timedelta(days=1)))
+            rows = cur.fetchall()
+        return DaySpend({a: float(c) for a, c, _ in rows if c is not None}, {a: int(n) for a, _, n in rows if n})
+
     def find(self, run_id: str, around: datetime | None = None) -> dict[str, Any] | None:
         with self.db.tx() as cur:
             cur.execute("SELECT doc FROM runs WHERE run_id = %s LIMIT 1", (run_id,))
             row = cur.fetchone()
         return row[0] if row else None
 
-    def aggregate_by_agent(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        """Per agent over the window, in SQL: runs, successes, failures, token/runtime averages, cost
-        (priced runs only; ``pricedRuns`` tells "unpriced" from $0) — the scorecard's per-agent figures."""
-        with self.db.tx() as cur:
-            cur.execute(
-                "SELECT agent, count(*), count(*) FILTER (WHERE status = 'success'), "
-                "count(*) FILTER (WHERE status NOT IN ('success', 'skipped', 'duplicate')), "
-                "avg(tokens_in), avg(tokens_out), avg(duration_s), sum(cost_usd), count(cost_usd) "
-                f"FROM runs WHERE {self._WHERE} GROUP BY agent ORDER BY agent NULLS LAST",
-                self._window(start, end))
-            rows = cur.fetchall()
-        return [{"agent": a, "runs": n, "successes": ok, "failures": bad, "avgTokensIn": float(ti or 0),
-                 "avgTokensOut": float(to or 0), "avgDurationS": float(d or 0),
-                 "costUsd": None if not priced else float(cost), "pricedRuns": priced}
-                for a, n, ok, bad, ti, to, d, cost, priced in rows]
+    def scorecard_facts(self, lo: datetime, hi: datetime, **kw: Any) -> dict[str, list[tuple[Any, ...]]]:
+        """The scorecard's sums and order-dependent facts over [lo, hi), in SQL (``runfacts``)."""
+        from agentctl.storage.postgres.runfacts import scorecard_facts
 
-    def job_slots(self, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
-        """Per cron job over the window, in SQL: recorded runs by status (cron coverage)."""
-        with self.db.tx() as cur:
-            cur.execute(f"SELECT job, status, count(*) FROM runs WHERE job IS NOT NULL AND {self._WHERE} "
-                        "GROUP BY job, status", self._window(start, end))
-            out: dict[str, dict[str, int]] = {}
-            for job, status, n in cur.fetchall():
-                out.setdefault(job, {})[status] = n
-        return out
+        return scorecard_facts(self.db, lo, hi, **kw)
 
     def job_records(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         """Run records with a ``job`` in [start, end) (cron coverage), filtered in SQL."""
@@ -135,26 +195,6 @@ class PgRunLog:
                         self._window(start, end))
             rows = cur.fetchall()
         yield from (r[0] for r in rows)
-
-    def day_blocks(self, start: datetime, end: datetime) -> Iterator[tuple[int, bytes]]:
-        """(day offset, that day's records as JSONL bytes in time order) over [start, end): the input
-        the scorecard's fold reads from daily files, one day per round trip."""
-        lo, hi = start.strftime("%Y-%m-%dT%H:%M:%S"), upper_bound_second(end)
-        day, last = start.date(), end.date()
-        offset = 0
-        while day <= last:
-            d_lo = max(lo, f"{day.isoformat()}T00:00:00")
-            d_hi = min(hi, f"{(day + timedelta(days=1)).isoformat()}T00:00:00")
-            with self.db.tx() as cur:
-                cur.execute("SELECT coalesce(string_agg(doc::text, E'\\n' ORDER BY started_at, run_id), '') FROM runs "
-                            "WHERE started_at >= %s::timestamptz - interval '1 second' AND started_at < "
-                            "%s::timestamptz + interval '2 seconds' AND left(started_txt, 19) >= %s AND "
-                            "left(started_txt, 19) < %s", (d_lo + "Z", d_hi + "Z", d_lo, d_hi))
-                text = cur.fetchone()[0]
-            if text:
-                yield offset, text.encode()
-            day += timedelta(days=1)
-            offset += 1
 
     def count(self) -> int:
         with self.db.tx() as cur:
@@ -215,6 +255,7 @@ class PgArtifacts:
         return f"artifacts/{task_id}/{name}"
 
     def put(self, task_id: str, name: str, data: bytes) -> str:
+        check_key(task_id, name)
         try:
             content = Jsonb(json.loads(data))
         except (ValueError, RecursionError):
@@ -223,7 +264,17 @@ class PgArtifacts:
             cur.execute("INSERT INTO artifacts (task_id, name, content, raw, updated_at) VALUES (%s, %s, %s, %s, "
                         "now()::text) ON CONFLICT (task_id, name) DO UPDATE SET content = excluded.content, "
                         "raw = excluded.raw, updated_at = excluded.updated_at", (task_id, name, content, data))
+        local = self._staging / task_id / name if self._staging is not None else None
+        if local is not None and local.exists():  # a local copy handed out earlier shows what is stored now
+            local.write_bytes(data)
         return self.rel(task_id, name)
+
+    def prune_runs(self, before: date) -> list[str]:
+        """Delete the task-less runs' rows of the days before ``before`` (key ``_runs/<day>/<runId>``)."""
+        with self.db.tx() as cur:
+            cur.execute("DELETE FROM artifacts WHERE task_id LIKE %s AND split_part(task_id, '/', 2) < %s "
+                        "RETURNING split_part(task_id, '/', 2)", (RUNS_DIR.replace("_", "\\_") + "/%", before.isoformat()))
+            return sorted({r[0] for r in cur.fetchall()})
 
     def get(self, task_id: str, name: str) -> bytes | None:
         with self.db.tx() as cur:
@@ -232,6 +283,7 @@ class PgArtifacts:
         return bytes(row[0]) if row else None
 
     def local_path(self, task_id: str, name: str) -> Path:
+        check_key(task_id, name)
         if self._staging is None:
             self._staging = Path(tempfile.mkdtemp(prefix="agentctl-artifacts-"))
             os.chmod(self._staging, 0o700)

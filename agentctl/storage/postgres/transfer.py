@@ -88,10 +88,12 @@ def import_files(st: PgStorage, root: Path) -> dict[str, int]:
                                               for e in _jsonl([root / "logs" / "breakers.jsonl"], reader)])
         out.update(_import_state(cur, root))
         out["artifacts"] = _import_artifacts(cur, root)
-    runs = [r for r in _jsonl(sorted((root / "logs" / "runs").glob("*.jsonl")), reader)
-            if isinstance(r.get("runId"), str) and isinstance(r.get("startedAt"), str) and r.get("status")]
+    from agentctl.storage.postgres.logs import storable_run
+
+    lines = list(_jsonl(sorted((root / "logs" / "runs").glob("*.jsonl")), reader))
+    runs = [r for r in lines if storable_run(r) and isinstance(r.get("runId"), str)]  # in file order: seq
     out["runs"] = st.runlog.append_many(runs) if runs else 0
-    out["skippedLines"] = reader.skipped
+    out["skippedLines"] = reader.skipped + len(lines) - len(runs)
     return out
 
 
@@ -152,7 +154,8 @@ def _import_artifacts(cur: Any, root: Path) -> int:
     for path in sorted(base.glob("*/**/*")) if base.is_dir() else []:
         if not path.is_file():
             continue
-        task_id, name = path.relative_to(base).parts[0], "/".join(path.relative_to(base).parts[1:])
+        parts = path.relative_to(base).parts  # the store's key: the folder (T-1, _runs/DAY/RUN), the name
+        task_id, name = "/".join(parts[:-1]), parts[-1]
         data = path.read_bytes()
         try:
             content = Jsonb(json.loads(data))
