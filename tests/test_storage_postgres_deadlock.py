@@ -19,7 +19,7 @@ TASKS = 12
 
 def _worker(root: str, dsn: str, role: int, rounds: int, out: str) -> None:
     os.environ["AGENTCTL_PG_DSN"] = dsn
-    from agentctl.errors import TryLater
+    from agentctl.errors import Conflict, TryLater
     from agentctl.registry import service
     from agentctl.workspace.loader import Workspace
 
@@ -37,9 +37,12 @@ def _worker(root: str, dsn: str, role: int, rounds: int, out: str) -> None:
                 service.block_task(ws, a, "dep", [b] if a != b else [], "blk", now)
                 service.unblock_task(ws, a, "blk", now)
             else:
-                service.claim_task(ws, a, "bob", now)  # finds the row, then reads the whole registry
-                service.update_task(ws, a, service.Update(sets=["claimedBy=null"]), "upd", now)
                 service.add_task(ws, service.NewTask(title=f"new {role}-{i}", agent="bob"), "adder", now)
+                try:
+                    service.claim_task(ws, a, "bob", now)  # finds the row, then reads the whole registry
+                    service.update_task(ws, a, service.Update(sets=["claimedBy=null"]), "upd", now)
+                except Conflict:  # blocked by a role-2 process just now: a refusal, not a busy database
+                    pass
             done += 1
         except TryLater as exc:
             busy.append(exc.message)
