@@ -33,7 +33,7 @@ class Busy(TryLater):
 
 def backoff(attempt: int) -> float:
     """Seconds to wait before attempt ``attempt + 1``: jittered, 5 ms doubling, at most ~0.3 s."""
-    return random.uniform(0.5, 1.0) * min(0.3, 0.005 * (2 ** attempt))
+    return random.uniform(0.5, 1.0) * min(0.3, 0.005 * 2.0 ** attempt)
 
 
 def replayable(fn: Callable[P, T]) -> Callable[P, T]:
