@@ -18,6 +18,7 @@ from conftest import REPO, Cli, run_installed, write_agent
 from agentctl.core.records import RegistryFile, Rejection, RunRecord, Task
 from agentctl.scorecard import build as sc
 from agentctl.scorecard.render import render
+from agentctl.storage import window_files
 from agentctl.workspace.loader import Workspace
 
 NOW = "2026-11-26T12:00:00Z"
@@ -200,7 +201,7 @@ def test_files_outside_the_window_are_not_opened(fleet: Path, coverage_stub: lis
     card(fleet)  # the 18th and 27th are folders: opening either would raise
     with pytest.raises(Exception, match="2026-11-27"):
         sc.build_scorecard(Workspace(fleet), days=7, now=datetime(2026, 11, 27, 1, tzinfo=UTC), pricer=list_price)
-    seen = [p.name for p, _ in sc.window_files(fleet / "logs" / "runs", datetime(2026, 11, 19, 12, tzinfo=UTC), END)]
+    seen = [p.name for p, _ in window_files(fleet / "logs" / "runs", datetime(2026, 11, 19, 12, tzinfo=UTC), END)]
     assert seen[0] == "2026-11-19.jsonl" and seen[-1] == "2026-11-26.jsonl" and len(seen) == 8
 
 

@@ -284,10 +284,11 @@ def test_cost_per_team_product_and_tree(ws: Path) -> None:
     now = "2026-11-20T00:00:00Z"
     (ws / "tasks.json").write_text(RegistryFile(tasks=[Task(taskId="T-1", title="t", product="Alpha", createdAt=now,
                                                             updatedAt=now)]).model_dump_json())
-    archive = [{"taskId": "P-1", "title": "launch"}, {"taskId": "C-1", "title": "c1", "parent": "P-1"},
-               {"taskId": "C-2", "title": "c2", "parent": "P-1", "product": "Beta"}]
-    (ws / "archive").mkdir(exist_ok=True)
-    (ws / "archive" / "tasks-2026-11.jsonl").write_text("".join(json.dumps(t) + "\n" for t in archive))
+    archive = [Task(taskId="P-1", title="launch", status="done", createdAt=now, updatedAt=now),
+               Task(taskId="C-1", title="c1", parent="P-1", status="done", createdAt=now, updatedAt=now),
+               Task(taskId="C-2", title="c2", parent="P-1", product="Beta", status="done", createdAt=now, updatedAt=now)]
+    (ws / "archive").mkdir(exist_ok=True)  # as `task archive` writes them (read through the registry store)
+    (ws / "archive" / "tasks-2026-11.jsonl").write_text("".join(t.model_dump_json() + "\n" for t in archive))
     write(ws, "2026-11-25", line("2026-11-25T09:00:00Z", cost=1.0, taskId="T-1"),
           line("2026-11-25T09:01:00Z", cost=2.0, taskId="C-1"), line("2026-11-25T09:02:00Z", "bob", cost=3.0,
                                                                       tier="standard", taskId="C-2"),

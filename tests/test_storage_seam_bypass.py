@@ -22,10 +22,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("cron/crontab.py", "atomic_write"): "the user's crontab (cron_path)",
     ("cron/joblog.py", "locked"): "job output logs for people (logs/cron/, rotated): diagnostics, not state",
     ("cron/joblog.py", "rename"): "rotating those job output logs",
-    ("breakers/breaker.py", "append_json"): "breaker history logs/breakers.jsonl: issue 14 moves it onto the seam",
-    ("scorecard/sources.py", "open_log"): "the scorecard's one-pass msgspec scan of files; its SQL path is "
-                                           "the scorecard change's",
-    ("scorecard/decode.py", "open_log"): "the scorecard's one-pass msgspec scan of the run-log files",
+    ("scorecard/decode.py", "open_log"): "the scorecard's one-pass msgspec scan of the daily files the run-log "
+                                          "store lists (RunLogStore.day_files; a database aggregates instead)",
     ("scorecard/build.py", "atomic_write"): "the report file the scorecard cron job was told to write",
     ("cli/report.py", "atomic_write"): "the report file the user named (--output)",
     ("learning/learn.py", "atomic_write"): "the learn summary logs/learn/DAY.md: a report for people",

@@ -50,3 +50,12 @@ def upper_bound_second(end: datetime) -> str:
     if end.microsecond:
         end = end.replace(microsecond=0) + timedelta(seconds=1)
     return end.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def window_bounds(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """[lo, hi) in UTC at the one-second precision of run starts: a clock reading with a fraction (the
+    real "now") includes its own second, so a run started a moment ago is in; a whole-second end stays
+    exclusive, so adjacent windows never count a run twice."""
+    end = end.astimezone(UTC)
+    hi = end.replace(microsecond=0) + timedelta(seconds=1) if end.microsecond else end
+    return start.astimezone(UTC).replace(microsecond=0), hi

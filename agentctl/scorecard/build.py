@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 from agentctl.core.clock import iso
 from agentctl.errors import AgentctlError, UsageError
 from agentctl.scorecard import rules
-from agentctl.scorecard.scan import FAILED, ScanResult, scan_window
-from agentctl.scorecard.scan import window_files as window_files  # re-exported: tests and callers use it here
+from agentctl.scorecard.scan import FAILED, ScanResult, scan_files
 from agentctl.scorecard.sources import breaker_history, handoff_rejections, task_labels
 from agentctl.scorecard.stats import Context, Pricer, Stats, UsageMix, accumulate, money, rate, tier_resolver
 
@@ -181,12 +180,12 @@ def build_scorecard(ws: Workspace, *, days: float, now: datetime, pricer: Pricer
     names: dict[str, Any] = dict(labels=labels.index, free_jobs=builtin_jobs, tiers=ws.config.tiers,
                                  teams={a.team for a in agents.values()})
     runlog = ws.storage.runlog
-    if hasattr(runlog, "scorecard_facts"):  # a run log in a database: aggregated in SQL
+    if runlog.aggregates:  # a run log in a database: aggregated in SQL
         from agentctl.scorecard.sql import sql_scan
 
         scan = sql_scan(runlog, start, end, labels.index, builtin_jobs, jobs=include_cron and bool(ws.config.cron))
-    else:
-        scan = scan_window(ws.root / "logs" / "runs", start, end, *_names(ws, agents), **names)
+    else:  # daily files, as the store lists them
+        scan = scan_files([p for p, _b in runlog.day_files(start, end)], start, end, *_names(ws, agents), **names)
     b = accumulate(scan, agents, builtin_jobs, tier_resolver(ws, agents), labels.labels)
     ctx = Context(ws, agents, scan, days, pricer or genai_price, b)
     history = breaker_history(ws, start, end)

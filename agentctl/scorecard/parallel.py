@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agentctl.scorecard.scan import NEVER, TASK_HORIZON_DAYS, Fold, ScanResult, window_files
+from agentctl.scorecard.scan import NEVER, TASK_HORIZON_DAYS, Fold, ScanResult
 
 MIN_DAYS = 60
 MIN_BYTES = 48 << 20
@@ -83,9 +83,8 @@ def _worker_main() -> None:
     pickle.dump((fold.out, fold.seq), sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def scan_two(run_dir: Path, start: datetime, end: datetime, kw: dict[str, Any]) -> ScanResult | None:
-    """The window folded in two processes, or None when it is too small to gain from it."""
-    paths = [p for p, _b in window_files(run_dir, start, end)]
+def scan_two(paths: list[Path], start: datetime, end: datetime, kw: dict[str, Any]) -> ScanResult | None:
+    """The window's daily files folded in two processes, or None when it is too small to gain from it."""
     first = plan(paths)
     if first is None:
         return None

@@ -35,7 +35,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from agentctl.core.clock import window_bounds
 from agentctl.scorecard.decode import REASONS, STATUSES, Decoders, chunks
+from agentctl.storage import window_files
 
 EXECUTED = frozenset(STATUSES[:4])
 FAILED = frozenset({"failure", "rejected", "selftest_failed"})
@@ -50,26 +52,6 @@ GroupKey = tuple[Any, ...]
 # per-group sums: runs, tokensIn, tokensOut, durationS, priced cost, unpriced runs, retries
 N, TIN, TOUT, DUR, COST, UNPRICED, RETRIES = range(7)
 AGENT, MODEL, STATUS, JOB, TIER, FALLBACK, TEAM = range(7)
-
-
-def window_bounds(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """[lo, hi) in UTC at the one-second precision of run starts: a clock reading with a fraction (the
-    real "now") includes its own second, so a run started a moment ago is in; a whole-second end stays
-    exclusive, so adjacent windows never count a run twice."""
-    end = end.astimezone(UTC)
-    hi = end.replace(microsecond=0) + timedelta(seconds=1) if end.microsecond else end
-    return start.astimezone(UTC).replace(microsecond=0), hi
-
-
-def window_files(run_dir: Path, start: datetime, end: datetime) -> list[tuple[Path, bool]]:
-    """(path, is_boundary) of the daily files that can hold runs started in [start, end)."""
-    lo, hi = window_bounds(start, end)
-    out, day, last = [], lo.date(), (hi - timedelta(microseconds=1)).date()
-    while day <= last:
-        boundary = day == lo.date() or day == last
-        out.append((run_dir / f"{day.isoformat()}.jsonl", boundary))
-        day += timedelta(days=1)
-    return out
 
 
 def _day_start(day: str) -> datetime:
@@ -312,17 +294,26 @@ def _new_slot(key: GroupKey) -> list[Any]:
 def scan_window(run_dir: Path, start: datetime, end: datetime, agents: Iterable[str] = (),
                 models: Iterable[str] = (), labels: dict[str, int] | None = None,
                 free_jobs: Iterable[str] = (), tiers: Iterable[str] = (), teams: Iterable[str] = ()) -> ScanResult:
-    """Fold every run started in [start, end); opens only the window's daily files."""
+    """Fold every run started in [start, end) of the daily files under ``run_dir`` (tests, benchmarks)."""
+    return scan_files([p for p, _b in window_files(run_dir, start, end)], start, end, agents, models, labels,
+                      free_jobs, tiers, teams)
+
+
+def scan_files(paths: list[Path], start: datetime, end: datetime, agents: Iterable[str] = (),
+               models: Iterable[str] = (), labels: dict[str, int] | None = None,
+               free_jobs: Iterable[str] = (), tiers: Iterable[str] = (), teams: Iterable[str] = ()) -> ScanResult:
+    """Fold every run started in [start, end) of the window's daily files, as the run-log store
+    lists them (``RunLogStore.day_files``): the scorecard never works out where the log lives."""
     kw: dict[str, Any] = dict(agents=agents, models=models, labels=labels, free_jobs=free_jobs, tiers=tiers,
                               teams=teams)
     from agentctl.scorecard.parallel import scan_two
 
     with _gc_paused():
-        two = scan_two(run_dir, start, end, kw)
+        two = scan_two(paths, start, end, kw)
         if two is not None:
             return two
         fold = Fold(start, end, **kw)
-        for path, _boundary in window_files(run_dir, start, end):
+        for path in paths:
             fold.add_file(path, path.stem)
     return fold.out
 

@@ -16,14 +16,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from agentctl.core.clock import iso
 from agentctl.errors import AgentctlError, StateError
-from agentctl.storage import open_log
 
 if TYPE_CHECKING:
     from agentctl.workspace.loader import Workspace
@@ -44,20 +42,6 @@ class _Alert(msgspec.Struct, gc=False):
     kind: str = ""
     source: str | None = None
     data: dict[str, Any] | None = None
-
-
-def _lines(path: Path, decoder: Any) -> list[Any]:
-    fh = open_log(path)
-    if fh is None:
-        return []
-    out = []
-    with fh:
-        for line in fh:
-            try:
-                out.append(decoder.decode(line))
-            except msgspec.DecodeError:
-                continue
-    return out
 
 
 def _time(text: str | None) -> datetime | None:
@@ -108,7 +92,11 @@ def breaker_history(ws: Workspace, start: datetime, end: datetime) -> BreakerHis
 
 def _legacy_history(ws: Workspace, start: datetime, end: datetime) -> BreakerHistory:
     out = BreakerHistory(source="logs/alerts.jsonl + state/breakers.json")
-    for a in _lines(ws.alerts_path, msgspec.json.Decoder(_Alert)):
+    for raw in ws.storage.alerts.read():  # through the store: a database holds them too
+        try:
+            a = msgspec.convert(raw, _Alert)
+        except msgspec.ValidationError:
+            continue
         t = _time(a.ts)
         if "breaker" in a.kind and "trip" in a.kind and t is not None and start <= t < end:
             agent = (a.data or {}).get("agent") or a.source or ""
@@ -157,13 +145,11 @@ def task_labels(ws: Workspace, start: datetime) -> TaskLabels:
     tasks: dict[str, _TaskLite] = {}
     for live in ws.storage.registry.load().tasks:
         tasks[live.taskId] = _TaskLite(live.taskId, live.title, live.product, getattr(live, "parent", None))
-    archive = ws.root / "archive"
-    decoder = msgspec.json.Decoder(_TaskLite)
     month = iso(start)[:7]
-    for path in sorted(archive.glob("tasks-*.jsonl")) if archive.is_dir() else ():
-        if path.stem.removeprefix("tasks-") >= month:
-            for t in _lines(path, decoder):
-                tasks.setdefault(t.taskId, t)
+    for done in ws.storage.registry.archived():  # through the store: on a database too
+        if done.updatedAt[:7] >= month:  # archive months of the window (files: tasks-YYYY-MM by updatedAt)
+            tasks.setdefault(done.taskId, _TaskLite(done.taskId, done.title, done.product,
+                                                    getattr(done, "parent", None)))
     out = TaskLabels()
     has_children = {t.parent for t in tasks.values() if t.parent}
     ids: dict[tuple[str | None, str | None], int] = {}

@@ -14,6 +14,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from agentctl.core.clock import window_bounds
 from agentctl.scorecard.scan import (
     BREAKER_ERROR,
     EXECUTED,
@@ -21,7 +22,6 @@ from agentctl.scorecard.scan import (
     NEVER,
     TASK_HORIZON_DAYS,
     ScanResult,
-    window_bounds,
 )
 
 GROUP, DAY = 3, 5  # grouping() of the grouped query's sets: per GroupKey, per day (6: per error type)

@@ -9,6 +9,7 @@ for, the crontab block, caches, prompt files — and for reading append-only log
 are re-exported here so that nothing outside ``storage/`` imports a backend module.
 """
 
+from agentctl.storage.files.daylog import window_files
 from agentctl.storage.files.durable import (
     JsonlReader,
     JsonState,
@@ -23,4 +24,4 @@ from agentctl.storage.files.durable import (
 )
 
 __all__ = ["JsonState", "JsonlReader", "append_json", "atomic_write", "check_confined", "confine_to", "locked",
-           "open_log", "read_bytes", "set_lock_timeout"]
+           "open_log", "read_bytes", "set_lock_timeout", "window_files"]

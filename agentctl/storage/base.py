@@ -202,6 +202,23 @@ class RunLogStore(Protocol):
         """The records of [start, end) that carry a ``job`` (cron coverage), without decoding the rest."""
         ...
 
+    @property
+    def aggregates(self) -> bool:
+        """True when the store computes the scorecard's sums itself (a database: ``scorecard_facts``);
+        False when the scorecard folds the records of ``day_files``."""
+        ...
+
+    def day_files(self, start: datetime, end: datetime) -> list[tuple[Path, bool]]:
+        """(file, is the window's first or last day) of the daily files that can hold the runs
+        started in [start, end), in day order — the scorecard's fast scan reads them through
+        ``agentctl.storage.open_log`` (a store that ``aggregates``: none)."""
+        ...
+
+    def scorecard_facts(self, lo: datetime, hi: datetime, **kw: Any) -> dict[str, list[tuple[Any, ...]]]:
+        """(Only a store that ``aggregates``.) The scorecard's sums and order-dependent facts over
+        [lo, hi), by query (``agentctl.scorecard.sql`` turns them into its ScanResult)."""
+        ...
+
     def find(self, run_id: str, around: datetime | None = None) -> dict[str, Any] | None:
         """The record with ``runId`` (``around``: a time near its start, to narrow the
         search), else None."""

@@ -18,6 +18,7 @@ from agentctl.core.clock import iso, upper_bound_second
 from agentctl.core.records import RunRecord
 from agentctl.storage.base import DaySpend, RunScan
 from agentctl.storage.files import durable, journal
+from agentctl.storage.files.daylog import window_files
 from agentctl.storage.files.durable import JsonlReader, dumps_line
 
 
@@ -38,6 +39,14 @@ class FileRunLog:
     def __init__(self, root: Path):
         self.root = root
         self.dir = root / "logs" / "runs"
+
+    aggregates = False
+
+    def day_files(self, start: datetime, end: datetime) -> list[tuple[Path, bool]]:
+        return window_files(self.dir, start, end)
+
+    def scorecard_facts(self, lo: datetime, hi: datetime, **kw: Any) -> dict[str, list[tuple[Any, ...]]]:
+        raise NotImplementedError("the file run log does not aggregate: the scorecard folds day_files")
 
     def path_for(self, day: date) -> Path:
         return self.dir / f"{day.isoformat()}.jsonl"

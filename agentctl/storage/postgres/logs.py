@@ -182,6 +182,11 @@ class PgRunLog:
             row = cur.fetchone()
         return row[0] if row else None
 
+    aggregates = True
+
+    def day_files(self, start: datetime, end: datetime) -> list[tuple[Path, bool]]:
+        return []  # no files: the scorecard asks scorecard_facts
+
     def scorecard_facts(self, lo: datetime, hi: datetime, **kw: Any) -> dict[str, list[tuple[Any, ...]]]:
         """The scorecard's sums and order-dependent facts over [lo, hi), in SQL (``runfacts``)."""
         from agentctl.storage.postgres.runfacts import scorecard_facts
