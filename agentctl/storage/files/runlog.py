@@ -12,8 +12,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from agentctl.core.clock import iso, upper_bound_second
 from agentctl.core.records import RunRecord
 from agentctl.storage.base import DaySpend, RunScan
@@ -21,18 +19,25 @@ from agentctl.storage.files import durable, journal
 from agentctl.storage.files.daylog import window_files
 from agentctl.storage.files.durable import JsonlReader, dumps_line
 
+_SPEND: dict[str, Any] = {}
 
-class _SpendLine(msgspec.Struct):
+
+def _spend_decoder() -> Any:
     """The four fields a budget needs: the day's file is read before every run, so each line is
-    decoded into just these (msgspec), not into a whole record."""
+    decoded into just these (msgspec), not into a whole record. Built on first use: msgspec is
+    not imported by the hot read commands (tests/test_startup.py)."""
+    if not _SPEND:
+        import msgspec
 
-    agent: str | None = None
-    costUsd: float | None = None  # noqa: N815 — the run record's field name
-    status: str | None = None
-    provider: str | None = None
+        class _SpendLine(msgspec.Struct):
+            agent: str | None = None
+            costUsd: float | None = None  # noqa: N815 — the run record's field name
+            status: str | None = None
+            provider: str | None = None
 
-
-_SPEND_DECODER = msgspec.json.Decoder(_SpendLine)
+        _SPEND["decoder"] = msgspec.json.Decoder(_SpendLine)
+        _SPEND["errors"] = (msgspec.DecodeError, msgspec.ValidationError)
+    return _SPEND["decoder"]
 
 
 class FileRunLog:
@@ -96,10 +101,12 @@ class FileRunLog:
     def spend_by_agent(self, day: date) -> DaySpend:
         """The day's spend per agent from that day's file only; torn lines skipped."""
         spend = DaySpend()
+        decoder = _spend_decoder()
+        errors = _SPEND["errors"]
         for line in (durable.read_bytes(self.path_for(day)) or b"").splitlines():
             try:
-                rec = _SPEND_DECODER.decode(line)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+                rec = decoder.decode(line)
+            except errors:
                 continue
             add_spend(spend, rec.agent, rec.costUsd, rec.status, rec.provider)
         return spend
