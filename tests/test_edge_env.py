@@ -23,7 +23,6 @@ ALLOWED = {
     "workspace/loader.py": "Workspace.env / find_workspace: the default for library callers; the CLI passes its own",
     "workspace/envfile.py": "apply_env_file loads the env file into the environment it is given (default: the process's)",
     "storage/files/journal.py": "AGENTCTL_CRASH_AT, the test-only crash-point hook",
-    "storage/postgres/connection.py": "the DSN variable and libpq's PGHOST/PGPORT (not yet passed down)",
     "demo/play.py": "the demo runs the in-process CLI under its own environment",
     "scorecard/parallel.py": "AGENTCTL_SCAN_WORKERS, the opt-in two-process scan (a tuning switch, not input)",
 }

@@ -22,7 +22,7 @@ def _backend(w: Any) -> str:
 def _pg(w: Any) -> Any:
     from agentctl.storage.postgres import PgStorage, open_database
 
-    return PgStorage(open_database(w.config.storage.dsn_env))
+    return PgStorage(open_database(w.config.storage.dsn_env, w.env))
 
 
 def _require_pg(w: Any, what: str) -> Any:

@@ -10,7 +10,7 @@ inside it joins it (a savepoint), so it commits all or nothing.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from agentctl.storage.postgres.connection import DEFAULT_DSN_ENV, Database, dsn_from_env, psycopg_module
@@ -68,11 +68,12 @@ class PgStorage:
         self.db.close()
 
 
-def open_database(dsn_env: str | None) -> Database:
+def open_database(dsn_env: str | None, env: Mapping[str, str]) -> Database:
+    """The database the variable ``dsn_env`` of ``env`` (the CLI's environment) names."""
     psycopg_module()
-    return Database(dsn_from_env(dsn_env))
+    return Database(dsn_from_env(dsn_env, env), env)
 
 
 def open_storage(workspace: Workspace) -> PgStorage:
     """The workspace's PostgreSQL storage (78 without psycopg or without the DSN variable)."""
-    return PgStorage(open_database(workspace.config.storage.dsn_env or DEFAULT_DSN_ENV))
+    return PgStorage(open_database(workspace.config.storage.dsn_env or DEFAULT_DSN_ENV, workspace.env))

@@ -16,11 +16,10 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from agentctl.core.redact import MASK, redact
@@ -43,9 +42,10 @@ def psycopg_module() -> Any:
     return psycopg
 
 
-def dsn_from_env(dsn_env: str | None) -> str:
+def dsn_from_env(dsn_env: str | None, env: Mapping[str, str]) -> str:
+    """The DSN from ``env`` (the environment the CLI read at its edge, env file applied)."""
     name = dsn_env or DEFAULT_DSN_ENV
-    dsn = os.environ.get(name, "").strip()
+    dsn = env.get(name, "").strip()
     if not dsn:
         raise ConfigError(f"agentctl.yaml [storage.dsn_env]: ${name} is not set; export the database DSN in it "
                           f"(e.g. {name}=postgresql://agentctl@dbhost/agentctl) or put it in .agentctl/env")
@@ -72,20 +72,20 @@ def _password_of(dsn: str) -> str | None:
         return None
 
 
-def _where(dsn: str) -> str:
+def _where(dsn: str, env: Mapping[str, str]) -> str:
     try:
         from psycopg.conninfo import conninfo_to_dict
 
         parts = conninfo_to_dict(dsn)
     except Exception:
         return "the configured server"
-    host = parts.get("host") or os.environ.get("PGHOST") or "localhost"
-    return f"{host}:{parts.get('port') or os.environ.get('PGPORT') or 5432}/{parts.get('dbname') or ''}"
+    host = parts.get("host") or env.get("PGHOST") or "localhost"  # as libpq resolves them
+    return f"{host}:{parts.get('port') or env.get('PGPORT') or 5432}/{parts.get('dbname') or ''}"
 
 
-def unavailable(exc: BaseException, dsn: str) -> TryLater:
+def unavailable(exc: BaseException, dsn: str, env: Mapping[str, str] | None = None) -> TryLater:
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return TryLater(f"database unavailable ({_where(dsn)}): {safe(first, dsn)[:200]}; nothing was changed by "
+    return TryLater(f"database unavailable ({_where(dsn, env or {})}): {safe(first, dsn)[:200]}; nothing was changed by "
                     "the failed step — try again later",
                     hint="check the server and $AGENTCTL_PG_DSN; `agentctl storage status` tests the connection")
 
@@ -93,8 +93,10 @@ def unavailable(exc: BaseException, dsn: str) -> TryLater:
 class Database:
     """One lazily opened autocommit connection per process and thread; ``tx()`` is one short transaction."""
 
-    def __init__(self, dsn: str):
+    def __init__(self, dsn: str, env: Mapping[str, str] | None = None):
         self.dsn = dsn
+        self.env = env or {}
+        """The CLI's environment: names the server in messages the way libpq finds it (PGHOST…)."""
         self._local = threading.local()
         self._all: list[Any] = []
         self._guard = threading.Lock()
@@ -116,7 +118,7 @@ class Database:
         try:
             conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5, application_name="agentctl")
         except psycopg.OperationalError as exc:
-            raise unavailable(exc, self.dsn) from None
+            raise unavailable(exc, self.dsn, self.env) from None
         self._local.conn = conn
         with self._guard:
             self._all.append(conn)
@@ -161,7 +163,7 @@ class Database:
                         "— try again") from None
         except psycopg.OperationalError as exc:
             self._drop()
-            raise unavailable(exc, self.dsn) from None
+            raise unavailable(exc, self.dsn, self.env) from None
         except psycopg.Error as exc:
             raise StateError(f"database error: {safe(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, self.dsn)}") from None
 
