@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,3 +60,27 @@ def make_workspace(root: Path, n_tasks: int) -> Path:
 
         update_task(Workspace(root), "T-1", Update(sets=["notes=sealed"]), "bench", datetime.now(UTC))
     return root
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str = "agentctl_bench") -> Iterator[str]:
+    """A new database on the server the ``PG*`` variables name (e.g. under ``pg_virtualenv -t``);
+    yields its DSN and drops it afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"dbname={name}"
+    finally:
+        with psycopg.connect(autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def point_at_postgres(root: Path) -> None:
+    """Add the ``storage`` block that points the workspace at ``$AGENTCTL_PG_DSN``."""
+    with (root / "agentctl.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("\nstorage:\n  backend: postgres\n  dsn_env: AGENTCTL_PG_DSN\n")

@@ -9,8 +9,11 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import fresh_database  # noqa: E402
 
 DAY = date(2026, 3, 2)
 
@@ -45,17 +48,12 @@ def _time(fn, reps: int) -> float:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    import psycopg
-
     from agentctl.storage.postgres import Database, PgStorage
     from agentctl.storage.postgres.migrate import ensure_current
 
     n = int(sys.argv[sys.argv.index("--n") + 1]) if "--n" in sys.argv else 20_000
-    name = f"agentctl_b_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        storage = PgStorage(Database(f"dbname={name}"))
+    with fresh_database("agentctl_b") as dsn:
+        storage = PgStorage(Database(dsn))
         ensure_current(storage.db)
         _fill(storage, n)
         sql = storage.runlog.spend_by_agent(DAY).cost
@@ -64,9 +62,6 @@ def main() -> None:
         print(f"{n} runs in the day: spend_by_agent {new * 1000:.1f} ms, rows into Python {old * 1000:.1f} ms "
               f"({old / new:.1f}x)")
         storage.close()
-    finally:
-        with psycopg.connect(autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

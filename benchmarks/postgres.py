@@ -21,12 +21,11 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import make_workspace  # noqa: E402
+from _common import fresh_database, make_workspace, point_at_postgres  # noqa: E402
 from registry_concurrency import contention  # noqa: E402
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -38,15 +37,14 @@ def pg_workspace(root: Path, n_tasks: int) -> Path:
     from agentctl.storage.postgres.transfer import import_files
 
     make_workspace(root, n_tasks)
-    st = PgStorage(open_database(None))
+    st = PgStorage(open_database(None, os.environ))
     apply(st.db)
     with st.db.tx() as cur:
         cur.execute("TRUNCATE tasks, events, agentctl_meta")
         cur.execute("INSERT INTO agentctl_meta VALUES ('nextSeq', '1')")
     import_files(st, root)
     st.close()
-    with (root / "agentctl.yaml").open("a") as fh:
-        fh.write("\nstorage:\n  backend: postgres\n  dsn_env: AGENTCTL_PG_DSN\n")
+    point_at_postgres(root)
     return root
 
 
@@ -72,17 +70,9 @@ def main() -> None:
     ap.add_argument("--updates", type=int, default=40, help="updates per process")
     ap.add_argument("--skip-scorecard", action="store_true", help="only the update latency and throughput")
     args = ap.parse_args()
-    import psycopg
-
-    name = f"agentctl_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["AGENTCTL_PG_DSN"] = f"dbname={name}"
-    try:
+    with fresh_database() as dsn:
+        os.environ["AGENTCTL_PG_DSN"] = dsn
         run(args)
-    finally:
-        with psycopg.connect(autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run(args: argparse.Namespace) -> None:

@@ -20,11 +20,11 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import fresh_database  # noqa: E402
 from scorecard_scan import END, TIERS, agents, write_workspace  # noqa: E402
 
 STATUS_CYCLE = ["success"] * 17 + ["failure", "rejected", "skipped"]
@@ -124,19 +124,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=None)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    import psycopg
-
     n = args.runs or (1_000_000 if args.full else 100_000)
-    name = f"agentctl_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["AGENTCTL_PG_DSN"] = f"dbname={name}"
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            r = bench(Path(tmp) / "ws", n, args.repeat)
-    finally:
-        with psycopg.connect(autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database() as dsn, tempfile.TemporaryDirectory() as tmp:
+        os.environ["AGENTCTL_PG_DSN"] = dsn
+        r = bench(Path(tmp) / "ws", n, args.repeat)
     print(f"loaded {n:,} runs in {r['load']:.1f} s; load average {os.getloadavg()[0]:.2f}")
     print(f"scorecard --days 365 on PostgreSQL ({r['scored']:,} runs scored): {r['scorecard'] * 1000:.0f} ms "
           f"(SQL queries {r['facts'] * 1000:.0f} ms; target <= 1 s at 1M); --days 7: {r['week'] * 1000:.0f} ms; "

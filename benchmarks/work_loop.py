@@ -21,6 +21,7 @@ under ``pg_virtualenv -t --``; the pipeline is written as files, then ``storage 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -35,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import agentctl_argv, compile_bytecode, median_wall  # noqa: E402
+from _common import agentctl_argv, compile_bytecode, fresh_database, median_wall, point_at_postgres  # noqa: E402
 
 
 def make_pipeline(root: Path, n: int) -> None:
@@ -60,18 +61,10 @@ ENVS: dict[Path, dict[str, str]] = {}
 """Per workspace: extra environment of every agentctl run on it (the DSN on PostgreSQL)."""
 
 
-def on_postgres(root: Path) -> None:
-    """Move the workspace's state into a fresh database and point the workspace at it."""
-    import uuid
-
-    import psycopg
-
-    name = f"agentctl_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    ENVS[root] = {"AGENTCTL_PG_DSN": f"dbname={name}"}
-    with (root / "agentctl.yaml").open("a", encoding="utf-8") as fh:
-        fh.write("\nstorage:\n  backend: postgres\n  dsn_env: AGENTCTL_PG_DSN\n")
+def on_postgres(root: Path, dsn: str) -> None:
+    """Move the workspace's state into the (fresh) database ``dsn`` and point the workspace at it."""
+    ENVS[root] = {"AGENTCTL_PG_DSN": dsn}
+    point_at_postgres(root)
     for argv in (["storage", "init"], ["storage", "import"]):
         subprocess.run([*agentctl_argv(), "-w", str(root), *argv], check=True, env=_env(root),
                        stdout=subprocess.DEVNULL)
@@ -103,12 +96,17 @@ def time_true(n: int) -> float:
 
 
 def measure(n: int, base: Path, backend: str = "files") -> dict[str, float]:
+    with contextlib.ExitStack() as dbs:
+        return _measure(n, base, backend, dbs)
+
+
+def _measure(n: int, base: Path, backend: str, dbs: contextlib.ExitStack) -> dict[str, float]:
     empty, full = base / "empty", base / "full"
     make_pipeline(empty, 0)
     make_pipeline(full, n)
     if backend == "postgres":
-        on_postgres(full)
-        on_postgres(empty)  # its own database: the empty loop pays the same connection and schema check
+        on_postgres(full, dbs.enter_context(fresh_database()))
+        on_postgres(empty, dbs.enter_context(fresh_database()))  # the empty loop pays the same connection
     status = median_wall([*agentctl_argv(), "-w", str(full), "status"], 5, env=_env(full))
     loop0 = statistics.median(time_loop(empty) for _ in range(3))
     loop_n = time_loop(full)
