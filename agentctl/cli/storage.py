@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +36,23 @@ def _require_pg(w: Any, what: str) -> Any:
     return _pg(w)
 
 
+@contextlib.contextmanager
+def _database(w: Any, what: str | None = None) -> Iterator[Any]:
+    """The workspace's PostgreSQL storage, closed afterwards (``what``: a command that needs it)."""
+    st = _require_pg(w, what) if what else _pg(w)
+    try:
+        yield st
+    finally:
+        st.close()
+
+
+def _transferred(json_: bool, where: str, folder: Path, key: str, counts: dict[str, int]) -> None:
+    if json_:
+        emit_json({where: str(folder), key: counts})
+    else:
+        typer.echo(f"{key} {where} {folder}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
 @storage_app.command("init")
 def init(ctx: typer.Context) -> None:
     """Create or migrate the database schema (numbered migrations, under an advisory lock; idempotent)."""
@@ -43,11 +62,8 @@ def init(ctx: typer.Context) -> None:
     if _backend(w) == "files":
         typer.echo("storage: files backend — nothing to initialise")
         return
-    st = _pg(w)
-    try:
+    with _database(w) as st:
         done = apply(st.db)
-    finally:
-        st.close()
     typer.echo(f"storage: schema at version {latest()}" + (f" (applied {', '.join(done)})" if done else
                                                              " (already up to date)"))
 
@@ -63,11 +79,8 @@ def status(ctx: typer.Context, json_: JsonOpt = False) -> None:
     else:
         from agentctl.storage.postgres.transfer import status as pg_status
 
-        st = _pg(w)
-        try:
+        with _database(w) as st:
             info = pg_status(st)
-        finally:
-            st.close()
     if json_:
         emit_json(info)
         return
@@ -96,16 +109,10 @@ def import_(ctx: typer.Context,
     src = Path(from_).expanduser().resolve() if from_ else w.root
     if not src.is_dir():
         raise UsageError(f"--from {from_}: not a folder")
-    st = _require_pg(w, "import")
-    try:
+    with _database(w, "import") as st:
         ensure_current(st.db)
         counts = import_files(st, src)
-    finally:
-        st.close()
-    if json_:
-        emit_json({"from": str(src), "imported": counts})
-    else:
-        typer.echo(f"imported from {src}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    _transferred(json_, "from", src, "imported", counts)
 
 
 @storage_app.command("export")
@@ -123,18 +130,12 @@ def export(ctx: typer.Context,
     dest = Path(to).expanduser().resolve()
     if dest.exists() and any(dest.iterdir()):
         raise UsageError(f"--to {to}: folder is not empty; export into a new or empty folder")
-    st = _require_pg(w, "export")
-    try:
+    with _database(w, "export") as st:
         ensure_current(st.db)
         dest.mkdir(parents=True, exist_ok=True)
         copy_config(w.root, dest)
         counts = export_files(st, dest)
-    finally:
-        st.close()
-    if json_:
-        emit_json({"to": str(dest), "exported": counts})
-    else:
-        typer.echo(f"exported to {dest}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    _transferred(json_, "to", dest, "exported", counts)
 
 
 def register(app: typer.Typer) -> None:
