@@ -6,6 +6,7 @@ open only the files of the window asked for and skip (and count) torn lines.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -19,25 +20,21 @@ from agentctl.storage.files import durable, journal
 from agentctl.storage.files.daylog import window_files
 from agentctl.storage.files.durable import JsonlReader, dumps_line
 
-_SPEND: dict[str, Any] = {}
 
+@functools.cache
+def _spend_decoder() -> tuple[Any, tuple[type[Exception], ...]]:
+    """(decoder, its errors) for the four fields a budget needs: the day's file is read before every
+    run, so each line is decoded into just these (msgspec), not into a whole record. Built on first
+    use: msgspec is not imported by the hot read commands (tests/test_startup.py)."""
+    import msgspec
 
-def _spend_decoder() -> Any:
-    """The four fields a budget needs: the day's file is read before every run, so each line is
-    decoded into just these (msgspec), not into a whole record. Built on first use: msgspec is
-    not imported by the hot read commands (tests/test_startup.py)."""
-    if not _SPEND:
-        import msgspec
+    class _SpendLine(msgspec.Struct):
+        agent: str | None = None
+        costUsd: float | None = None  # noqa: N815 — the run record's field name
+        status: str | None = None
+        provider: str | None = None
 
-        class _SpendLine(msgspec.Struct):
-            agent: str | None = None
-            costUsd: float | None = None  # noqa: N815 — the run record's field name
-            status: str | None = None
-            provider: str | None = None
-
-        _SPEND["decoder"] = msgspec.json.Decoder(_SpendLine)
-        _SPEND["errors"] = (msgspec.DecodeError, msgspec.ValidationError)
-    return _SPEND["decoder"]
+    return msgspec.json.Decoder(_SpendLine), (msgspec.DecodeError, msgspec.ValidationError)
 
 
 class FileRunLog:
@@ -101,8 +98,7 @@ class FileRunLog:
     def spend_by_agent(self, day: date) -> DaySpend:
         """The day's spend per agent from that day's file only; torn lines skipped."""
         spend = DaySpend()
-        decoder = _spend_decoder()
-        errors = _SPEND["errors"]
+        decoder, errors = _spend_decoder()
         for line in (durable.read_bytes(self.path_for(day)) or b"").splitlines():
             try:
                 rec = decoder.decode(line)
