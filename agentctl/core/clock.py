@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from agentctl.errors import UsageError
 
@@ -31,6 +32,17 @@ def parse_iso(text: str) -> datetime:
     except ValueError as exc:
         raise UsageError(f"not an ISO-8601 time: {text!r}") from exc
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def parse_iso_or_none(text: Any) -> datetime | None:
+    """``parse_iso`` for a value read from a record: anything that is not an ISO time (missing,
+    another type, malformed) is None, for the caller to skip."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return parse_iso(text)
+    except (UsageError, OverflowError):  # OverflowError: a year-1 time with an offset, moved to UTC
+        return None
 
 
 def parse_duration(text: str) -> timedelta:

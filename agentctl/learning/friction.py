@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from agentctl.core.clock import parse_iso
+from agentctl.core.clock import parse_iso_or_none
 from agentctl.core.records import Task
 from agentctl.storage import JsonlReader
 from agentctl.workspace.loader import Workspace
@@ -50,15 +50,6 @@ def verdict(value: Any) -> str | None:
         return None
     word = value.strip().lower().replace(" ", "_").replace("-", "_")
     return "approved" if word in APPROVED else "failed" if word in FAILED else None
-
-
-def _ts(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return parse_iso(text)
-    except Exception:  # a malformed timestamp is skipped, not fatal
-        return None
 
 
 @dataclass(frozen=True)
@@ -93,7 +84,7 @@ def _brief(value: Any) -> Any:
 def expand(events: Iterable[dict[str, Any]]) -> list[Change]:
     out: list[Change] = []
     for ev in events:
-        at, change, task_id = _ts(ev.get("ts")), ev.get("change"), ev.get("taskId")
+        at, change, task_id = parse_iso_or_none(ev.get("ts")), ev.get("change"), ev.get("taskId")
         if at is None or not isinstance(change, str) or not isinstance(task_id, str):
             continue
         actor = str(ev.get("actor") or "unknown")
@@ -209,7 +200,7 @@ def artifact_verdicts(ws: Workspace, h: History) -> list[Change]:
             continue
         written = [c for c in h.changes if c.taskId == task.taskId and c.field == "output" and c.after == task.output]
         ts, actor = (written[-1].ts, written[-1].actor) if written else (task.updatedAt, task.agent or "unknown")
-        at = _ts(ts)
+        at = parse_iso_or_none(ts)
         if at is not None and at < h.end:
             out.append(Change(ts, at, task.taskId, actor, f"checks.{found[0]}", None, found[1], source=task.output))
     return out
@@ -247,7 +238,7 @@ def _review_vs_qa_from_state(h: History, reported: set[str]) -> list[dict[str, A
     out = []
     for t in h.tasks.values():
         qa = next((v for k, v in t.checks.items() if k.lower() in QA_CHECKS), None)
-        updated = _ts(t.updatedAt)
+        updated = parse_iso_or_none(t.updatedAt)
         if verdict(qa) != "failed" or t.taskId in logged or t.taskId in reported or not updated or not h.in_window(updated):
             continue
         for rid in sorted(h.related(t.taskId)):
@@ -313,14 +304,14 @@ def _selftest_reports(h: History, task: Task, runs: list[dict[str, Any]]) -> lis
         if r.get("taskId") == task.taskId and isinstance(st, dict) and "ok" in st and r.get("endedAt"):
             reports.setdefault(r["endedAt"], {"ts": r["endedAt"], "source": f"run {r.get('runId')}",
                                               "actor": r.get("agent"), "selfTest": {"ok": st["ok"], "failed": st.get("failed", [])}})
-    out = [(at, rep) for rep in reports.values() if (at := _ts(rep["ts"])) is not None]
+    out = [(at, rep) for rep in reports.values() if (at := parse_iso_or_none(rep["ts"])) is not None]
     return sorted(out, key=lambda p: p[0])
 
 
 def _rejected_run_spans(runs: list[dict[str, Any]]) -> dict[str, list[tuple[datetime, datetime]]]:
     spans: dict[str, list[tuple[datetime, datetime]]] = {}
     for r in runs:
-        began, ended = _ts(r.get("startedAt")), _ts(r.get("endedAt"))
+        began, ended = parse_iso_or_none(r.get("startedAt")), parse_iso_or_none(r.get("endedAt"))
         if r.get("status") == "rejected" and r.get("taskId") and began:
             spans.setdefault(str(r["taskId"]), []).append((began - timedelta(seconds=5),
                                                            (ended or began) + timedelta(seconds=120)))
@@ -333,7 +324,7 @@ def selftest_vs_rejection(h: History, runs: list[dict[str, Any]]) -> list[dict[s
     findings = []
     runner_checks = _rejected_run_spans(runs)
     for task in h.tasks.values():
-        rejections = sorted(((at, r) for r in task.rejections if (at := _ts(r.at))), key=lambda p: p[0])
+        rejections = sorted(((at, r) for r in task.rejections if (at := parse_iso_or_none(r.at))), key=lambda p: p[0])
         if not any(h.in_window(at) for at, _ in rejections):
             continue
         reports = _selftest_reports(h, task, runs)

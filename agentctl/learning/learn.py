@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agentctl.core.clock import iso, parse_iso
+from agentctl.core.clock import iso, parse_iso_or_none
 from agentctl.core.records import Task
 from agentctl.core.redact import redact
 from agentctl.cron.alerts import raise_alert
@@ -110,15 +110,6 @@ def _clip(text: str | None) -> str:
     return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
 
 
-def _time(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return parse_iso(text)
-    except Exception:  # a bad timestamp in a record is skipped, not fatal
-        return None
-
-
 # --- collecting occurrences ----------------------------------------------------------
 
 @dataclass
@@ -194,7 +185,7 @@ def collect_runs(ws: Workspace, start: datetime, end: datetime, info: AgentInfo,
         status = rec.get("status")
         if status not in FAILED_RUNS or not rec.get("runId"):
             continue
-        began, ended = _time(rec.get("startedAt")), _time(rec.get("endedAt"))
+        began, ended = parse_iso_or_none(rec.get("startedAt")), parse_iso_or_none(rec.get("endedAt"))
         if began and rec.get("taskId") and status in spans:
             spans[status].setdefault(str(rec["taskId"]), []).append((began, ended or began))
         if str(rec["startedAt"])[:19] < lo:
@@ -208,7 +199,7 @@ def collect_runs(ws: Workspace, start: datetime, end: datetime, info: AgentInfo,
 def _task_rejections(task: Task, start: datetime, end: datetime, info: AgentInfo,
                      spans: dict[str, list[tuple[datetime, datetime]]]) -> Iterator[tuple[str, Occurrence]]:
     for rej in task.rejections:
-        at = _time(rej.at)
+        at = parse_iso_or_none(rej.at)
         if at is None or not start <= at < end or _covered(spans, task.taskId, at):
             continue
         base = {"key": f"rejection:{task.taskId}@{rej.at}", "at": rej.at, "source": "rejection",
@@ -223,7 +214,7 @@ def _task_rejections(task: Task, start: datetime, end: datetime, info: AgentInfo
 
 def _selftest_occurrences(task_id: str, agent: str | None, report: dict[str, Any], start: datetime, end: datetime,
                           info: AgentInfo, spans: dict[str, list[tuple[datetime, datetime]]]) -> Iterator[Occurrence]:
-    at = _time(report.get("at"))
+    at = parse_iso_or_none(report.get("at"))
     if report.get("ok", True) or at is None or not start <= at < end or _covered(spans, task_id, at):
         return
     for r in report.get("results") or []:
@@ -269,7 +260,7 @@ def collect_tasks(ws: Workspace, start: datetime, end: datetime, info: AgentInfo
 def collect_breaker_trips(ws: Workspace, start: datetime, end: datetime, info: AgentInfo, out: Collected) -> None:
     alerts = ws.storage.alerts  # through the seam: the alert log is rows on PostgreSQL
     for alert in alerts.read():
-        at = _time(alert.get("ts"))
+        at = parse_iso_or_none(alert.get("ts"))
         if alert.get("kind") != "breaker_tripped" or at is None or not start <= at < end:
             continue
         data: dict[str, Any] = alert["data"] if isinstance(alert.get("data"), dict) else {}

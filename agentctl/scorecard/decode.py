@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 
+from agentctl.core.clock import parse_iso_or_none
 from agentctl.errors import StateError
 from agentctl.storage import open_log
 
@@ -94,14 +95,6 @@ def _reason(exc: msgspec.DecodeError) -> str:
     return "torn" if "Expected `object`" in text and not where else "badField"
 
 
-def _parse_time(text: str) -> datetime | None:
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
-
-
 class Decoders:
     def __init__(self, agents: Iterable[str] = (), models: Iterable[str] = (), tiers: Iterable[str] = (),
                  teams: Iterable[str] = ()):
@@ -135,7 +128,7 @@ class Decoders:
             rec = self.loose.decode(line)
         except msgspec.DecodeError as exc:
             return None, _reason(exc)
-        started = _parse_time(rec.startedAt)
+        started = parse_iso_or_none(rec.startedAt)
         if started is None:
             return None, "badTimestamp"
         return msgspec.structs.replace(rec, startedAt=started), ""

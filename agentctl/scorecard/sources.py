@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from agentctl.core.clock import iso
-from agentctl.errors import AgentctlError, StateError
+from agentctl.core.clock import iso, parse_iso_or_none
+from agentctl.errors import StateError
 
 if TYPE_CHECKING:
     from agentctl.workspace.loader import Workspace
@@ -44,17 +44,6 @@ class _Alert(msgspec.Struct, gc=False):
     data: dict[str, Any] | None = None
 
 
-def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    from agentctl.core.clock import parse_iso
-
-    try:
-        return parse_iso(text)
-    except AgentctlError:
-        return None
-
-
 def _event(doc: dict[str, Any]) -> _Event:
     try:
         return msgspec.convert(doc, _Event)
@@ -75,7 +64,7 @@ def breaker_history(ws: Workspace, start: datetime, end: datetime) -> BreakerHis
     store = ws.storage.breaker_history  # files: logs/breakers.jsonl; PostgreSQL: a table
     until = iso(end + timedelta(days=1))  # a hint (callers filter): a day's slack for any ts format
     events = [(t, e) for d in store.read(until) if isinstance(d, dict)
-              and (t := _time((e := _event(d)).ts)) is not None]
+              and (t := parse_iso_or_none((e := _event(d)).ts)) is not None]
     if not events and not store.exists():
         return _legacy_history(ws, start, end)
     out = BreakerHistory()  # source: the breaker history, whichever backend holds it
@@ -97,7 +86,7 @@ def _legacy_history(ws: Workspace, start: datetime, end: datetime) -> BreakerHis
             a = msgspec.convert(raw, _Alert)
         except msgspec.ValidationError:
             continue
-        t = _time(a.ts)
+        t = parse_iso_or_none(a.ts)
         if "breaker" in a.kind and "trip" in a.kind and t is not None and start <= t < end:
             agent = (a.data or {}).get("agent") or a.source or ""
             out.trips[str(agent).removeprefix("breaker:")] += 1
@@ -106,7 +95,7 @@ def _legacy_history(ws: Workspace, start: datetime, end: datetime) -> BreakerHis
     except StateError:
         return out
     for name, rec in (data.get("agents") or {}).items():
-        changed = _time(rec.get("lastChangeAt")) if isinstance(rec, dict) else None
+        changed = parse_iso_or_none(rec.get("lastChangeAt")) if isinstance(rec, dict) else None
         if changed is not None and changed < end and rec.get("state") != "closed":
             out.open_at_end.append(name)
     out.open_at_end.sort()
@@ -118,7 +107,7 @@ def handoff_rejections(ws: Workspace, start: datetime, end: datetime) -> dict[st
     out: dict[str, Counter[str]] = defaultdict(Counter)
     for task in ws.storage.registry.load().tasks:
         for rej in task.rejections:
-            t = _time(rej.at)
+            t = parse_iso_or_none(rej.at)
             if task.agent and t is not None and start <= t < end:
                 out[task.agent][task.taskId] += 1
     return out
