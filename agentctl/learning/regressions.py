@@ -41,7 +41,8 @@ REG_STATUSES: tuple[str, ...] = ("candidate", "active", "retired")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=True)
+    # no use_attribute_docstrings: it parses this module's source at import (every `run`); no schema is exported
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Example(_Model):

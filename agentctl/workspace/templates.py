@@ -44,12 +44,16 @@ def editor_schema_dir(root: Path) -> Path:
 
 def write_editor_schemas(out: Path) -> list[Path]:
     """`{agentctl,agent}.schema.json` in ``out``, generated from the models."""
-    from agentctl.core.config import AgentDef, WorkspaceConfig
+    from pydantic import BaseModel
 
+    from agentctl.core import config
+    from agentctl.core.fielddocs import add_field_docs
+
+    models = [m for m in vars(config).values() if isinstance(m, type) and issubclass(m, BaseModel)]
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, model in (("agentctl", WorkspaceConfig), ("agent", AgentDef)):
-        schema = model.model_json_schema()
+    for name, model in (("agentctl", config.WorkspaceConfig), ("agent", config.AgentDef)):
+        schema = add_field_docs(model.model_json_schema(), models)
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         path = out / f"{name}.schema.json"
         path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
