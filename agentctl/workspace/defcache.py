@@ -91,7 +91,7 @@ def _write(entry: Path, obj: Any) -> None:
 
     try:
         data = json.dumps({"tree": _encode(obj)}, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        atomic_write(entry, data.encode("utf-8"))
+        atomic_write(entry, data.encode("utf-8"), durable=False)  # derived: a lost entry is only a slower load
     except Exception:  # noqa: S110 — a cache that cannot be written (read-only folder, odd value) is only slower
         pass
 
