@@ -129,3 +129,12 @@ def test_the_cached_path_imports_no_yaml(minimal_ws: Path) -> None:
 
     assert probe() == {"tier": "fast", "prefix": "T", "yaml": True}
     assert probe() == {"tier": "fast", "prefix": "T", "yaml": False}
+
+
+def test_old_entries_are_pruned(minimal_ws: Path, monkeypatch) -> None:
+    monkeypatch.setattr(defcache, "MAX_ENTRIES", 4)
+    for i in range(6):
+        write_agent(minimal_ws, "a", f"name: a\ntier: t{i}\n")
+        assert Workspace(minimal_ws).agents["a"].tier == f"t{i}"
+        assert len(_entries(minimal_ws)) <= 4
+    assert Workspace(minimal_ws).agents["a"].tier == "t5"

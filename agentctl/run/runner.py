@@ -403,10 +403,10 @@ class _Run:
         return from_verdict(verdict, at=iso(self.clock()), stage=stage, by=f"{self.agent.produces or 'output'} contract")
 
     def _self_tests(self, task: Task | None, artifact: Any, output: str | None) -> Any:
-        from agentctl.selftests.selftest import run_self_tests
-
         if not self.ws.self_tests_for(self.agent):
             return None
+        from agentctl.selftests.selftest import run_self_tests
+
         task_id = task.taskId if task else None
         if output is None:
             return run_self_tests(self.ws, self.agent, artifact, task_id, self.clock(), env=self.env)

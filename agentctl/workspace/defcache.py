@@ -11,7 +11,8 @@ validation — including which fields the file set (``model_fields_set``).
 
 Only successes are kept, so a file with a problem is always read in full and reports the
 same problems (file, line, field). Entries are written atomically; an unreadable, foreign
-or corrupt entry is ignored (the file is then read in full and the entry rewritten).
+or corrupt entry is ignored (the file is then read in full and the entry rewritten); past
+``MAX_ENTRIES`` entries (one per version of each file) the older half is removed.
 Every node of an entry is tagged (model ``m``, list ``l``, mapping ``d``, scalar ``v``), so
 a value from the file can never pass for a model; only models of ``agentctl.core.config``
 are rebuilt. A value the encoding cannot hold exactly (non-string keys, dates, non-finite
@@ -20,9 +21,11 @@ numbers) is simply not cached.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 CACHE_DIR = Path(".agentctl") / "cache" / "definitions"
 FORMAT = 1
 MAX_BYTES = 1_000_000  # yamlstrict.MAX_YAML_BYTES: a larger file is refused by the full read
+MAX_ENTRIES = 512
 
 
 class _Uncachable(Exception):
@@ -91,9 +95,26 @@ def _write(entry: Path, obj: Any) -> None:
 
     try:
         data = json.dumps({"tree": _encode(obj)}, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        _prune(entry.parent)
         atomic_write(entry, data.encode("utf-8"), durable=False)  # derived: a lost entry is only a slower load
     except Exception:  # noqa: S110 — a cache that cannot be written (read-only folder, odd value) is only slower
         pass
+
+
+def _prune(folder: Path) -> None:
+    """Every edit of a definition adds an entry: past ``MAX_ENTRIES``, the older half goes."""
+    from agentctl.storage import check_confined
+
+    try:
+        check_confined(folder / "x")  # never through a link (StateError: nothing removed, nothing cached)
+        with os.scandir(folder) as it:
+            entries = [(e.stat().st_mtime_ns, e.path) for e in it if e.name.endswith(".json")]
+    except OSError:
+        return
+    if len(entries) >= MAX_ENTRIES:
+        for _, path in sorted(entries)[: len(entries) // 2]:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 @cache
