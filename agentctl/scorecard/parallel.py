@@ -32,6 +32,7 @@ import os
 import pickle
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -135,7 +136,8 @@ def merge(a: ScanResult, b: ScanResult, offset: int) -> ScanResult:
     for agent, t in b.last_run.items():
         if t > a.last_run.get(agent, NEVER):
             a.last_run[agent] = t
-    _extend(a.error_lists, b.error_lists.items())
+    for key, counts in b.error_counts.items():
+        a.error_counts.setdefault(key, Counter()).update(counts)
     _extend(a.job_runs, b.job_runs.items())
     a.breaker_refused.update(b.breaker_refused)
     for agent, tasks in b.rejected_tasks.items():
