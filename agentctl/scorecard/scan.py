@@ -324,12 +324,12 @@ def scan_files(paths: list[Path], start: datetime, end: datetime, agents: Iterab
     lists them (``RunLogStore.day_files``): the scorecard never works out where the log lives."""
     kw: dict[str, Any] = dict(agents=agents, models=models, labels=labels, free_jobs=free_jobs, tiers=tiers,
                               teams=teams)
-    from agentctl.scorecard.parallel import scan_two
+    from agentctl.scorecard.parallel import scan_parts
 
     with _gc_paused():
-        two = scan_two(paths, start, end, kw)
-        if two is not None:
-            return two
+        parts = scan_parts(paths, start, end, kw)
+        if parts is not None:
+            return parts
         fold = Fold(start, end, **kw)
         for path in paths:
             fold.add_file(path, path.stem)
