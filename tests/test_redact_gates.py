@@ -11,18 +11,21 @@ from __future__ import annotations
 import re
 import sys
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentctl.core import redact as R
 
+SHAPES = re.compile("|".join(f"(?:{s})" for s in R._SHAPE_LIST))
+
 
 def reference(text: str) -> str:
-    text = R._SHAPES.sub(R.MASK, text)
+    text = SHAPES.sub(R.MASK, text)
     if "://" in text:
-        text = R._URL_CREDS.sub(R._url_creds, text)
-    text = R._BEARER.sub(lambda m: f"{m.group(1)} {R.MASK}", text)
-    return R._ASSIGN.sub(lambda m: m.group(1) + R.MASK, text)
+        text = re.sub(R._URL_CREDS, R._url_creds, text)
+    text = re.sub(R._BEARER, lambda m: f"{m.group(1)} {R.MASK}", text)
+    return re.sub(R._ASSIGN, lambda m: m.group(1) + R.MASK, text)
 
 
 FRAGMENTS = [
@@ -54,10 +57,28 @@ def test_every_character_ignore_case_matches_to_an_ascii_letter_folds_to_it() ->
     """The gates look for words in ``_folded(text)``: a character the regex engine takes for a letter of
     those words must fold to that letter, or a secret would skip its net."""
     every = "".join(chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i <= 0xDFFF)
-    letters = set("".join(R._BEARER_WORDS + R._ASSIGN_WORDS + tuple(w for ws in R._FOLDED_GATES.values() for w in ws)))
+    letters = set("".join(R._BEARER_WORDS + R._ASSIGN_WORDS + (R._SHAPE_LITERALS[R.FOLDED_SHAPE] or ())))
     for letter in sorted(letters):
         for ch in re.findall(f"(?i){re.escape(letter)}", every):
             assert R._folded(ch) == letter, (hex(ord(ch)), letter)
+
+
+@pytest.mark.parametrize("index", range(len(R._SHAPE_LIST)))
+def test_every_match_of_a_shape_contains_one_of_its_strings(index: int) -> None:
+    """The literal gates are necessary conditions: strings generated from each shape's regex (hypothesis)
+    all contain one of the shape's strings (folded, for the case-insensitive one)."""
+    words = R._SHAPE_LITERALS[index]
+    assert len(R._SHAPE_LITERALS) == len(R._SHAPE_LIST)
+    if words is None:
+        return
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.from_regex(R._SHAPE_LIST[index], fullmatch=True))
+    def check(match: str) -> None:
+        hay = R._folded(match) if index == R.FOLDED_SHAPE else match
+        assert any(w in hay for w in words), (match, words)
+
+    check()
 
 
 def test_a_long_clean_text_is_scanned_once_per_shape_not_with_the_alternation(monkeypatch) -> None:
@@ -69,3 +90,9 @@ def test_a_long_clean_text_is_scanned_once_per_shape_not_with_the_alternation(mo
     monkeypatch.setattr(R, "_alternation", lambda present: Tripwire())
     clean = '{"taskId": "T-1", "title": "Render the landing page", "status": "in_progress"}\n' * 2000
     assert R.redact(clean, values=[]) == clean
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="pwdkeyPWD=:/@ab1_-.", max_size=R.SHORTEST_NET - 1))
+def test_texts_shorter_than_any_net_are_masked_like_the_reference(text: str) -> None:
+    assert R.redact(text, values=[]) == reference(text)

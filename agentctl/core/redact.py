@@ -22,20 +22,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 MASK = "[REDACTED]"
 MIN_SECRET = 6
 """Shorter values are not masked by value (too many false hits); shapes still apply."""
 
-_SECRET_NAME = re.compile(
-    r"(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?|DSN|AUTH)$|_PWD$|^PGPASSWORD$"
-    r"|^SECRET_KEY_BASE$", re.I)
+_NAME_PATTERN = (
+    r"(?i)(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?|DSN|AUTH)$|_PWD$|^PGPASSWORD$"
+    r"|^SECRET_KEY_BASE$")
 """``DATABASE_URL`` and other URLs are not masked whole: the password in ``user:pw@`` is (a shape)."""
-_SECRET_FIELD = re.compile(
-    r"(?:^|[_\-.])(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key"
-    r"|secret[_\-]?key|credentials?|dsn|auth[_\-]?token|client[_\-]?secret)$|^(?:authorization|apikey)$", re.I)
+_FIELD_PATTERN = (
+    r"(?i)(?:^|[_\-.])(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key"
+    r"|secret[_\-]?key|credentials?|dsn|auth[_\-]?token|client[_\-]?secret)$|^(?:authorization|apikey)$")
 """JSON keys whose string value is a secret whatever it looks like (``{"db_password": "x"}``)."""
 
 _SHAPE_LIST = (
@@ -61,19 +61,33 @@ _SHAPE_LIST = (
     r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_\-]+",
     r"(?i:AccountKey|SharedAccessKey|SharedSecret)=[^;\s\"']{8,}",
 )
-_SHAPES = re.compile("|".join(f"(?:{s})" for s in _SHAPE_LIST))
-"""The nets as one alternation (what ``redact`` applies). Scanning a long text with it is slow (an
-alternation defeats the regex engine's literal search: 34 ms for a 170 KB ``status --json``), so
-``redact`` first asks each shape alone whether it occurs at all (a literal search each) and applies
-the alternation of those that do — the same matches, since a branch that matches nowhere in the text
-never takes part in the alternation's."""
-_SHAPE_RES = tuple(re.compile(s) for s in _SHAPE_LIST)
-_FOLDED_GATES: dict[int, tuple[str, ...]] = {
-    i: ("accountkey", "sharedaccesskey", "sharedsecret") for i, s in enumerate(_SHAPE_LIST) if s.startswith("(?i:")}
-"""Case-insensitive shapes (slow to search) are searched only when their words occur in the folded text."""
-_URL_CREDS = re.compile(r"(?<=://)([^\s/:@\"'<>]*):([^\s/@\"'<>]+)@")
-_BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=\-]{8,}")
-_ASSIGN = re.compile(
+_SHAPE_LITERALS: tuple[tuple[str, ...] | None, ...] = (
+    ("-----BEGIN ",), ("PuTTY-User-Key-File-",), ("sk-ant-",), ("sk-",), ("xai-",),
+    ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), ("github_pat_",), ("glpat-",),
+    ("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-"), ("A3T", "ABIA", "ACCA", "AKIA", "ASIA"), ("AIza",),
+    ("k_live_", "k_test_"), ("whsec_",), ("npm_",), ("pypi-AgE",), ("SG.",), ("eyJ",), None,
+    ("https://hooks.slack.com/",), ("/api/webhooks/",), ("accountkey", "sharedaccesskey", "sharedsecret"),
+)
+"""Per shape, strings one of which every match contains (None: searched by its regex); the last
+shape's are looked for in the folded text (it ignores case). The shapes are applied as one
+alternation, but scanning a long text with an alternation is slow (it defeats the regex engine's
+literal search: 34 ms for a 170 KB ``status --json``), so ``redact`` keeps the shapes whose strings
+occur and whose own regex finds a match, and applies the alternation of those (none, mostly) —
+the same matches, since a branch that matches nowhere in the text never takes part in the
+alternation's. Regexes are compiled on first use: most commands print no secret-like text."""
+FOLDED_SHAPE = len(_SHAPE_LIST) - 1
+SHORTEST_NET = 8
+"""No shape, bearer token or assignment matches fewer characters (``pwd=abcd``); a URL's ``://u:p@`` can."""
+
+
+@cache
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+_URL_CREDS = r"(?<=://)([^\s/:@\"'<>]*):([^\s/@\"'<>]+)@"
+_BEARER = r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=\-]{8,}"
+_ASSIGN = (
     r"(?i)\b((?:[a-z0-9]{1,24}[_\-]){0,4}(?:api[_\-]?key|x-api-key|token|secret|password|passwd|pwd|authorization"
     r"|access[_\-]?key|client[_\-]?secret|secret[_\-]?key[_\-]?base)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}]{4,})")
 
@@ -94,19 +108,30 @@ def _folded(text: str) -> str:
 
 
 def _gated(folded: str, words: tuple[str, ...]) -> bool:
-    return any(w in folded for w in words)
+    for w in words:
+        if w in folded:
+            return True
+    return False
 
 
 @lru_cache(maxsize=128)
 def _alternation(present: tuple[int, ...]) -> re.Pattern[str]:
-    return _SHAPES if len(present) == len(_SHAPE_LIST) else re.compile(
-        "|".join(f"(?:{_SHAPE_LIST[i]})" for i in present))
+    return re.compile("|".join(f"(?:{_SHAPE_LIST[i]})" for i in present))
 
 
 def _mask_shapes(text: str, folded: str) -> str:
-    present = tuple(i for i, rx in enumerate(_SHAPE_RES)
-                    if (i not in _FOLDED_GATES or _gated(folded, _FOLDED_GATES[i])) and rx.search(text))
-    return _alternation(present).sub(MASK, text) if present else text
+    present = []
+    for i, words in enumerate(_SHAPE_LITERALS):  # plain loops: this runs for every string written or printed
+        if words is not None:
+            hay = folded if i == FOLDED_SHAPE else text
+            for w in words:
+                if w in hay:
+                    break
+            else:
+                continue
+        if _rx(_SHAPE_LIST[i]).search(text):
+            present.append(i)
+    return _alternation(tuple(present)).sub(MASK, text) if present else text
 
 
 _registered_values: set[str] = set()
@@ -154,7 +179,7 @@ def clear_registered() -> None:
 
 
 def is_secret_name(name: str) -> bool:
-    return bool(_SECRET_NAME.search(name)) or name in _registered_names
+    return bool(_rx(_NAME_PATTERN).search(name)) or name in _registered_names
 
 
 _cache: dict[str, Any] = {"key": None, "values": []}
@@ -179,7 +204,7 @@ def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
 def _secret_values(env: Mapping[str, str]) -> list[str]:
     values = {v for k, v in env.items() if len(v) >= MIN_SECRET and is_secret_name(k)}
     values |= {m.group(2) for v in env.values() if "://" in v  # DATABASE_URL's password, alone too
-               for m in _URL_CREDS.finditer(v) if len(m.group(2)) >= MIN_SECRET}
+               for m in _rx(_URL_CREDS).finditer(v) if len(m.group(2)) >= MIN_SECRET}
     for name in _registered_names:
         for source in (env, os.environ):
             value = source.get(name, "")
@@ -200,18 +225,20 @@ def redact(text: str, env: Mapping[str, str] | None = None, *, values: list[str]
     for value in secret_values(env) if values is None else values:
         if value in text:
             text = text.replace(value, MASK)
+    if len(text) < SHORTEST_NET:  # too short for any net but a URL's password
+        return _rx(_URL_CREDS).sub(_url_creds, text) if "://" in text else text
     folded = _folded(text)
     masked = _mask_shapes(text, folded)
     if "://" in masked:
-        masked = _URL_CREDS.sub(_url_creds, masked)
+        masked = _rx(_URL_CREDS).sub(_url_creds, masked)
     if masked != text:  # a net masked something: the words are looked for in what is left
         text, folded = masked, _folded(masked)
     if _gated(folded, _BEARER_WORDS):
-        masked = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+        masked = _rx(_BEARER).sub(lambda m: f"{m.group(1)} {MASK}", text)
         if masked != text:
             text, folded = masked, _folded(masked)
     if _gated(folded, _ASSIGN_WORDS):
-        text = _ASSIGN.sub(lambda m: m.group(1) + MASK, text)
+        text = _rx(_ASSIGN).sub(lambda m: m.group(1) + MASK, text)
     return text
 
 
@@ -228,7 +255,7 @@ def redact_obj(obj: Any, env: Mapping[str, str] | None = None, *, values: list[s
             key = redact(k, values=values) if isinstance(k, str) else k
             while key in out:  # two keys masked to the same text: keep both
                 key = f"{key}#"
-            masked = isinstance(k, str) and isinstance(v, str) and v and _SECRET_FIELD.search(k)
+            masked = isinstance(k, str) and isinstance(v, str) and v and _rx(_FIELD_PATTERN).search(k)
             out[key] = MASK if masked else redact_obj(v, values=values)
         return out
     if isinstance(obj, list | tuple):
@@ -236,7 +263,7 @@ def redact_obj(obj: Any, env: Mapping[str, str] | None = None, *, values: list[s
     return obj
 
 
-_PEM_END = re.compile(r"\A[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_END = r"\A[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 
 
 def redact_cut(text: str, values: list[str]) -> str:
@@ -244,8 +271,8 @@ def redact_cut(text: str, values: list[str]) -> str:
     leaves only its suffix here, which no pattern recognises — so the leading partial token
     (up to the first whitespace), a suffix of any known value, or the body of a private key
     whose BEGIN line was cut off is masked too."""
-    if _PEM_END.match(text):
-        text = _PEM_END.sub(MASK, text, count=1)
+    if "PRIVATE KEY" in text and _rx(_PEM_END).match(text):
+        text = _rx(_PEM_END).sub(MASK, text, count=1)
     for value in values:
         for i in range(1, len(value)):
             if text.startswith(value[i:]):
