@@ -22,10 +22,9 @@ MAX_SECONDS = 10 * 366 * 86400
 
 
 class Strict(BaseModel):
-    # inf/nan are config errors: `window_s: .inf` would overflow a timedelta at run time (exit 70).
-    # The field docstrings below reach the editor schemas through core.fielddocs, not pydantic's
-    # use_attribute_docstrings (which parses this module's source at every start).
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True, frozen=False, allow_inf_nan=False)
+    # inf/nan are config errors: `window_s: .inf` would overflow a timedelta at run time (exit 70)
+    model_config = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=False, defer_build=True, frozen=False,
+                              allow_inf_nan=False)
 
 
 class ModelRef(Strict):
