@@ -146,16 +146,50 @@ class Database:
     @contextlib.contextmanager
     def tx(self) -> Iterator[Any]:
         """A transaction (a savepoint when nested: the outer one is the unit of work); yields a cursor."""
-        psycopg = psycopg_module()
         conn = self.connect()
         outermost = self.depth == 0
-        try:
+        pending = getattr(self._local, "deferred", None)
+        with self._mapped(outermost):
+            if pending is not None:  # inside a deferred transaction: open it, then join it
+                pending.begin()
             with conn.transaction(), conn.cursor() as cur:
                 self.depth += 1
                 try:
                     yield cur
                 finally:
                     self.depth -= 1
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[tuple[Any, Any]]:
+        """``(cursor, Deferred)``: an outermost transaction whose BEGIN and COMMIT ride with its first
+        and last statements (``agentctl.storage.postgres.deferred``); ``(cursor, None)`` inside a unit
+        of work, which it joins as ``tx()`` does."""
+        if self.depth:
+            with self.tx() as cur:
+                yield cur, None
+            return
+        from agentctl.storage.postgres.deferred import Deferred
+
+        conn = self.connect()
+        with self._mapped(outermost=True), conn.cursor() as cur:
+            pending = self._local.deferred = Deferred(conn)
+            self.depth += 1
+            try:
+                yield cur, pending
+                pending.commit(cur)
+            except BaseException:
+                pending.rollback()
+                raise
+            finally:
+                self.depth -= 1
+                self._local.deferred = None
+
+    @contextlib.contextmanager
+    def _mapped(self, outermost: bool) -> Iterator[None]:
+        """psycopg's errors as agentctl's: busy (replayable when ``outermost``), unavailable (75), state."""
+        psycopg = psycopg_module()
+        try:
+            yield
         except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
             kind = "deadlock" if isinstance(exc, psycopg.errors.DeadlockDetected) else "serialization failure"
             error = Busy if outermost else TryLater

@@ -42,10 +42,12 @@ def _event_rows(tx: RegistryTx, now: str) -> list[tuple[Any, ...]]:
              Json(redact_obj(c.after, values=values))) for c in tx.changes]
 
 
+_INSERT_EVENT = "INSERT INTO events (ts, task_id, actor, change, before, after) VALUES (%s, %s, %s, %s, %s, %s)"
+
+
 def insert_events(cur: Any, rows: list[tuple[Any, ...]]) -> None:
     if rows:
-        cur.executemany("INSERT INTO events (ts, task_id, actor, change, before, after) "
-                        "VALUES (%s, %s, %s, %s, %s, %s)", rows)
+        cur.executemany(_INSERT_EVENT, rows)
 
 
 class PgRegistry:
@@ -71,15 +73,19 @@ class PgRegistry:
 
     @contextlib.contextmanager
     def transaction(self, actor: str, now: str) -> Iterator[RegistryTx]:
-        """Row locks taken as the caller reads (``LazyTx``); one transaction with the events."""
-        with self.db.tx() as cur:
-            tx = LazyTx(cur, actor)
+        """Row locks taken as the caller reads (``LazyTx``); one transaction with the events. Outside a
+        unit of work a change of found rows only is sent with the COMMIT: two round trips in all."""
+        with self.db.deferred() as (cur, pending):
+            tx = LazyTx(cur, actor, pending)
             yield tx
             if not tx.changes and not tx.archived:
                 return
             view = tx if tx.full else RegistryTx(RegistryFile(tasks=list(tx.found.values())), actor, tx.changes)
             _bump(view)
             _redact_changed(view, secret_values())
+            if pending is not None and not tx.full and not tx.archived:
+                _queue_found(pending, tx, _event_rows(tx, now))
+                return
             self._write(cur, tx)
             insert_events(cur, _event_rows(tx, now))
             if tx.archived:
@@ -202,6 +208,22 @@ class PgRegistry:
             rows = cur.fetchall()
         for row in rows:
             yield _event(*row)
+
+
+_CAS_GUARDED = ("WITH upd AS (UPDATE tasks SET status = %s, agent = %s, claimed_by = %s, updated_at = %s, doc = %s, "
+                "version = version + 1 WHERE task_id = %s AND version = %s RETURNING 1) "
+                "SELECT agentctl_task_changed(%s) WHERE NOT EXISTS (SELECT FROM upd)")
+"""Compare-and-set that aborts the transaction when no row matched (migration 0004): sent with COMMIT,
+its row count is never looked at."""
+
+
+def _queue_found(pending: Any, tx: LazyTx, events: builtins.list[tuple[Any, ...]]) -> None:
+    """The found (locked) tasks the transaction changed, then its events in order: queued for COMMIT."""
+    for task_id in dict.fromkeys(c.taskId for c in tx.changes if c.taskId in tx.found):
+        task = tx.found[task_id]
+        pending.queue(_CAS_GUARDED, (*_row(task)[1:], task_id, tx.versions[task_id], task_id))
+    for row in events:
+        pending.queue(_INSERT_EVENT, row)
 
 
 def _event(ts: str, task_id: str, actor: str, change: str, before: Any, after: Any) -> dict[str, Any]:
