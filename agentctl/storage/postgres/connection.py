@@ -150,7 +150,7 @@ class Database:
         outermost = self.depth == 0
         pending = getattr(self._local, "deferred", None)
         with self._mapped(outermost):
-            if pending is not None:  # inside a deferred transaction: open it, then join it
+            if pending is not None:  # inside a pipelined transaction: make it a block, then join it
                 pending.begin()
             with conn.transaction(), conn.cursor() as cur:
                 self.depth += 1
@@ -161,9 +161,9 @@ class Database:
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[tuple[Any, Any]]:
-        """``(cursor, Deferred)``: an outermost transaction whose BEGIN and COMMIT ride with its first
-        and last statements (``agentctl.storage.postgres.deferred``); ``(cursor, None)`` inside a unit
-        of work, which it joins as ``tx()`` does."""
+        """``(cursor, Deferred)``: an outermost transaction in one pipeline, its writes sent with the
+        commit (``agentctl.storage.postgres.deferred``); ``(cursor, None)`` inside a unit of work,
+        which it joins as ``tx()`` does."""
         if self.depth:
             with self.tx() as cur:
                 yield cur, None
@@ -172,13 +172,13 @@ class Database:
 
         conn = self.connect()
         with self._mapped(outermost=True), conn.cursor() as cur:
-            pending = self._local.deferred = Deferred(conn)
+            pending = self._local.deferred = Deferred(conn, self._drop)
             self.depth += 1
             try:
                 yield cur, pending
-                pending.commit(cur)
+                pending.commit()
             except BaseException:
-                pending.rollback()
+                pending.abort()
                 raise
             finally:
                 self.depth -= 1

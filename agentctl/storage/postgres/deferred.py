@@ -1,70 +1,79 @@
-"""An outermost transaction in two round trips (psycopg pipeline mode, SPEC §12).
+"""A registry transaction in two round trips and no BEGIN/COMMIT (psycopg pipeline mode, SPEC §12).
 
-A single-task registry change on a plain connection is five round trips — BEGIN,
-``SELECT … FOR UPDATE``, the compare-and-set UPDATE, the event INSERT, COMMIT — and the
-task's row stays locked for four of them. ``Deferred`` sends BEGIN together with the
-transaction's first statement, and the writes queued with ``queue`` together with COMMIT,
-each batch one round trip (``conn.pipeline()``); the row is locked from the first batch to
-the end of the second only.
+A single-task registry change on a plain connection is five round trips and five
+statements — BEGIN, ``SELECT … FOR UPDATE``, the compare-and-set UPDATE, the event INSERT,
+COMMIT — and the task's row stays locked for four of them. ``Deferred`` runs the whole
+transaction in one pipeline instead:
 
-Nothing else changes: it is one transaction; an error in either batch (or in the caller's
-code between them) rolls all of it back (``rollback``); a store call nested inside it first
-sends the BEGIN (``Database.tx`` calls ``begin``), so it joins the transaction as a
-savepoint; ``synchronous_commit`` is the server's, untouched.
+- the protocol's own transaction: every statement sent between two Sync messages runs in one
+  transaction, committed at the Sync if all succeeded and rolled back otherwise (the
+  extended query protocol, "Pipelining"); psycopg's ``fetchone`` in a pipeline sends a Flush,
+  not a Sync, so the rows read and locked stay in that transaction while the caller decides;
+- the writes are sent last, with the Sync: read (one round trip), decide, write and commit
+  (one round trip); a write that fails — the compare-and-set guard of migration 0004
+  included — rolls every statement of the transaction back;
+- anything else — a whole-registry read that writes with row counts, a store call nested
+  inside (a savepoint) — first makes the transaction explicit (``begin``: BEGIN, which turns
+  the protocol's transaction into a block holding what was already read and locked, then
+  leaves pipeline mode) and ends with COMMIT, as before;
+- ``abort``: nothing is written outside the explicit block and the writes are sent last, so
+  a failure before them ends the protocol's transaction with its reads only; a failure while
+  they are being queued drops the connection before any Sync (the server rolls back).
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 
 class Deferred:
-    """The pending state of one deferred transaction on ``conn`` (autocommit connection)."""
+    """The state of one pipelined transaction on ``conn`` (an autocommit connection)."""
 
-    def __init__(self, conn: Any):
+    def __init__(self, conn: Any, drop: Callable[[], None]):
         self.conn = conn
-        self.begun = False
-        self.queued: list[tuple[str, tuple[Any, ...]]] = []
+        self.explicit = False
+        self.writing = False
+        self._drop = drop
+        self._pipeline = contextlib.ExitStack()
+        self._pipeline.enter_context(conn.pipeline())
+        self.pipelined = True
 
     def begin(self) -> None:
-        """Open the transaction now (a nested store call or a whole-registry read needs it open)."""
-        if not self.begun:
+        """Make the transaction an explicit block (what was read stays in it) and leave pipeline mode."""
+        if not self.explicit:
             self.conn.execute("BEGIN")
-            self.begun = True
+            self.explicit = True
+            self._leave()  # Sync: a block stays open across it
 
-    def first(self, cur: Any, sql: str, params: tuple[Any, ...]) -> None:
-        """Execute ``sql`` on ``cur``; before the transaction is open, BEGIN goes in the same round trip."""
-        if self.begun:
-            cur.execute(sql, params, prepare=True)
-            return
-        self.begun = True  # from here on a failure must roll back
-        with self.conn.pipeline():
-            self.conn.execute("BEGIN")
-            cur.execute(sql, params, prepare=True)
+    def write(self, cur: Any, sql: str, params: tuple[Any, ...]) -> None:
+        """A write whose failure must abort the transaction (it raises; its row count is never read)."""
+        self.writing = True
+        cur.execute(sql, params, prepare=True)
 
-    def queue(self, sql: str, params: tuple[Any, ...]) -> None:
-        """A write sent with COMMIT; its failure aborts the transaction (so it must raise, not count rows)."""
-        self.queued.append((sql, params))
-
-    def commit(self, cur: Any) -> None:
-        """The queued writes and COMMIT, one round trip (nothing at all when nothing was read or queued)."""
-        if not self.begun and not self.queued:
-            return
-        with self.conn.pipeline():
-            if not self.begun:
-                self.begun = True
-                self.conn.execute("BEGIN")
-            for sql, params in self.queued:
-                cur.execute(sql, params, prepare=True)
+    def commit(self) -> None:
+        if self.explicit:
             self.conn.execute("COMMIT")
+        else:
+            self._leave()  # Sync: the protocol's transaction commits, or rolls back on an error
 
-    def rollback(self) -> None:
-        """End an open or failed transaction; a connection already gone needs nothing (the server rolled back)."""
-        from psycopg import pq
-
-        if not self.begun or self.conn.closed:
+    def abort(self) -> None:
+        """End the transaction without committing anything it wrote."""
+        if not self.explicit and self.writing and self.pipelined:
+            self._drop()  # writes queued and no Sync yet: closing the session rolls them back
             return
         with contextlib.suppress(Exception):
-            if self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
-                self.conn.execute("ROLLBACK")
+            self._leave()  # only reads (or an error already) in the protocol's transaction
+        if self.explicit and not self.conn.closed:
+            from psycopg import pq
+
+            with contextlib.suppress(Exception):
+                if self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                    self.conn.execute("ROLLBACK")
+
+    def _leave(self) -> None:
+        """Leave pipeline mode (sends the Sync); psycopg raises the first error of the batch, if any."""
+        if self.pipelined:
+            self.pipelined = False
+            self._pipeline.close()

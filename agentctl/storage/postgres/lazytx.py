@@ -14,8 +14,8 @@ instead of locking half the rows and meeting one of them. A transaction that fir
 row and then needs the whole registry upgrades its lock; two doing so at once is the one
 deadlock left, which the server breaks and ``agentctl.storage.retry`` replays.
 
-Outside a unit of work the transaction is deferred (``pending``, ``postgres.deferred``): the
-first ``find`` carries the BEGIN; a whole-registry read opens the transaction first.
+Outside a unit of work the transaction is pipelined (``pending``, ``postgres.deferred``):
+``find`` reads in the protocol's transaction; a whole-registry read first makes it explicit.
 """
 
 from __future__ import annotations
@@ -64,10 +64,11 @@ class LazyTx(RegistryTx):
         if task_id in self.found:
             return self.found[task_id]
         if self.shared:
-            self._execute("SELECT doc::text, version FROM tasks WHERE task_id = %s FOR UPDATE", (task_id,))
+            self.cur.execute("SELECT doc::text, version FROM tasks WHERE task_id = %s FOR UPDATE", (task_id,),
+                             prepare=True)
         else:  # one round trip: the scan computes the shared lock before LockRows waits for the row
-            self._execute("SELECT doc::text, version, pg_advisory_xact_lock_shared(%s, %s) FROM tasks "
-                          "WHERE task_id = %s FOR UPDATE", (*REGISTRY_LOCK, task_id))
+            self.cur.execute("SELECT doc::text, version, pg_advisory_xact_lock_shared(%s, %s) FROM tasks "
+                             "WHERE task_id = %s FOR UPDATE", (*REGISTRY_LOCK, task_id), prepare=True)
         row = self.cur.fetchone()
         if row is None:
             return None
@@ -75,12 +76,6 @@ class LazyTx(RegistryTx):
         task = _task(row[0])
         self.found[task_id], self.versions[task_id] = task, row[1]
         return task
-
-    def _execute(self, sql: str, params: tuple[Any, ...]) -> None:
-        if self.pending is None:
-            self.cur.execute(sql, params)
-        else:  # the first statement of a deferred transaction carries its BEGIN
-            self.pending.first(self.cur, sql, params)
 
     def _load_all(self) -> None:
         self.full = True  # before reading: find() now looks in the document

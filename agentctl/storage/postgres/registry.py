@@ -74,7 +74,7 @@ class PgRegistry:
     @contextlib.contextmanager
     def transaction(self, actor: str, now: str) -> Iterator[RegistryTx]:
         """Row locks taken as the caller reads (``LazyTx``); one transaction with the events. Outside a
-        unit of work a change of found rows only is sent with the COMMIT: two round trips in all."""
+        unit of work a change of found rows only is written with the commit: two round trips in all."""
         with self.db.deferred() as (cur, pending):
             tx = LazyTx(cur, actor, pending)
             yield tx
@@ -83,8 +83,8 @@ class PgRegistry:
             view = tx if tx.full else RegistryTx(RegistryFile(tasks=list(tx.found.values())), actor, tx.changes)
             _bump(view)
             _redact_changed(view, secret_values())
-            if pending is not None and not tx.full and not tx.archived:
-                _queue_found(pending, tx, _event_rows(tx, now))
+            if pending is not None and not pending.explicit and not tx.archived:
+                _write_found(cur, pending, tx, _event_rows(tx, now))
                 return
             self._write(cur, tx)
             insert_events(cur, _event_rows(tx, now))
@@ -217,13 +217,13 @@ _CAS_GUARDED = ("WITH upd AS (UPDATE tasks SET status = %s, agent = %s, claimed_
 its row count is never looked at."""
 
 
-def _queue_found(pending: Any, tx: LazyTx, events: builtins.list[tuple[Any, ...]]) -> None:
-    """The found (locked) tasks the transaction changed, then its events in order: queued for COMMIT."""
+def _write_found(cur: Any, pending: Any, tx: LazyTx, events: builtins.list[tuple[Any, ...]]) -> None:
+    """The found (locked) tasks the transaction changed, then its events in order: sent with the commit."""
     for task_id in dict.fromkeys(c.taskId for c in tx.changes if c.taskId in tx.found):
         task = tx.found[task_id]
-        pending.queue(_CAS_GUARDED, (*_row(task)[1:], task_id, tx.versions[task_id], task_id))
+        pending.write(cur, _CAS_GUARDED, (*_row(task)[1:], task_id, tx.versions[task_id], task_id))
     for row in events:
-        pending.queue(_INSERT_EVENT, row)
+        pending.write(cur, _INSERT_EVENT, row)
 
 
 def _event(ts: str, task_id: str, actor: str, change: str, before: Any, after: Any) -> dict[str, Any]:
