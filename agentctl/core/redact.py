@@ -151,11 +151,20 @@ def _url_creds(m: re.Match[str]) -> str:
     return f"{m.group(1)}:{MASK}@"
 
 
+_SHORTEST_MATCH = 8
+"""No shape, bearer or assignment pattern matches fewer characters (``pwd=abcd``); a URL's
+credentials can (``a://:pw@``), so a text with ``://`` never takes the short path."""
+
+
 def redact(text: str, env: Mapping[str, str] | None = None, *, values: list[str] | None = None) -> str:
     """``text`` with secrets masked; ``values`` (from ``secret_values``) saves re-reading ``env``."""
     if not text:
         return text
-    for value in secret_values(env) if values is None else values:
+    if values is None:
+        values = secret_values(env)
+    if len(text) < _SHORTEST_MATCH and "://" not in text and not any(v in text for v in values):
+        return text  # a check key, an id, a short word: no pattern fits and no known value is in it
+    for value in values:
         if value in text:
             text = text.replace(value, MASK)
     text = _SHAPES.sub(MASK, text)
@@ -163,6 +172,9 @@ def redact(text: str, env: Mapping[str, str] | None = None, *, values: list[str]
         text = _URL_CREDS.sub(_url_creds, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
     return _ASSIGN.sub(lambda m: m.group(1) + MASK, text)
+
+
+_CONTAINERS = (dict, list, tuple)
 
 
 def redact_obj(obj: Any, env: Mapping[str, str] | None = None, *, values: list[str] | None = None) -> Any:
@@ -178,8 +190,10 @@ def redact_obj(obj: Any, env: Mapping[str, str] | None = None, *, values: list[s
             key = redact(k, values=values) if isinstance(k, str) else k
             while key in out:  # two keys masked to the same text: keep both
                 key = f"{key}#"
-            masked = isinstance(k, str) and isinstance(v, str) and v and _SECRET_FIELD.search(k)
-            out[key] = MASK if masked else redact_obj(v, values=values)
+            if isinstance(v, str):
+                out[key] = MASK if v and isinstance(k, str) and _SECRET_FIELD.search(k) else redact(v, values=values)
+            else:  # numbers, booleans and null are kept; containers are walked
+                out[key] = redact_obj(v, values=values) if isinstance(v, _CONTAINERS) else v
         return out
     if isinstance(obj, list | tuple):
         return [redact_obj(v, values=values) for v in obj]
