@@ -103,17 +103,17 @@ def test_a_failed_compare_and_set_applies_nothing(tasks: Path, pg_dsn: str, stor
     assert _state(pg_dsn) == before
 
 
-def test_a_failing_event_write_takes_the_task_write_back(tasks: Path, pg_dsn: str, storage: Any,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("both", [False, True])  # one statement for one task; CAS per task + events for two
+def test_a_failing_event_write_takes_the_task_writes_back(tasks: Path, pg_dsn: str, storage: Any, both: bool) -> None:
     from agentctl.errors import StateError
-    from agentctl.storage.postgres import registry
 
-    real = registry._event_rows
-    monkeypatch.setattr(registry, "_event_rows", lambda tx, now: [(r[0], r[1], r[2], None, *r[4:]) for r in real(tx, now)])
-    before = _state(pg_dsn)
+    before = [_state(pg_dsn, t) for t in ("T-1", "T-2")]
     with pytest.raises(StateError, match="database error"), storage.registry.transaction("t", STAMP) as tx:
         _touch(tx)
-    assert _state(pg_dsn) == before
+        if both:
+            _touch(tx, "T-2")
+        tx.log("T-2" if both else "T-1", None, None, "x")  # type: ignore[arg-type]  # events.change is NOT NULL
+    assert [_state(pg_dsn, t) for t in ("T-1", "T-2")] == before
 
 
 def test_a_failure_while_queuing_the_writes_commits_none(tasks: Path, pg_dsn: str, storage: Any,
@@ -124,15 +124,16 @@ def test_a_failure_while_queuing_the_writes_commits_none(tasks: Path, pg_dsn: st
 
     def second_fails(self: Deferred, cur: Any, sql: str, params: tuple[Any, ...]) -> None:
         calls.append(sql)
-        if len(calls) == 2:  # the task's write is queued, its event is not
+        if len(calls) == 2:  # T-1's write is queued, T-2's and the events are not
             raise KeyboardInterrupt
         real(self, cur, sql, params)
 
     monkeypatch.setattr(Deferred, "write", second_fails)
-    before = _state(pg_dsn)
+    before = [_state(pg_dsn, t) for t in ("T-1", "T-2")]
     with pytest.raises(KeyboardInterrupt), storage.registry.transaction("t", STAMP) as tx:
         _touch(tx)
-    assert _state(pg_dsn) == before
+        _touch(tx, "T-2")
+    assert [_state(pg_dsn, t) for t in ("T-1", "T-2")] == before
     monkeypatch.setattr(Deferred, "write", real)
     with storage.registry.transaction("t", STAMP) as tx:  # the next transaction works (a new session)
         _touch(tx, notes="again")

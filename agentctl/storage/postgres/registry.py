@@ -84,7 +84,7 @@ class PgRegistry:
             _bump(view)
             _redact_changed(view, secret_values())
             if pending is not None and not pending.explicit and not tx.archived:
-                _write_found(cur, pending, tx, _event_rows(tx, now))
+                _write_found(cur, pending, tx, now)
                 return
             self._write(cur, tx)
             insert_events(cur, _event_rows(tx, now))
@@ -213,16 +213,32 @@ class PgRegistry:
 _CAS_GUARDED = ("WITH upd AS (UPDATE tasks SET status = %s, agent = %s, claimed_by = %s, updated_at = %s, doc = %s, "
                 "version = version + 1 WHERE task_id = %s AND version = %s RETURNING 1) "
                 "SELECT agentctl_task_changed(%s) WHERE NOT EXISTS (SELECT FROM upd)")
-"""Compare-and-set that aborts the transaction when no row matched (migration 0004): sent with COMMIT,
-its row count is never looked at."""
+"""Compare-and-set that aborts the transaction when no row matched (migration 0004): sent with the
+commit, its row count is never looked at."""
+
+_CAS_WITH_EVENTS = ("WITH upd AS (UPDATE tasks SET status = %s, agent = %s, claimed_by = %s, updated_at = %s, "
+                    "doc = %s, version = version + 1 WHERE task_id = %s AND version = %s RETURNING task_id), "
+                    "ev AS (INSERT INTO events (ts, task_id, actor, change, before, after) "
+                    "SELECT %s, upd.task_id, %s, e.v ->> 0, e.v -> 1, e.v -> 2 "
+                    "FROM upd, json_array_elements(%s::json) WITH ORDINALITY AS e(v, n) ORDER BY e.n) "
+                    "SELECT agentctl_task_changed(%s) WHERE NOT EXISTS (SELECT FROM upd)")
+"""One task's guarded compare-and-set and its events ([change, before, after] in order), one statement."""
 
 
-def _write_found(cur: Any, pending: Any, tx: LazyTx, events: builtins.list[tuple[Any, ...]]) -> None:
+def _write_found(cur: Any, pending: Any, tx: LazyTx, now: str) -> None:
     """The found (locked) tasks the transaction changed, then its events in order: sent with the commit."""
-    for task_id in dict.fromkeys(c.taskId for c in tx.changes if c.taskId in tx.found):
+    ids = [i for i in dict.fromkeys(c.taskId for c in tx.changes) if i in tx.found]
+    if len(ids) == 1 and all(c.taskId == ids[0] for c in tx.changes):
+        task, values = tx.found[ids[0]], secret_values()
+        events = [[c.change, redact_obj(c.before, values=values), redact_obj(c.after, values=values)]
+                  for c in tx.changes]
+        pending.write(cur, _CAS_WITH_EVENTS, (*_row(task)[1:], task.taskId, tx.versions[task.taskId], now, tx.actor,
+                                              Json(events), task.taskId))
+        return
+    for task_id in ids:
         task = tx.found[task_id]
         pending.write(cur, _CAS_GUARDED, (*_row(task)[1:], task_id, tx.versions[task_id], task_id))
-    for row in events:
+    for row in _event_rows(tx, now):
         pending.write(cur, _INSERT_EVENT, row)
 
 
