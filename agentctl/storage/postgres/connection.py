@@ -149,7 +149,7 @@ class Database:
         conn = self.connect()
         outermost = self.depth == 0
         pending = getattr(self._local, "deferred", None)
-        with self._mapped(outermost):
+        with self.mapped(outermost):
             if pending is not None:  # inside a pipelined transaction: make it a block, then join it
                 pending.begin()
             with conn.transaction(), conn.cursor() as cur:
@@ -171,7 +171,7 @@ class Database:
         from agentctl.storage.postgres.deferred import Deferred
 
         conn = self.connect()
-        with self._mapped(outermost=True), conn.cursor() as cur:
+        with self.mapped(outermost=True), conn.cursor() as cur:
             pending = self._local.deferred = Deferred(conn, self._drop)
             self.depth += 1
             try:
@@ -185,7 +185,7 @@ class Database:
                 self._local.deferred = None
 
     @contextlib.contextmanager
-    def _mapped(self, outermost: bool) -> Iterator[None]:
+    def mapped(self, outermost: bool) -> Iterator[None]:
         """psycopg's errors as agentctl's: busy (replayable when ``outermost``), unavailable (75), state."""
         psycopg = psycopg_module()
         try:

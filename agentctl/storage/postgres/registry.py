@@ -31,8 +31,9 @@ from agentctl.storage.postgres.lazytx import LazyTx, lock_registry
 _COLUMNS = "task_id, status, agent, claimed_by, updated_at, doc"
 
 
-def _row(task: Task) -> tuple[Any, ...]:
-    dump = task.model_dump(mode="json")
+def _row(task: Task, dump: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    """The row's columns; ``dump``: the task's JSON dump when the caller already has it."""
+    dump = task.model_dump(mode="json") if dump is None else dump
     return task.taskId, task.status, task.agent, task.claimedBy, task.updatedAt, Json(dump)
 
 
@@ -82,9 +83,9 @@ class PgRegistry:
                 return
             view = tx if tx.full else RegistryTx(RegistryFile(tasks=list(tx.found.values())), actor, tx.changes)
             _bump(view)
-            _redact_changed(view, secret_values())
+            dumps = _redact_changed(view, secret_values())
             if pending is not None and not pending.explicit and not tx.archived:
-                _write_found(cur, pending, tx, now)
+                _write_found(cur, pending, tx, now, dumps)
                 return
             self._write(cur, tx)
             insert_events(cur, _event_rows(tx, now))
@@ -225,19 +226,19 @@ _CAS_WITH_EVENTS = ("WITH upd AS (UPDATE tasks SET status = %s, agent = %s, clai
 """One task's guarded compare-and-set and its events ([change, before, after] in order), one statement."""
 
 
-def _write_found(cur: Any, pending: Any, tx: LazyTx, now: str) -> None:
+def _write_found(cur: Any, pending: Any, tx: LazyTx, now: str, dumps: dict[str, dict[str, Any]]) -> None:
     """The found (locked) tasks the transaction changed, then its events in order: sent with the commit."""
     ids = [i for i in dict.fromkeys(c.taskId for c in tx.changes) if i in tx.found]
     if len(ids) == 1 and all(c.taskId == ids[0] for c in tx.changes):
         task, values = tx.found[ids[0]], secret_values()
         events = [[c.change, redact_obj(c.before, values=values), redact_obj(c.after, values=values)]
                   for c in tx.changes]
-        pending.write(cur, _CAS_WITH_EVENTS, (*_row(task)[1:], task.taskId, tx.versions[task.taskId], now, tx.actor,
+        pending.write(cur, _CAS_WITH_EVENTS, (*_row(task, dumps.get(task.taskId))[1:], task.taskId, tx.versions[task.taskId], now, tx.actor,
                                               Json(events), task.taskId))
         return
     for task_id in ids:
         task = tx.found[task_id]
-        pending.write(cur, _CAS_GUARDED, (*_row(task)[1:], task_id, tx.versions[task_id], task_id))
+        pending.write(cur, _CAS_GUARDED, (*_row(task, dumps.get(task_id))[1:], task_id, tx.versions[task_id], task_id))
     for row in _event_rows(tx, now):
         pending.write(cur, _INSERT_EVENT, row)
 
