@@ -10,7 +10,8 @@
 - serialization failures and deadlocks (SQLSTATE 40001, 40P01) abort the transaction: the
   outermost one raises ``Busy`` (``agentctl.storage.retry``), which ``retrying`` and the
   ``replayable`` service functions run again a bounded number of times, then TryLater (75);
-- one connection per thread (a run's lease-renewal thread has its own).
+- one connection per thread (a run's lease-renewal thread has its own);
+- ``deferred``: a registry transaction in one pipeline, two round trips (``postgres.deferred``).
 """
 
 from __future__ import annotations
