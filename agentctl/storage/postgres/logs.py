@@ -94,7 +94,9 @@ ON CONFLICT (day, status, agentless, job) DO UPDATE SET runs = runs_rollup_daily
     cost_usd = runs_rollup_daily.cost_usd + excluded.cost_usd, unpriced = runs_rollup_daily.unpriced + excluded.unpriced
 """
 """One run into the log and into its day's and month's rollup rows and its daily row, in one statement
-(a duplicate: none of them)."""
+(a duplicate: none of them). The main statement (the daily row, shared by every agent's runs of that
+day and status) runs before the CTEs nobody reads (the day and month rows of the run's own key), so a
+transaction recording one run waits for the shared row before it holds any other rollup row."""
 
 
 def _as_utc(text: str) -> str:
