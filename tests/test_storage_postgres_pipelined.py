@@ -140,6 +140,28 @@ def test_a_failure_while_queuing_the_writes_commits_none(tasks: Path, pg_dsn: st
     assert _state(pg_dsn)[1]["notes"] == "again"
 
 
+def test_a_commit_interrupted_before_its_sync_commits_nothing_later(tasks: Path, pg_dsn: str, storage: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Interrupted in the commit before the Sync went out: the queued write must not ride along with
+    the next transaction's Sync (the session is dropped)."""
+    import contextlib
+
+    real = contextlib.ExitStack.close
+
+    def interrupted(self: contextlib.ExitStack) -> None:
+        raise KeyboardInterrupt
+
+    before = _state(pg_dsn)
+    monkeypatch.setattr(contextlib.ExitStack, "close", interrupted)
+    with pytest.raises(KeyboardInterrupt), storage.registry.transaction("t", STAMP) as tx:
+        _touch(tx, notes="interrupted")
+    monkeypatch.setattr(contextlib.ExitStack, "close", real)
+    with storage.registry.transaction("t", STAMP) as tx:
+        _touch(tx, "T-2", notes="next")
+    assert _state(pg_dsn) == before  # T-1 unchanged: its write died with the session
+    assert _state(pg_dsn, "T-2")[1]["notes"] == "next"
+
+
 @pytest.mark.parametrize("fail", [False, True])
 def test_a_nested_store_call_joins_the_transaction(tasks: Path, pg_dsn: str, storage: Any, fail: bool) -> None:
     before = _state(pg_dsn)

@@ -18,7 +18,8 @@ transaction in one pipeline instead:
   leaves pipeline mode) and ends with COMMIT, as before;
 - ``abort``: nothing is written outside the explicit block and the writes are sent last, so
   a failure before them ends the protocol's transaction with its reads only; a failure while
-  they are being queued drops the connection before any Sync (the server rolls back).
+  they are being queued, or one that leaves the session half-way (an interrupted Sync), drops
+  the connection (the server rolls back what no Sync committed).
 """
 
 from __future__ import annotations
@@ -65,12 +66,17 @@ class Deferred:
             return
         with contextlib.suppress(Exception):
             self._leave()  # only reads (or an error already) in the protocol's transaction
-        if self.explicit and not self.conn.closed:
-            from psycopg import pq
+        if self.conn.closed:
+            return
+        from psycopg import pq
 
+        if self.explicit:
             with contextlib.suppress(Exception):
                 if self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
                     self.conn.execute("ROLLBACK")
+        if self.conn.pgconn.pipeline_status != pq.PipelineStatus.OFF or \
+                self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            self._drop()  # interrupted half-way (a Sync not sent, a reply not read): the session ends here
 
     def _leave(self) -> None:
         """Leave pipeline mode (sends the Sync); psycopg raises the first error of the batch, if any."""
