@@ -148,7 +148,7 @@ def coverage_stub(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
              "missedSlots": []}]
     import agentctl.cron.jobs
 
-    monkeypatch.setattr(agentctl.cron.jobs, "coverage_from_runs", lambda ws, start, end, runs: [dict(r) for r in rows])
+    monkeypatch.setattr(agentctl.cron.jobs, "coverage_from_runs", lambda ws, start, end, runs, **kw: [dict(r) for r in rows])
     return rows
 
 
