@@ -89,18 +89,19 @@ def _slot_states(job: CronJob, records: list[dict[str, Any]], known: set[datetim
     states: dict[datetime, str] = {}
     by_status: dict[str, int] = {}
     runs = 0
+    prefix = f"{job.name}:"
     for rec in records:
-        status = str(rec.get("status"))
-        if rec.get("trigger") == "manual" or status == "duplicate":
+        raw_status, trigger, raw_error, key, started = _fields(rec)
+        status = str(raw_status)
+        if trigger == "manual" or status == "duplicate":
             continue
-        raw_error = rec.get("error")
         error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
         if status == "skipped" and error.get("type") == "MissedSlots":
             continue  # a note that cron did not fire: those slots are missed
         by_status[status] = by_status.get(status, 0) + 1
         runs += 1
         verdict = "ok" if status == "success" else "failed" if status in FAILED else "skipped"
-        s = _record_slot(job, rec, known)
+        s = _record_slot(job, key, started, known, prefix)
         if s is not None and RANK[verdict] > RANK.get(states.get(s, ""), 0):
             states[s] = verdict
     return states, by_status, runs
@@ -166,8 +167,12 @@ def daily_slots(job: CronJob, start: datetime, end: datetime) -> list[datetime] 
 
 def _first_scheduled(records: list[dict[str, Any]]) -> datetime | None:
     """No cron state (an older workspace): coverage starts at the first scheduled record."""
-    stamps = [_when(r["startedAt"]) for r in records if r.get("trigger") == "cron" and r.get("startedAt")]
+    starts = [f[4] for f in map(_fields, records) if f[1] == "cron" and f[4]]
     with contextlib.suppress(AgentctlError):
+        if starts and all(isinstance(t, datetime) for t in starts):  # the scan's (aware) times: no parsing
+            first: datetime = min(starts)
+            return first.astimezone(UTC).replace(second=0, microsecond=0)
+        stamps = [_when(t) for t in starts]
         return min(stamps).replace(second=0, microsecond=0) if stamps else None
     return None
 
@@ -177,14 +182,28 @@ def _when(started: str | datetime) -> datetime:
     return started.astimezone(UTC) if isinstance(started, datetime) else parse_iso(started)
 
 
-def _record_slot(job: CronJob, rec: dict[str, Any], known: set[datetime]) -> datetime | None:
-    key = rec.get("idempotencyKey")
-    prefix = f"{job.name}:"
+def _key_slot(text: str) -> datetime | None:
+    """The slot a key names (``<job>:<ISO time>``), as parse_iso reads it; None when it is not a time."""
+    try:
+        dt = datetime.fromisoformat(text)  # ``Z`` and offsets (Python ≥ 3.11)
+    except ValueError:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _fields(rec: JobRecord) -> tuple[Any, Any, Any, Any, Any]:
+    """status, trigger, error, idempotencyKey and startedAt of a record (a dict from the log, or the
+    scan's ``JobRun``: its attributes, without a call per field)."""
+    if isinstance(rec, dict):
+        return rec.get("status"), rec.get("trigger"), rec.get("error"), rec.get("idempotencyKey"), rec.get("startedAt")
+    return rec.status, rec.trigger, rec.error, rec.idempotencyKey, rec.startedAt
+
+
+def _record_slot(job: CronJob, key: Any, started: Any, known: set[datetime], prefix: str) -> datetime | None:
     if isinstance(key, str) and key.startswith(prefix):
-        with contextlib.suppress(AgentctlError):
-            if (s := parse_iso(key[len(prefix):])) in known:
-                return s
-    started = rec.get("startedAt")
+        s = _key_slot(key[len(prefix):])
+        if s is not None and s in known:
+            return s
     if not isinstance(started, str | datetime):
         return None
     try:
