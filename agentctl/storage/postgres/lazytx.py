@@ -24,6 +24,7 @@ import msgspec
 from agentctl.core.records import RegistryFile, Task
 from agentctl.errors import StateError
 from agentctl.storage.base import RegistryTx
+from agentctl.storage.snapshots import Snapshots
 
 REGISTRY_LOCK = (0x7267, 1)
 """The two-int advisory lock of the registry (shared: single rows; exclusive: the whole registry)."""
@@ -72,6 +73,34 @@ class LazyTx(RegistryTx):
         self.found[task_id], self.versions[task_id] = task, row[1]
         return task
 
+    def peek(self, task_id: str) -> Task | None:
+        """A task to read (a dependency): its row locked ``FOR SHARE``, so it cannot change before the
+        commit while other readers go on."""
+        if self.full or task_id in self.found:
+            return self.find(task_id)
+        self._share()
+        self.cur.execute("SELECT doc::text FROM tasks WHERE task_id = %s FOR SHARE", (task_id,))
+        row = self.cur.fetchone()
+        return None if row is None else _task(row[0])
+
+    def of_agent(self, agent: str, statuses: frozenset[str]) -> list[Task]:
+        """The agent's rows in ``statuses``, unlocked (the caller ``find``s, so locks, and re-checks the
+        one it takes); a row whose text did not change since the last pass is not validated again."""
+        if self.full:
+            return super().of_agent(agent, statuses)
+        self._share()
+        self.cur.execute("SELECT task_id, doc::text FROM tasks WHERE agent = %s AND status = ANY(%s) ORDER BY seq",
+                         (agent, sorted(statuses)))
+        rows = self.cur.fetchall()
+        shared = _SHARED.pass_over([text for tid, text in rows if tid not in self.found], _task)
+        it = iter(shared)
+        return [self.found[tid] if tid in self.found else next(it) for tid, _ in rows]
+
+    def _share(self) -> None:
+        if not self.shared:
+            lock_registry(self.cur, exclusive=False)
+            self.shared = True
+
     def _load_all(self) -> None:
         self.full = True  # before reading: find() now looks in the document
         cur = self.cur
@@ -85,6 +114,9 @@ class LazyTx(RegistryTx):
             tasks.append(self.found.get(task_id) or _task(text))
             self.versions[task_id] = version
         self._doc = RegistryFile(nextSeq=self.seq, tasks=tasks)
+
+
+_SHARED: Snapshots[str] = Snapshots()
 
 
 def _task(text: str) -> Task:
