@@ -44,6 +44,7 @@ class LazyTx(RegistryTx):
         self.versions: dict[str, int] = {}
         self.seq = 1
         self.shared = False
+        self.picked: dict[str, Task] = {}
 
     @property
     def doc(self) -> RegistryFile:
@@ -78,6 +79,9 @@ class LazyTx(RegistryTx):
         commit while other readers go on."""
         if self.full or task_id in self.found:
             return self.find(task_id)
+        picked = self.picked.get(task_id)
+        if picked is not None and picked.status != "done":  # as ``of_agent`` read it: a task not done only
+            return picked  # ever refuses a claim (dependencies, children), so it needs no lock
         self._share()
         self.cur.execute("SELECT doc::text FROM tasks WHERE task_id = %s FOR SHARE", (task_id,))
         row = self.cur.fetchone()
@@ -92,9 +96,10 @@ class LazyTx(RegistryTx):
         self.cur.execute("SELECT task_id, doc::text FROM tasks WHERE agent = %s AND status = ANY(%s) ORDER BY seq",
                          (agent, sorted(statuses)))
         rows = self.cur.fetchall()
-        shared = _SHARED.pass_over([text for tid, text in rows if tid not in self.found], _task)
-        it = iter(shared)
-        return [self.found[tid] if tid in self.found else next(it) for tid, _ in rows]
+        shared = iter(_SHARED.pass_over([text for tid, text in rows if tid not in self.found], _task))
+        out = [self.found[tid] if tid in self.found else next(shared) for tid, _ in rows]
+        self.picked.update((t.taskId, t) for t in out if t.taskId not in self.found)
+        return out
 
     def _share(self) -> None:
         if not self.shared:
