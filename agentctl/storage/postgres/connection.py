@@ -180,3 +180,23 @@ class Database:
                     raise TryLater(f"{exc.message} ({ATTEMPTS} attempts)") from None
                 time.sleep(backoff(attempt))
         raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Any]:
+        """A cursor for one read-only statement: outside a unit of work it runs on its own, with no
+        BEGIN and COMMIT round trips (autocommit: one statement is one transaction, the same snapshot);
+        inside one it joins the unit as ``tx()`` does."""
+        if self.depth:
+            with self.tx() as cur:
+                yield cur
+            return
+        psycopg = psycopg_module()
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                yield cur
+        except psycopg.OperationalError as exc:
+            self._drop()
+            raise unavailable(exc, self.dsn, self.env) from None
+        except psycopg.Error as exc:
+            raise StateError(f"database error: {safe(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, self.dsn)}") from None
