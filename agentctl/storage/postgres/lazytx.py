@@ -92,14 +92,14 @@ class LazyTx(RegistryTx):
         one it takes); a row whose text did not change since the last pass is not validated again."""
         if self.full:
             return super().of_agent(agent, statuses)
-        self._share()
-        self.cur.execute("SELECT task_id, doc::text FROM tasks WHERE agent = %s AND status = ANY(%s) ORDER BY seq",
-                         (agent, sorted(statuses)))
+        self._share()  # the tasks this transaction found (and may have changed) count as they are now
+        self.cur.execute("SELECT task_id, doc::text FROM tasks WHERE (agent = %s AND status = ANY(%s)) "
+                         "OR task_id = ANY(%s) ORDER BY seq", (agent, sorted(statuses), list(self.found)))
         rows = self.cur.fetchall()
         shared = iter(_SHARED.pass_over([text for tid, text in rows if tid not in self.found], _task))
         out = [self.found[tid] if tid in self.found else next(shared) for tid, _ in rows]
         self.picked.update((t.taskId, t) for t in out if t.taskId not in self.found)
-        return out
+        return [t for t in out if t.agent == agent and t.status in statuses]
 
     def _share(self) -> None:
         if not self.shared:
