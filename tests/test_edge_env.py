@@ -24,7 +24,7 @@ ALLOWED = {
     "workspace/envfile.py": "apply_env_file loads the env file into the environment it is given (default: the process's)",
     "storage/files/journal.py": "AGENTCTL_CRASH_AT, the test-only crash-point hook",
     "demo/play.py": "the demo runs the in-process CLI under its own environment",
-    "scorecard/parallel.py": "AGENTCTL_SCAN_WORKERS, the opt-in two-process scan (a tuning switch, not input)",
+    "scorecard/parallel.py": "AGENTCTL_SCAN_WORKERS, how many processes scan a long window (a tuning switch, not input)",
 }
 
 

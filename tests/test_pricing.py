@@ -186,3 +186,26 @@ def test_a_run_with_a_warm_rate_cache_does_not_load_the_price_tables(llm_ws):
     assert out.stdout.strip().splitlines()[-1] == "LOADED:anthropic"
     costs = [r["costUsd"] for r in llm_ws.records()]
     assert len(costs) == 2 and all(c and c > 0 for c in costs)
+
+
+@pytest.mark.parametrize(("ref", "lookups"), [
+    (ModelRef(model="claude-sonnet-4-6"), [{"provider_id": "anthropic"}]),
+    (ModelRef(provider="openai", model="gpt-4o-mini"), [{"provider_id": "openai"}]),
+    # the scorecard's comparisons fall back to any provider listing the model (calc_price without one)
+    (ModelRef(provider="openai", model="grok-code-fast-1"), [{}]),
+])
+def test_list_price_through_the_rate_cache_matches_calc_price(tmp_path, monkeypatch, ref, lookups):
+    import agentctl.tiers.pricing as pricing
+
+    expected = float(calc_price(Usage(input_tokens=1234, output_tokens=567), ref.model,
+                                genai_request_timestamp=FLAT_DAY, **lookups[0]).total_price)
+    assert pricing.list_price_usd(ref, 1234, 567, FLAT_DAY, _cache(tmp_path)) == pytest.approx(expected, rel=1e-9)
+    monkeypatch.setattr(pricing, "_derive", lambda *a, **k: pytest.fail("the cache was not used"))
+    assert pricing.list_price_usd(ref, 1234, 567, FLAT_DAY, _cache(tmp_path)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_list_price_of_a_model_nobody_lists_is_none(tmp_path):
+    from agentctl.tiers.pricing import list_price_usd
+
+    assert list_price_usd(ModelRef(provider="openai", model="local-llama-x"), 10, 10, FLAT_DAY, _cache(tmp_path)) is None
+

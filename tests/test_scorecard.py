@@ -438,3 +438,26 @@ def test_a_run_started_in_the_current_second_is_in_the_window(minimal_ws) -> Non
     assert build_scorecard(ws, days=1, now=moment)["unknown"]["runs"] == 1
     whole = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)  # a whole-second --now stays exclusive
     assert build_scorecard(ws, days=1, now=whole)["unknown"]["runs"] == 0
+
+
+def test_list_prices_come_from_the_rate_cache_after_the_first_scorecard(fleet: Path) -> None:
+    """The downgrade estimates price models with genai-prices' tables once a day; later scorecards
+    (a cron job, a dashboard) read the rates from the seam's cache and never load the tables."""
+    code = ("import sys\nfrom agentctl.cli.main import app\n"
+            "try:\n    app(['-w', sys.argv[1], 'scorecard', '--json', '--now', '2026-11-26T12:00:00Z'])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('\\nLOADED:' + ','.join(m for m in ('genai_prices.data',) if m in sys.modules))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTCTL_")}
+
+    def scorecard() -> tuple[dict, str]:
+        out = subprocess.run([sys.executable, "-c", code, str(fleet)], capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr
+        report, _, loaded = out.stdout.rpartition("\nLOADED:")
+        return json.loads(report), loaded.strip()
+
+    first, loaded = scorecard()
+    assert loaded == "genai_prices.data"
+    assert any(c["pricing"] == "genai-prices list-price ratio" for c in first["downgradeCandidates"])
+    again, loaded = scorecard()
+    assert loaded == ""
+    assert again["downgradeCandidates"] == first["downgradeCandidates"]

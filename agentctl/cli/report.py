@@ -78,8 +78,9 @@ def scorecard(
     from agentctl.scorecard.build import build_scorecard
     from agentctl.scorecard.render import render
 
-    end = parse_iso(now_) if now_ else now()
-    report = build_scorecard(ws(ctx), days=days, now=end)
+    wall = now()
+    end = parse_iso(now_) if now_ else wall
+    report = build_scorecard(ws(ctx), days=days, now=end, prices_at=wall)
     kind = "json" if json_ else fmt.value
     if output:
         from agentctl.storage import atomic_write

@@ -23,7 +23,7 @@ MAX_SECONDS = 10 * 366 * 86400
 
 class Strict(BaseModel):
     # inf/nan are config errors: `window_s: .inf` would overflow a timedelta at run time (exit 70)
-    model_config = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=True, defer_build=True, frozen=False,
+    model_config = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=False, defer_build=True, frozen=False,
                               allow_inf_nan=False)
 
 

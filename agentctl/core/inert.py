@@ -15,7 +15,6 @@ its data first (as ``rich.text.Text``, never markup) and writes through ``truste
 from __future__ import annotations
 
 import contextlib
-import html as _html
 import re
 from collections.abc import Iterator
 from typing import Any, TextIO
@@ -35,6 +34,8 @@ def inert(text: str) -> str:
 def html(text: Any, *, quote: bool = False) -> str:
     """Data for markdown/HTML output: inert and HTML-escaped (``<script>`` shows as text);
     quotes too with ``quote`` (inside an attribute)."""
+    import html as _html  # here: only the reports escape HTML
+
     return _html.escape(inert(str(text)), quote=quote)
 
 

@@ -22,19 +22,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
+from functools import cache, lru_cache
 from typing import Any
 
 MASK = "[REDACTED]"
 MIN_SECRET = 6
 """Shorter values are not masked by value (too many false hits); shapes still apply."""
 
-_SECRET_NAME = re.compile(
-    r"(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?|DSN|AUTH)$|_PWD$|^PGPASSWORD$"
-    r"|^SECRET_KEY_BASE$", re.I)
+_NAME_PATTERN = (
+    r"(?i)(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?|DSN|AUTH)$|_PWD$|^PGPASSWORD$"
+    r"|^SECRET_KEY_BASE$")
 """``DATABASE_URL`` and other URLs are not masked whole: the password in ``user:pw@`` is (a shape)."""
-_SECRET_FIELD = re.compile(
-    r"(?:^|[_\-.])(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key"
-    r"|secret[_\-]?key|credentials?|dsn|auth[_\-]?token|client[_\-]?secret)$|^(?:authorization|apikey)$", re.I)
+_FIELD_PATTERN = (
+    r"(?i)(?:^|[_\-.])(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key"
+    r"|secret[_\-]?key|credentials?|dsn|auth[_\-]?token|client[_\-]?secret)$|^(?:authorization|apikey)$")
 """JSON keys whose string value is a secret whatever it looks like (``{"db_password": "x"}``)."""
 
 _SHAPE_LIST = (
@@ -60,12 +61,78 @@ _SHAPE_LIST = (
     r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_\-]+",
     r"(?i:AccountKey|SharedAccessKey|SharedSecret)=[^;\s\"']{8,}",
 )
-_SHAPES = re.compile("|".join(f"(?:{s})" for s in _SHAPE_LIST))
-_URL_CREDS = re.compile(r"(?<=://)([^\s/:@\"'<>]*):([^\s/@\"'<>]+)@")
-_BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=\-]{8,}")
-_ASSIGN = re.compile(
+_SHAPE_LITERALS: tuple[tuple[str, ...] | None, ...] = (
+    ("-----BEGIN ",), ("PuTTY-User-Key-File-",), ("sk-ant-",), ("sk-",), ("xai-",),
+    ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), ("github_pat_",), ("glpat-",),
+    ("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-"), ("A3T", "ABIA", "ACCA", "AKIA", "ASIA"), ("AIza",),
+    ("k_live_", "k_test_"), ("whsec_",), ("npm_",), ("pypi-AgE",), ("SG.",), ("eyJ",), None,
+    ("https://hooks.slack.com/",), ("/api/webhooks/",), ("accountkey", "sharedaccesskey", "sharedsecret"),
+)
+"""Per shape, strings one of which every match contains (None: searched by its regex); the last
+shape's are looked for in the folded text (it ignores case). The shapes are applied as one
+alternation, but scanning a long text with an alternation is slow (it defeats the regex engine's
+literal search: 34 ms for a 170 KB ``status --json``), so ``redact`` keeps the shapes whose strings
+occur and whose own regex finds a match, and applies the alternation of those (none, mostly) —
+the same matches, since a branch that matches nowhere in the text never takes part in the
+alternation's. Regexes are compiled on first use: most commands print no secret-like text."""
+FOLDED_SHAPE = len(_SHAPE_LIST) - 1
+SHORTEST_NET = 8
+"""No shape, bearer token or assignment matches fewer characters (``pwd=abcd``); a URL's ``://u:p@`` can."""
+
+
+@cache
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+_URL_CREDS = r"(?<=://)([^\s/:@\"'<>]*):([^\s/@\"'<>]+)@"
+_BEARER = r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=\-]{8,}"
+_ASSIGN = (
     r"(?i)\b((?:[a-z0-9]{1,24}[_\-]){0,4}(?:api[_\-]?key|x-api-key|token|secret|password|passwd|pwd|authorization"
     r"|access[_\-]?key|client[_\-]?secret|secret[_\-]?key[_\-]?base)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}]{4,})")
+
+_BEARER_WORDS = ("bearer", "basic", "token")
+_ASSIGN_WORDS = ("key", "token", "secret", "passw", "pwd", "authorization")
+"""Words one of which each case-insensitive net needs (in the folded text): a text without any of
+them skips that net's scan."""
+_ODD_CASES = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
+"""The characters ``re.IGNORECASE`` matches to an ASCII letter whose ``lower()`` is not that letter
+(tests/test_redact_gates.py checks every code point)."""
+
+
+def _folded(text: str) -> str:
+    """``text`` with every character an ignore-case pattern matches to an ASCII letter turned into it."""
+    if "İ" in text or "ı" in text or "ſ" in text:
+        text = text.translate(_ODD_CASES)
+    return text.lower()
+
+
+def _gated(folded: str, words: tuple[str, ...]) -> bool:
+    for w in words:
+        if w in folded:
+            return True
+    return False
+
+
+@lru_cache(maxsize=128)
+def _alternation(present: tuple[int, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{_SHAPE_LIST[i]})" for i in present))
+
+
+def _mask_shapes(text: str, folded: str) -> str:
+    present = []
+    for i, words in enumerate(_SHAPE_LITERALS):  # plain loops: this runs for every string written or printed
+        if words is not None:
+            hay = folded if i == FOLDED_SHAPE else text
+            for w in words:
+                if w in hay:
+                    break
+            else:
+                continue
+        if _rx(_SHAPE_LIST[i]).search(text):
+            present.append(i)
+    return _alternation(tuple(present)).sub(MASK, text) if present else text
+
 
 _registered_values: set[str] = set()
 _registered_names: set[str] = set()
@@ -112,7 +179,7 @@ def clear_registered() -> None:
 
 
 def is_secret_name(name: str) -> bool:
-    return bool(_SECRET_NAME.search(name)) or name in _registered_names
+    return bool(_rx(_NAME_PATTERN).search(name)) or name in _registered_names
 
 
 _cache: dict[str, Any] = {"key": None, "values": []}
@@ -137,7 +204,7 @@ def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
 def _secret_values(env: Mapping[str, str]) -> list[str]:
     values = {v for k, v in env.items() if len(v) >= MIN_SECRET and is_secret_name(k)}
     values |= {m.group(2) for v in env.values() if "://" in v  # DATABASE_URL's password, alone too
-               for m in _URL_CREDS.finditer(v) if len(m.group(2)) >= MIN_SECRET}
+               for m in _rx(_URL_CREDS).finditer(v) if len(m.group(2)) >= MIN_SECRET}
     for name in _registered_names:
         for source in (env, os.environ):
             value = source.get(name, "")
@@ -158,11 +225,21 @@ def redact(text: str, env: Mapping[str, str] | None = None, *, values: list[str]
     for value in secret_values(env) if values is None else values:
         if value in text:
             text = text.replace(value, MASK)
-    text = _SHAPES.sub(MASK, text)
-    if "://" in text:
-        text = _URL_CREDS.sub(_url_creds, text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
-    return _ASSIGN.sub(lambda m: m.group(1) + MASK, text)
+    if len(text) < SHORTEST_NET:  # too short for any net but a URL's password
+        return _rx(_URL_CREDS).sub(_url_creds, text) if "://" in text else text
+    folded = _folded(text)
+    masked = _mask_shapes(text, folded)
+    if "://" in masked:
+        masked = _rx(_URL_CREDS).sub(_url_creds, masked)
+    if masked != text:  # a net masked something: the words are looked for in what is left
+        text, folded = masked, _folded(masked)
+    if _gated(folded, _BEARER_WORDS):
+        masked = _rx(_BEARER).sub(lambda m: f"{m.group(1)} {MASK}", text)
+        if masked != text:
+            text, folded = masked, _folded(masked)
+    if _gated(folded, _ASSIGN_WORDS):
+        text = _rx(_ASSIGN).sub(lambda m: m.group(1) + MASK, text)
+    return text
 
 
 def redact_obj(obj: Any, env: Mapping[str, str] | None = None, *, values: list[str] | None = None) -> Any:
@@ -178,7 +255,7 @@ def redact_obj(obj: Any, env: Mapping[str, str] | None = None, *, values: list[s
             key = redact(k, values=values) if isinstance(k, str) else k
             while key in out:  # two keys masked to the same text: keep both
                 key = f"{key}#"
-            masked = isinstance(k, str) and isinstance(v, str) and v and _SECRET_FIELD.search(k)
+            masked = isinstance(k, str) and isinstance(v, str) and v and _rx(_FIELD_PATTERN).search(k)
             out[key] = MASK if masked else redact_obj(v, values=values)
         return out
     if isinstance(obj, list | tuple):
@@ -186,7 +263,7 @@ def redact_obj(obj: Any, env: Mapping[str, str] | None = None, *, values: list[s
     return obj
 
 
-_PEM_END = re.compile(r"\A[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_END = r"\A[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 
 
 def redact_cut(text: str, values: list[str]) -> str:
@@ -194,8 +271,8 @@ def redact_cut(text: str, values: list[str]) -> str:
     leaves only its suffix here, which no pattern recognises — so the leading partial token
     (up to the first whitespace), a suffix of any known value, or the body of a private key
     whose BEGIN line was cut off is masked too."""
-    if _PEM_END.match(text):
-        text = _PEM_END.sub(MASK, text, count=1)
+    if "PRIVATE KEY" in text and _rx(_PEM_END).match(text):
+        text = _rx(_PEM_END).sub(MASK, text, count=1)
     for value in values:
         for i in range(1, len(value)):
             if text.startswith(value[i:]):

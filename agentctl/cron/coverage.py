@@ -32,16 +32,19 @@ PENDING_GRACE = timedelta(hours=1)
 (records are written when a run ends)."""
 FAILED = frozenset({"failure", "rejected", "selftest_failed"})
 RANK = {"ok": 3, "failed": 2, "skipped": 1}
+JobRecord = Any
+"""A job's run record: its dict from the log, or the scorecard scan's ``JobRun`` (the same keys, through
+``get`` and ``[]``)."""
 
 
 def coverage_from_runs(ws: Workspace, start: datetime, end: datetime,
-                       runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+                       runs: dict[str, list[JobRecord]]) -> list[dict[str, Any]]:
     """Coverage from the job runs of a scan the caller already made (the scorecard's one pass)."""
     return coverage(ws, start, end, runs)
 
 
 def coverage(ws: Workspace, start: datetime, end: datetime,
-             runs: dict[str, list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+             runs: dict[str, list[JobRecord]] | None = None) -> list[dict[str, Any]]:
     """One row per job; a job whose schedule is unusable gets a row with ``error`` (and zeros).
     ``runs``: the job records of the window by job, when the caller scanned it already."""
     if not ws.config.cron:
@@ -52,7 +55,7 @@ def coverage(ws: Workspace, start: datetime, end: datetime,
     if new:
         mark_defined(ws, new, end)
         state = all_entries(ws, names)
-    by_job: dict[str, list[dict[str, Any]]] = {} if runs is None else runs
+    by_job: dict[str, list[JobRecord]] = {} if runs is None else runs
     for rec in _job_records(ws, start, end) if runs is None else ():
         by_job.setdefault(rec["job"], []).append(rec)
     rows = []

@@ -33,20 +33,18 @@ RULES, TRUST_FORMULA = rules.RULES, rules.TRUST_FORMULA
 assert FAILED == frozenset(FAILED_ORDER)
 
 
-@lru_cache(maxsize=256)
-def genai_price(provider: str, model: str, base_url: str | None, usage: UsageMix) -> float | None:
-    """List price of one average run with genai-prices (imported here: it costs ~200 ms); None if unknown."""
-    from genai_prices import Usage, calc_price
+def list_pricer(ws: Workspace, at: datetime) -> Pricer:
+    """List price of one average run (genai-prices' tables, through the per-day rate cache of the
+    seam: genai-prices, ~200 ms of import, is loaded only on a miss); None if no provider lists it."""
+    from agentctl.core.config import ModelRef
+    from agentctl.tiers.pricing import list_price_usd
 
-    u = Usage(input_tokens=round(usage[0]), output_tokens=round(usage[1]))
-    attempts: list[dict[str, Any]] = [{"provider_api_url": base_url}] if base_url else []
-    attempts += [{"provider_id": provider}, {}]
-    for kwargs in attempts:
-        try:
-            return float(calc_price(u, model, **kwargs).total_price)
-        except (LookupError, ValueError):
-            continue
-    return None
+    @lru_cache(maxsize=256)
+    def price(provider: str, model: str, base_url: str | None, usage: UsageMix) -> float | None:
+        ref = ModelRef.model_validate({"provider": provider, "model": model, "base_url": base_url})
+        return list_price_usd(ref, round(usage[0]), round(usage[1]), at, ws.storage.cache)
+
+    return price
 
 
 def cron_coverage(ws: Workspace, start: datetime, end: datetime,
@@ -167,8 +165,9 @@ def _notes(ctx: Context, scan: ScanResult, history_source: str) -> list[str]:
 
 
 def build_scorecard(ws: Workspace, *, days: float, now: datetime, pricer: Pricer | None = None,
-                    include_cron: bool = True) -> dict[str, Any]:
-    """The scorecard of the ``days`` before ``now`` as a JSON-ready dict (SPEC §9)."""
+                    include_cron: bool = True, prices_at: datetime | None = None) -> dict[str, Any]:
+    """The scorecard of the ``days`` before ``now`` as a JSON-ready dict (SPEC §9). List prices are
+    today's: ``prices_at`` is the wall clock (the edge's; default ``now``)."""
     if not days or days <= 0:
         raise UsageError(f"--days must be a positive number, got {days}")
     days = int(days) if float(days).is_integer() else float(days)
@@ -187,7 +186,7 @@ def build_scorecard(ws: Workspace, *, days: float, now: datetime, pricer: Pricer
     else:  # daily files, as the store lists them
         scan = scan_files([p for p, _b in runlog.day_files(start, end)], start, end, *_names(ws, agents), **names)
     b = accumulate(scan, agents, builtin_jobs, tier_resolver(ws, agents), labels.labels)
-    ctx = Context(ws, agents, scan, days, pricer or genai_price, b)
+    ctx = Context(ws, agents, scan, days, pricer or list_pricer(ws, prices_at or end), b)
     history = breaker_history(ws, start, end)
     rows = _agent_rows(ctx, history.trips, handoff_rejections(ws, start, end))
     by_name = {r["agent"]: r for r in rows}

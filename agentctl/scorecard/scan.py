@@ -35,6 +35,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from agentctl.core.clock import window_bounds
 from agentctl.scorecard.decode import REASONS, STATUSES, Decoders, chunks
 from agentctl.storage import window_files
@@ -52,6 +54,27 @@ GroupKey = tuple[Any, ...]
 # per-group sums: runs, tokensIn, tokensOut, durationS, priced cost, unpriced runs, retries
 N, TIN, TOUT, DUR, COST, UNPRICED, RETRIES = range(7)
 AGENT, MODEL, STATUS, JOB, TIER, FALLBACK, TEAM = range(7)
+
+
+TRIGGERS = {t: t for t in ("cron", "manual", "work", "mcp")}
+"""One string object per common trigger value (a year of an hourly job is 8,760 runs kept)."""
+
+
+class JobRun(msgspec.Struct, frozen=True, gc=False):
+    """A cron job's run, as cron coverage reads it (``get``/``[]`` like the record's dict): a small
+    struct, not a dict per run, because the scan keeps every job run of the window."""
+
+    status: str
+    idempotencyKey: str | None
+    startedAt: datetime
+    trigger: str | None = None
+    error: dict[str, Any] | None = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self, name, default)
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self, name)
 
 
 def _day_start(day: str) -> datetime:
@@ -75,23 +98,19 @@ class ScanResult:
     last_ok: dict[str | None, tuple[datetime, int]] = field(default_factory=dict)
     trailing: dict[str | None, list[tuple[datetime, int]]] = field(default_factory=lambda: defaultdict(list))
     last_run: dict[str | None, datetime] = field(default_factory=dict)
-    error_lists: dict[tuple[str | None, str], list[str]] = field(default_factory=lambda: defaultdict(list))
-    """(agent, failed status) → the error type of each such run (counted once, by ``error_types``)."""
+    error_counts: dict[tuple[str | None, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    """(agent, failed status) → error type → runs (in the order each type first appears)."""
     breaker_refused: Counter[str | None] = field(default_factory=Counter)
     rejected_tasks: dict[str | None, Counter[str | None]] = field(default_factory=lambda: defaultdict(Counter))
-    job_runs: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    """cron job → its runs in the window: {status, idempotencyKey, startedAt (datetime)}."""
-    error_counts: dict[tuple[str | None, str], Counter[str]] | None = None
-    """The same, already counted (a SQL source's GROUP BY); when set, ``error_lists`` is unused."""
+    job_runs: dict[str, list[JobRun]] = field(default_factory=lambda: defaultdict(list))
+    """cron job → its runs in the window, in log order (what cron coverage reads)."""
     skipped: Counter[str] = field(default_factory=Counter)
     files: int = 0
     bytes: int = 0
 
     def error_types(self) -> dict[tuple[str | None, str], Counter[str]]:
         """(agent, failed status) → error type → runs."""
-        if self.error_counts is not None:
-            return self.error_counts
-        return {key: Counter(types) for key, types in self.error_lists.items()}
+        return dict(self.error_counts)
 
     def consecutive_errors(self, agent: str | None) -> int:
         cut = self.last_ok.get(agent, (NEVER, -1))
@@ -265,7 +284,7 @@ class Fold:
         """One pass over the block's non-success and cron runs: latest starts, failures in order, error
         types, rejected tasks, breaker refusals and each cron job's runs."""
         out = self.out
-        last_run, last_ok, trailing, errors = out.last_run, out.last_ok, out.trailing, out.error_lists
+        last_run, last_ok, trailing, errors = out.last_run, out.last_ok, out.trailing, out.error_counts
         for r, i in others:
             agent, status, ts = r.agent, r.status, r.startedAt
             if ts > last_run.get(agent, NEVER):
@@ -275,15 +294,14 @@ class Fold:
                     last_ok[agent] = (ts, base + i)
             elif status in FAILED:
                 trailing[agent].append((ts, base + i))
-                errors[agent, status].append((r.error.type if r.error is not None else None) or status)
+                errors[agent, status][(r.error.type if r.error is not None else None) or status] += 1
                 if status == "rejected":
                     out.rejected_tasks[agent][r.taskId] += 1
             elif status == "skipped" and r.error is not None and BREAKER_ERROR.search(r.error.type or ""):
                 out.breaker_refused[agent] += 1
             if r.job is not None:
-                out.job_runs[r.job].append({"status": status, "idempotencyKey": r.idempotencyKey, "startedAt": ts,
-                                            "trigger": r.trigger,
-                                            "error": {"type": r.error.type} if r.error is not None else None})
+                out.job_runs[r.job].append(JobRun(status, r.idempotencyKey, ts, TRIGGERS.get(r.trigger, r.trigger),
+                                                  None if r.error is None else {"type": r.error.type}))
 
 
 def _new_slot(key: GroupKey) -> list[Any]:
@@ -306,12 +324,12 @@ def scan_files(paths: list[Path], start: datetime, end: datetime, agents: Iterab
     lists them (``RunLogStore.day_files``): the scorecard never works out where the log lives."""
     kw: dict[str, Any] = dict(agents=agents, models=models, labels=labels, free_jobs=free_jobs, tiers=tiers,
                               teams=teams)
-    from agentctl.scorecard.parallel import scan_two
+    from agentctl.scorecard.parallel import scan_parts
 
     with _gc_paused():
-        two = scan_two(paths, start, end, kw)
-        if two is not None:
-            return two
+        parts = scan_parts(paths, start, end, kw)
+        if parts is not None:
+            return parts
         fold = Fold(start, end, **kw)
         for path in paths:
             fold.add_file(path, path.stem)

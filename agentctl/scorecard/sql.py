@@ -21,6 +21,7 @@ from agentctl.scorecard.scan import (
     FAILED,
     NEVER,
     TASK_HORIZON_DAYS,
+    JobRun,
     ScanResult,
 )
 
@@ -85,5 +86,4 @@ def _order_facts(out: ScanResult, facts: dict[str, list[tuple[Any, ...]]]) -> No
     for agent, task, n in facts["rejected"]:
         out.rejected_tasks[agent][task] += n
     for job, status, key, t, trigger, has_error, etype in facts["jobs"]:
-        out.job_runs[job].append({"status": status, "idempotencyKey": key, "startedAt": _utc(t), "trigger": trigger,
-                                  "error": {"type": etype} if has_error else None})
+        out.job_runs[job].append(JobRun(status, key, _utc(t), trigger, {"type": etype} if has_error else None))

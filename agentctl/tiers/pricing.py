@@ -168,12 +168,13 @@ def _cache_key(ref: ModelRef, at: datetime, stamp: str) -> str:
     return f"{ref.provider}|{ref.model}|{ref.base_url or ''}|{at.strftime('%Y-%m-%d')}|{stamp}"
 
 
-def _find(ref: ModelRef) -> tuple[Any, Any] | None:
-    """genai-prices' (provider, model) for ``ref``: by ``base_url``'s API, else by provider id."""
+def _find(ref: ModelRef, any_provider: bool = False) -> tuple[Any, Any] | None:
+    """genai-prices' (provider, model) for ``ref``: by ``base_url``'s API, else by provider id (else, with
+    ``any_provider``, the first provider that lists the model)."""
     from genai_prices import data_snapshot
 
     snapshot = data_snapshot.get_snapshot()
-    for where in _lookups(ref):
+    for where in _lookups(ref) + ([{}] if any_provider else []):
         try:
             return snapshot.find_provider_model(ref.model, None, where.get("provider_id"), where.get("provider_api_url"))
         except LookupError:
@@ -181,12 +182,12 @@ def _find(ref: ModelRef) -> tuple[Any, Any] | None:
     return None
 
 
-def _derive(ref: ModelRef, at: datetime) -> dict[str, Any]:
+def _derive(ref: ModelRef, at: datetime, any_provider: bool = False) -> dict[str, Any]:
     """``{"kind": "affine", "rates": [...]}``, ``{"kind": "unpriced"}`` or ``{"kind": "exact"}`` (use genai-prices)."""
     from genai_prices import Usage
     from genai_prices.types import ModelPrice, StartDateConstraint, TieredPrices
 
-    found = _find(ref)
+    found = _find(ref, any_provider)
     if found is None:
         return {"kind": "unpriced"}
     provider, model = found
@@ -246,3 +247,29 @@ def run_cost_usd(ref: ModelRef, usage: TokenUsage, at: datetime, cache: KeyedSto
         rates = Rates(*entry["rates"])
         return rates.cost(normalised_usage(ref.provider, usage))
     return cost_usd(ref, usage, at)
+
+
+def list_price_usd(ref: ModelRef, tokens_in: int, tokens_out: int, at: datetime, cache: KeyedStore) -> float | None:
+    """genai-prices' list price of a call of ``tokens_in`` + ``tokens_out`` tokens (no cache tokens) at ``at``,
+    through the same per-day rate cache as runs (the scorecard's model comparisons: it imports genai-prices
+    only on a miss). A model the configured provider does not list is looked up under any provider that
+    does (``calc_price`` without a provider); None when none does."""
+    key = "list|" + _cache_key(ref, at, _data_stamp())
+    entry = _cached(cache, key, at)
+    if entry is None:
+        entry = _derive(ref, at, any_provider=True)
+        _remember(cache, key, entry, at)
+    if entry["kind"] == "unpriced":
+        return None
+    if entry["kind"] == "affine":
+        rates = Rates(*entry["rates"])
+        return rates.base + rates.input * tokens_in + rates.output * tokens_out
+    from genai_prices import Usage, calc_price
+
+    usage = Usage(input_tokens=tokens_in, output_tokens=tokens_out)
+    for where in [*_lookups(ref), {}]:
+        try:
+            return float(calc_price(usage, ref.model, genai_request_timestamp=at, **where).total_price)  # type: ignore[call-overload]
+        except (LookupError, ValueError):
+            continue
+    return None

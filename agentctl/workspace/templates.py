@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
 
 from agentctl.errors import ConfigError, UsageError
 
@@ -49,12 +52,52 @@ def write_editor_schemas(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, model in (("agentctl", WorkspaceConfig), ("agent", AgentDef)):
-        schema = model.model_json_schema()
+        schema = with_field_docs(model.model_json_schema(), model)
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         path = out / f"{name}.schema.json"
         path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
         written.append(path)
     return written
+
+
+def with_field_docs(schema: dict[str, Any], root: type[BaseModel]) -> dict[str, Any]:
+    """Each property's ``description`` from the docstring under its field in the model's source. The
+    models do not set ``use_attribute_docstrings``: pydantic would parse their source at every start of
+    every command, for text only the editor schemas show."""
+    import sys
+
+    module = vars(sys.modules[root.__module__])
+    models = {n: c for n, c in module.items() if isinstance(c, type) and issubclass(c, BaseModel)}
+    for title, part in [(root.__name__, schema), *schema.get("$defs", {}).items()]:
+        cls = models.get(title)
+        if cls is None:
+            continue
+        docs = _attribute_docs(cls)
+        for field_name, info in cls.model_fields.items():
+            prop = part.get("properties", {}).get(info.alias or field_name)
+            if prop is not None and field_name in docs and "description" not in prop:
+                prop["description"] = docs[field_name]
+    return schema
+
+
+def _attribute_docs(cls: type) -> dict[str, str]:
+    """field → the string literal right after its annotated assignment, in ``cls``'s body and its bases'."""
+    import ast
+    import inspect
+    import textwrap
+
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for stmt, nxt in zip(body, body[1:], strict=False):
+            if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and isinstance(nxt, ast.Expr)
+                    and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str)):
+                docs[stmt.target.id] = inspect.cleandoc(nxt.value.value)
+    return docs
 
 
 def init_workspace(target: Path, template: str, force: bool) -> list[str]:
