@@ -182,10 +182,10 @@ class Database:
         raise AssertionError("unreachable")
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[Any]:
-        """A cursor for one read-only statement: outside a unit of work it runs on its own, with no
-        BEGIN and COMMIT round trips (autocommit: one statement is one transaction, the same snapshot);
-        inside one it joins the unit as ``tx()`` does."""
+    def single(self) -> Iterator[Any]:
+        """A cursor for one statement (a read, or one self-contained write): outside a unit of work it
+        runs on its own, with no BEGIN and COMMIT round trips (autocommit: one statement is one
+        transaction — all or nothing, one snapshot); inside one it joins the unit as ``tx()`` does."""
         if self.depth:
             with self.tx() as cur:
                 yield cur
@@ -195,6 +195,10 @@ class Database:
         try:
             with conn.cursor() as cur:
                 yield cur
+        except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
+            kind = "deadlock" if isinstance(exc, psycopg.errors.DeadlockDetected) else "serialization failure"
+            raise Busy(f"database busy ({kind}: another command held the same rows); nothing was changed "
+                       "— try again") from None
         except psycopg.OperationalError as exc:
             self._drop()
             raise unavailable(exc, self.dsn, self.env) from None

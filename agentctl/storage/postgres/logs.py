@@ -230,7 +230,7 @@ class PgBlob:
         self.name = name
 
     def read(self) -> bytes | None:
-        with self.db.read() as cur:
+        with self.db.single() as cur:
             cur.execute("SELECT data FROM blobs WHERE name = %s", (self.name,))
             row = cur.fetchone()
         return bytes(row[0]) if row else None
@@ -265,7 +265,7 @@ class PgArtifacts:
             content = Jsonb(json.loads(data))
         except (ValueError, RecursionError):
             content = None
-        with self.db.tx() as cur:
+        with self.db.single() as cur:
             cur.execute("INSERT INTO artifacts (task_id, name, content, raw, updated_at) VALUES (%s, %s, %s, %s, "
                         "now()::text) ON CONFLICT (task_id, name) DO UPDATE SET content = excluded.content, "
                         "raw = excluded.raw, updated_at = excluded.updated_at", (task_id, name, content, data))
@@ -282,7 +282,7 @@ class PgArtifacts:
             return sorted({r[0] for r in cur.fetchall()})
 
     def get(self, task_id: str, name: str) -> bytes | None:
-        with self.db.read() as cur:
+        with self.db.single() as cur:
             cur.execute("SELECT raw FROM artifacts WHERE task_id = %s AND name = %s", (task_id, name))
             row = cur.fetchone()
         return bytes(row[0]) if row else None

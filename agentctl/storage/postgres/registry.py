@@ -66,7 +66,7 @@ class PgRegistry:
         return doc, msgspec.json.decode(versions)
 
     def load(self) -> RegistryFile:
-        with self.db.read() as cur:
+        with self.db.single() as cur:
             return self._load(cur)[0]
 
     @contextlib.contextmanager
@@ -156,13 +156,13 @@ class PgRegistry:
     skipped = 0
 
     def get(self, task_id: str) -> Task | None:
-        with self.db.read() as cur:
+        with self.db.single() as cur:
             cur.execute("SELECT doc FROM tasks WHERE task_id = %s", (task_id,))
             row = cur.fetchone()
         return Task.model_validate(row[0]) if row else None
 
     def children(self, task_id: str) -> builtins.list[Task]:
-        with self.db.read() as cur:
+        with self.db.single() as cur:
             cur.execute("SELECT doc::text FROM tasks WHERE doc->>'parent' = %s ORDER BY seq", (task_id,))
             rows = cur.fetchall()
         return [_task(text) for (text,) in rows]
