@@ -148,7 +148,7 @@ def coverage_stub(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
              "missedSlots": []}]
     import agentctl.cron.jobs
 
-    monkeypatch.setattr(agentctl.cron.jobs, "coverage_from_runs", lambda ws, start, end, runs: [dict(r) for r in rows])
+    monkeypatch.setattr(agentctl.cron.jobs, "coverage_from_runs", lambda ws, start, end, runs, **_k: [dict(r) for r in rows])
     return rows
 
 
@@ -264,7 +264,7 @@ def test_cron_coverage_failing_is_tolerated(fleet: Path, monkeypatch: pytest.Mon
     import agentctl.cron.jobs
     from agentctl.errors import StateError
 
-    def broken(*_a: object) -> None:
+    def broken(*_a: object, **_k: object) -> None:
         raise StateError("state/cron is unreadable")
 
     monkeypatch.setattr(agentctl.cron.jobs, "coverage_from_runs", broken)

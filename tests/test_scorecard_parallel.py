@@ -139,3 +139,32 @@ def test_the_worker_process_answers_like_one_pass(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("AGENTCTL_SCAN_WORKERS", "0")
     one = scan_window(run_dir, START, END, labels={"T-1": 0})
     assert_same(one, two)
+
+
+def test_three_worker_processes_answer_like_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``AGENTCTL_SCAN_WORKERS=3``: this process and two workers, merged in day order."""
+    history = [(d % DAYS, 0, (d * 5 % 24) * 3600, "ab"[d % 2], STATUSES[d % 7], f"T-{d % 6}", 0.5, None, False)
+               for d in range(400)]
+    run_dir = write_history(tmp_path, history)
+    monkeypatch.setattr(parallel, "MIN_DAYS", 10)
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    paths = [p for p, _b in window_files(run_dir, START, END)]
+    cuts = parallel.plan(paths, 3)
+    assert cuts is not None and len(cuts) == 2 and 0 < cuts[0] < cuts[1] < len(paths)
+    three = parallel.scan_parts(paths, START, END, {"labels": {"T-1": 0}}, parts=3)
+    assert three is not None
+    assert_same(scan_window(run_dir, START, END, labels={"T-1": 0}), three)
+
+
+def test_how_many_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("AGENTCTL_SCAN_WORKERS", "1")
+    assert parallel.workers() == 1
+    monkeypatch.setenv("AGENTCTL_SCAN_WORKERS", "3")
+    assert parallel.workers() == 3
+    monkeypatch.delenv("AGENTCTL_SCAN_WORKERS")
+    assert parallel.workers() == min(len(os.sched_getaffinity(0)), parallel.AUTO_MAX)
+    monkeypatch.setenv("AGENTCTL_SCAN_WORKERS", "lots")  # not a number: the default
+    assert parallel.workers() == min(len(os.sched_getaffinity(0)), parallel.AUTO_MAX)
+    assert parallel.plan([], 1) is None

@@ -38,15 +38,16 @@ JobRecord = Any
 
 
 def coverage_from_runs(ws: Workspace, start: datetime, end: datetime,
-                       runs: dict[str, list[JobRecord]]) -> list[dict[str, Any]]:
+                       runs: dict[str, list[JobRecord]], missed_shown: int | None = None) -> list[dict[str, Any]]:
     """Coverage from the job runs of a scan the caller already made (the scorecard's one pass)."""
-    return coverage(ws, start, end, runs)
+    return coverage(ws, start, end, runs, missed_shown)
 
 
 def coverage(ws: Workspace, start: datetime, end: datetime,
-             runs: dict[str, list[JobRecord]] | None = None) -> list[dict[str, Any]]:
+             runs: dict[str, list[JobRecord]] | None = None, missed_shown: int | None = None) -> list[dict[str, Any]]:
     """One row per job; a job whose schedule is unusable gets a row with ``error`` (and zeros).
-    ``runs``: the job records of the window by job, when the caller scanned it already."""
+    ``runs``: the job records of the window by job, when the caller scanned it already;
+    ``missed_shown``: list only the first so many missed slots (all are counted)."""
     if not ws.config.cron:
         return []
     names = [j.name for j in ws.config.cron]
@@ -64,7 +65,8 @@ def coverage(ws: Workspace, start: datetime, end: datetime,
         try:
             if problem:
                 raise AgentctlError(problem)
-            rows.append(_job_coverage(job, start, end, by_job.get(job.name, []), state.get(job.name) or {}))
+            rows.append(_job_coverage(job, start, end, by_job.get(job.name, []), state.get(job.name) or {},
+                                      missed_shown))
         except AgentctlError as exc:
             rows.append({**_base(job), "since": None, "error": f"agentctl.yaml [cron {job.name}]: {exc.message}",
                          **{k: 0 for k in ("expected", "recorded", "covered", *RANK, "missed", "pending")},
@@ -105,7 +107,7 @@ def _slot_states(job: CronJob, records: list[dict[str, Any]], known: set[datetim
 
 
 def _job_coverage(job: CronJob, start: datetime, end: datetime, records: list[dict[str, Any]],
-                  entry: dict[str, Any]) -> dict[str, Any]:
+                  entry: dict[str, Any], missed_shown: int | None = None) -> dict[str, Any]:
     since = min((d for d in (coverage_start(entry), _first_scheduled(records)) if d is not None), default=None)
     first = max(start, since) if since else end
     fast = daily_slots(job, first, end) if first < end else []
@@ -119,7 +121,7 @@ def _job_coverage(job: CronJob, start: datetime, end: datetime, records: list[di
             nxt = slots[i + 1] if i + 1 < len(slots) else next_runs(job, s, 1)[0].astimezone(UTC)
             verdict = "pending" if end - s < min(PENDING_GRACE, nxt - s) else "missed"
         counts[verdict] += 1
-        if verdict in lists:
+        if verdict in lists and (verdict != "missed" or missed_shown is None or counts["missed"] <= missed_shown):
             lists[verdict].append(iso(s))
     return {**_base(job), "since": iso(since) if since else None, "expected": len(slots), "recorded": runs,
             "covered": counts["ok"], **counts, "missedSlots": lists["missed"], "pendingSlots": lists["pending"],

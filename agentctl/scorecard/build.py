@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from agentctl.workspace.loader import Workspace
 
 SCORECARD_VERSION = 2
+MISSED_SHOWN = 20
+"""Missed cron slots listed per job (all are counted)."""
 FAILED_ORDER = ("failure", "rejected", "selftest_failed")
 RULES, TRUST_FORMULA = rules.RULES, rules.TRUST_FORMULA
 assert FAILED == frozenset(FAILED_ORDER)
@@ -53,14 +55,14 @@ def cron_coverage(ws: Workspace, start: datetime, end: datetime,
     from agentctl.cron.jobs import coverage_from_runs
 
     try:
-        rows = coverage_from_runs(ws, start, end, scan.job_runs)
+        rows = coverage_from_runs(ws, start, end, scan.job_runs, missed_shown=MISSED_SHOWN)
     except AgentctlError as exc:
         return None, f"cron coverage unavailable: {exc.message}"
     gaps = []
     for row in rows:
         if (row.get("missed") or 0) > 0:
             slots = list(row.get("missedSlots") or [])
-            gaps.append({**row, "missedSlots": slots[:20], "missedSlotsShown": min(len(slots), 20)})
+            gaps.append({**row, "missedSlots": slots[:MISSED_SHOWN], "missedSlotsShown": min(len(slots), MISSED_SHOWN)})
     return gaps, None
 
 

@@ -62,7 +62,8 @@ def workers() -> int:
 
 
 def plan(paths: list[Path], parts: int | None = None) -> list[int] | None:
-    """Index of the first file of each part after the first (equal shares of the bytes), or None: one process."""
+    """Index of the first file of each part after the first, or None: one process. The parts take equal
+    shares of the work: a worker's share counts its start and its PREREAD_DAYS days as one more day each."""
     parts = workers() if parts is None else parts
     if parts < 2 or len(paths) < MIN_DAYS:
         return None
@@ -70,11 +71,13 @@ def plan(paths: list[Path], parts: int | None = None) -> list[int] | None:
     total = sum(sizes)
     if total < MIN_BYTES:
         return None
+    extra = (PREREAD_DAYS + 1) * total / len(sizes)  # a worker also starts and reads the days before its part
+    share = (total + (parts - 1) * extra) / parts
     cuts: list[int] = []
     acc = 0
     for i, size in enumerate(sizes[:-1]):
         acc += size
-        if acc >= total * (len(cuts) + 1) / parts:
+        if acc >= share + len(cuts) * (share - extra):
             cuts.append(i + 1)
             if len(cuts) == parts - 1:
                 break
