@@ -131,9 +131,14 @@ def is_ready(task: Task, agent: str, look: Lookup, now: datetime) -> bool:
     return claim_refusal(task, agent, look, now) is None
 
 
+def rank(task: Task) -> tuple[int, str, str]:
+    """The order ready tasks go out in: priority, then age, then id."""
+    return PRIORITY_RANK.get(task.priority, 1), task.createdAt, task.taskId
+
+
 def ready_tasks(tasks: list[Task], agent: str, look: Lookup, now: datetime) -> list[Task]:
     ready = [t for t in tasks if is_ready(t, agent, look, now)]
-    return sorted(ready, key=lambda t: (PRIORITY_RANK.get(t.priority, 1), t.createdAt, t.taskId))
+    return sorted(ready, key=rank)
 
 
 def next_task(ws: object, agent_def: object, now: datetime, *, claim: bool = False,
@@ -149,7 +154,9 @@ def next_task(ws: object, agent_def: object, now: datetime, *, claim: bool = Fal
     tx: RegistryTx
     with registry.transaction(agent, stamp) as tx:
         look = lookup_in(tx, registry)
-        for seen in ready_tasks(tx.of_agent(agent, CLAIMABLE), agent, look, now):
+        for seen in sorted(tx.of_agent(agent, CLAIMABLE), key=rank):  # the first ready one, as ready_tasks()[0]
+            if not is_ready(seen, agent, look, now):
+                continue
             task = tx.find(seen.taskId)  # the one to change (on a database: now locked, so look again)
             if task is not None and is_ready(task, agent, look, now):
                 take_claim(tx, task, agent_def, now, run_id)
