@@ -3,7 +3,8 @@
 Loads N runs over one year (default 100k; ``--full``: 1M) into a scratch database with one
 ``INSERT … SELECT … generate_series`` (records shaped like the runner's: 31 agents in 8
 teams, every field in ``doc``, ~4 % cron runs, 1 % unpriced, tasks retried after
-failures; ``prev_failed_at`` and the daily rollup filled as migration 0002 fills them), then
+failures; ``prev_failed_at`` and the daily rollup filled as migration 0002 fills them, the
+monthly and per-day-and-status rollups as 0005 does), then
 times in one run, best of ``--repeat``:
 
   facts      the SQL queries alone (``RunLog.scorecard_facts``)
@@ -63,7 +64,11 @@ FROM (SELECT i, id, t, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS
 _MIGRATION = (Path(__file__).resolve().parent.parent / "agentctl/storage/postgres/migrations/0002_run_facts.sql").read_text()
 PREV_FAILED = "UPDATE runs r SET prev_failed_at" + _MIGRATION.split("UPDATE runs r SET prev_failed_at")[1].split(";")[0]
 ROLLUP = "INSERT INTO runs_rollup\n" + _MIGRATION.split("INSERT INTO runs_rollup\n")[1].split(";")[0]
-"""What the insert path keeps per run, filled for the bulk load as the migration fills it."""
+_MIGRATION_5 = (Path(__file__).resolve().parent.parent /
+                "agentctl/storage/postgres/migrations/0005_rollup_month_daily.sql").read_text()
+ROLLUPS_5 = ["INSERT INTO " + part.split(";")[0] for part in _MIGRATION_5.split("\nINSERT INTO ")[1:]]
+"""What the insert path keeps per run, filled for the bulk load as the migrations fill it (0002's
+daily rollup, then 0005's monthly and per-day-and-status rollups from it)."""
 
 
 def load(st: object, n: int) -> None:
@@ -80,6 +85,8 @@ def load(st: object, n: int) -> None:
         cur.execute("SELECT setval('runs_seq', %s)", (n + 1,))
         cur.execute(PREV_FAILED)
         cur.execute(ROLLUP)
+        for sql in ROLLUPS_5:
+            cur.execute(sql)
     with st.db.connect().cursor() as cur:  # type: ignore[attr-defined]
         cur.execute("VACUUM ANALYZE runs")
 

@@ -242,6 +242,9 @@ def redact(text: str, env: Mapping[str, str] | None = None, *, values: list[str]
     return text
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def redact_obj(obj: Any, env: Mapping[str, str] | None = None, *, values: list[str] | None = None) -> Any:
     """Redact every string inside a JSON-like structure — object keys too; the value of a
     secret-named key (``db_password``) is masked whatever it looks like."""
@@ -255,8 +258,11 @@ def redact_obj(obj: Any, env: Mapping[str, str] | None = None, *, values: list[s
             key = redact(k, values=values) if isinstance(k, str) else k
             while key in out:  # two keys masked to the same text: keep both
                 key = f"{key}#"
-            masked = isinstance(k, str) and isinstance(v, str) and v and _rx(_FIELD_PATTERN).search(k)
-            out[key] = MASK if masked else redact_obj(v, values=values)
+            if isinstance(v, str):
+                masked = bool(v) and isinstance(k, str) and _rx(_FIELD_PATTERN).search(k)
+                out[key] = MASK if masked else redact(v, values=values)
+            else:  # numbers, booleans and null are kept; containers are walked
+                out[key] = redact_obj(v, values=values) if isinstance(v, _CONTAINERS) else v
         return out
     if isinstance(obj, list | tuple):
         return [redact_obj(v, values=values) for v in obj]

@@ -138,9 +138,11 @@ _UNREDACTED = frozenset({"taskId", "dependsOn", "blockedOn", "agent", "claimedBy
 """Identifiers and enums: never free text, and masking one would break the file's format."""
 
 
-def _redact_changed(tx: RegistryTx, values: list[str]) -> None:
+def _redact_changed(tx: RegistryTx, values: list[str]) -> dict[str, dict[str, Any]]:
     """Mask secrets (values of *_KEY/*_TOKEN/... variables, known key shapes) in the free text of the
-    tasks this transaction changed: titles people paste, rejection messages quoting model output."""
+    tasks this transaction changed: titles people paste, rejection messages quoting model output.
+    Returns each changed task's JSON dump when nothing had to be masked (a backend may write it)."""
+    dumps = {}
     for task_id in dict.fromkeys(c.taskId for c in tx.changes):
         task = tx.find(task_id)
         if task is None:
@@ -152,6 +154,9 @@ def _redact_changed(tx: RegistryTx, values: list[str]) -> None:
             fresh = Task.model_validate({**dump, **clean})
             for name in clean:
                 setattr(task, name, getattr(fresh, name))
+        else:
+            dumps[task_id] = dump
+    return dumps
 
 
 def registry_bytes_ok(raw: bytes) -> bool:

@@ -10,7 +10,8 @@
 - serialization failures and deadlocks (SQLSTATE 40001, 40P01) abort the transaction: the
   outermost one raises ``Busy`` (``agentctl.storage.retry``), which ``retrying`` and the
   ``replayable`` service functions run again a bounded number of times, then TryLater (75);
-- one connection per thread (a run's lease-renewal thread has its own).
+- one connection per thread (a run's lease-renewal thread has its own);
+- ``deferred``: a registry transaction in one pipeline, two round trips (``postgres.deferred``).
 """
 
 from __future__ import annotations
@@ -146,16 +147,50 @@ class Database:
     @contextlib.contextmanager
     def tx(self) -> Iterator[Any]:
         """A transaction (a savepoint when nested: the outer one is the unit of work); yields a cursor."""
-        psycopg = psycopg_module()
         conn = self.connect()
         outermost = self.depth == 0
-        try:
+        pending = getattr(self._local, "deferred", None)
+        with self.mapped(outermost):
+            if pending is not None:  # inside a pipelined transaction: make it a block, then join it
+                pending.begin()
             with conn.transaction(), conn.cursor() as cur:
                 self.depth += 1
                 try:
                     yield cur
                 finally:
                     self.depth -= 1
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[tuple[Any, Any]]:
+        """``(cursor, Deferred)``: an outermost transaction in one pipeline, its writes sent with the
+        commit (``agentctl.storage.postgres.deferred``); ``(cursor, None)`` inside a unit of work,
+        which it joins as ``tx()`` does."""
+        if self.depth:
+            with self.tx() as cur:
+                yield cur, None
+            return
+        from agentctl.storage.postgres.deferred import Deferred
+
+        conn = self.connect()
+        with self.mapped(outermost=True), conn.cursor() as cur:
+            pending = self._local.deferred = Deferred(conn, self._drop)
+            self.depth += 1
+            try:
+                yield cur, pending
+                pending.commit()
+            except BaseException:
+                pending.abort()
+                raise
+            finally:
+                self.depth -= 1
+                self._local.deferred = None
+
+    @contextlib.contextmanager
+    def mapped(self, outermost: bool) -> Iterator[None]:
+        """psycopg's errors as agentctl's: busy (replayable when ``outermost``), unavailable (75), state."""
+        psycopg = psycopg_module()
+        try:
+            yield
         except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
             kind = "deadlock" if isinstance(exc, psycopg.errors.DeadlockDetected) else "serialization failure"
             error = Busy if outermost else TryLater

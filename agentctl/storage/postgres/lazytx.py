@@ -13,6 +13,9 @@ whole-registry change so waits for the single-row ones in progress (and they for
 instead of locking half the rows and meeting one of them. A transaction that first finds a
 row and then needs the whole registry upgrades its lock; two doing so at once is the one
 deadlock left, which the server breaks and ``agentctl.storage.retry`` replays.
+
+Outside a unit of work the transaction is pipelined (``pending``, ``postgres.deferred``):
+``find`` reads in the protocol's transaction; a whole-registry read first makes it explicit.
 """
 
 from __future__ import annotations
@@ -36,9 +39,10 @@ def lock_registry(cur: Any, exclusive: bool) -> None:
 
 
 class LazyTx(RegistryTx):
-    def __init__(self, cur: Any, actor: str):
+    def __init__(self, cur: Any, actor: str, pending: Any = None):
         super().__init__(RegistryFile(), actor)
         self.cur = cur
+        self.pending = pending
         self.full = False
         self.found: dict[str, Task] = {}
         self.versions: dict[str, int] = {}
@@ -62,10 +66,11 @@ class LazyTx(RegistryTx):
         if task_id in self.found:
             return self.found[task_id]
         if self.shared:
-            self.cur.execute("SELECT doc::text, version FROM tasks WHERE task_id = %s FOR UPDATE", (task_id,))
+            self.cur.execute("SELECT doc::text, version FROM tasks WHERE task_id = %s FOR UPDATE", (task_id,),
+                             prepare=True)
         else:  # one round trip: the scan computes the shared lock before LockRows waits for the row
             self.cur.execute("SELECT doc::text, version, pg_advisory_xact_lock_shared(%s, %s) FROM tasks "
-                             "WHERE task_id = %s FOR UPDATE", (*REGISTRY_LOCK, task_id))
+                             "WHERE task_id = %s FOR UPDATE", (*REGISTRY_LOCK, task_id), prepare=True)
         row = self.cur.fetchone()
         if row is None:
             return None
@@ -109,6 +114,8 @@ class LazyTx(RegistryTx):
     def _load_all(self) -> None:
         self.full = True  # before reading: find() now looks in the document
         cur = self.cur
+        if self.pending is not None:
+            self.pending.begin()
         lock_registry(cur, exclusive=True)
         cur.execute("SELECT value::text FROM agentctl_meta WHERE key = 'nextSeq' FOR UPDATE")
         row = cur.fetchone()

@@ -60,6 +60,13 @@ PREV_FAILURE = ("(SELECT f.started_at FROM runs f WHERE f.task_id = %s AND f.sta
 """The start of the task's latest failure in log order (``prev_failed_at``: retries, schema 2)."""
 
 
+_ROLLUP_UPSERT = """
+ON CONFLICT ({day}, agent, model, status, job, tier, fallback_from, team, error_type) DO UPDATE SET
+    runs = {t}.runs + 1, tokens_in = {t}.tokens_in + excluded.tokens_in,
+    tokens_out = {t}.tokens_out + excluded.tokens_out, duration_s = {t}.duration_s + excluded.duration_s,
+    cost_usd = {t}.cost_usd + excluded.cost_usd, unpriced = {t}.unpriced + excluded.unpriced,
+    retries = {t}.retries + excluded.retries, last_start = greatest({t}.last_start, excluded.last_start)"""
+
 INSERT_RUN = f"""
 WITH ins AS (
     INSERT INTO runs (run_id, started_at, started_txt, agent, job, status, tier, model, tokens_in, tokens_out, cost_usd,
@@ -68,20 +75,28 @@ WITH ins AS (
     VALUES (%s, %s::timestamptz, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
             nextval('runs_seq'), %s, {PREV_FAILURE})
     ON CONFLICT DO NOTHING
-    RETURNING *)
-INSERT INTO runs_rollup
-SELECT (started_at AT TIME ZONE 'UTC')::date, coalesce(agent, ''), coalesce(model, ''), status, coalesce(job, ''),
-       coalesce(tier, ''), coalesce(fallback_from, ''), coalesce(team, ''), coalesce(error_type, ''), 1, tokens_in,
-       tokens_out, duration_s, coalesce(cost_usd, 0), (cost_usd IS NULL)::int,
-       (started_at >= prev_failed_at AND started_at - prev_failed_at <= interval '14 days' IS TRUE)::int, started_at
-FROM ins
-ON CONFLICT (day, agent, model, status, job, tier, fallback_from, team, error_type) DO UPDATE SET
-    runs = runs_rollup.runs + 1, tokens_in = runs_rollup.tokens_in + excluded.tokens_in,
-    tokens_out = runs_rollup.tokens_out + excluded.tokens_out, duration_s = runs_rollup.duration_s + excluded.duration_s,
-    cost_usd = runs_rollup.cost_usd + excluded.cost_usd, unpriced = runs_rollup.unpriced + excluded.unpriced,
-    retries = runs_rollup.retries + excluded.retries, last_start = greatest(runs_rollup.last_start, excluded.last_start)
+    RETURNING *),
+r AS (
+    SELECT (started_at AT TIME ZONE 'UTC')::date AS day, coalesce(agent, '') AS agent, coalesce(model, '') AS model,
+           status, coalesce(job, '') AS job, coalesce(tier, '') AS tier, coalesce(fallback_from, '') AS fallback_from,
+           coalesce(team, '') AS team, coalesce(error_type, '') AS error_type, 1 AS runs, tokens_in, tokens_out,
+           duration_s, coalesce(cost_usd, 0) AS cost_usd, (cost_usd IS NULL)::int AS unpriced,
+           (started_at >= prev_failed_at AND started_at - prev_failed_at <= interval '14 days' IS TRUE)::int AS retries,
+           started_at AS last_start
+    FROM ins),
+d AS (INSERT INTO runs_rollup SELECT * FROM r {_ROLLUP_UPSERT.format(t="runs_rollup", day="day")}),
+m AS (INSERT INTO runs_rollup_month SELECT date_trunc('month', day)::date, agent, model, status, job, tier,
+             fallback_from, team, error_type, runs, tokens_in, tokens_out, duration_s, cost_usd, unpriced, retries,
+             last_start FROM r {_ROLLUP_UPSERT.format(t="runs_rollup_month", day="month")})
+INSERT INTO runs_rollup_daily
+SELECT day, status, agent = '', CASE WHEN agent = '' THEN job ELSE '' END, 1, cost_usd, unpriced FROM r
+ON CONFLICT (day, status, agentless, job) DO UPDATE SET runs = runs_rollup_daily.runs + 1,
+    cost_usd = runs_rollup_daily.cost_usd + excluded.cost_usd, unpriced = runs_rollup_daily.unpriced + excluded.unpriced
 """
-"""One run into the log and into its day's rollup row, in one statement (a duplicate: neither)."""
+"""One run into the log and into its day's and month's rollup rows and its daily row, in one statement
+(a duplicate: none of them). The main statement (the daily row, shared by every agent's runs of that
+day and status) runs before the CTEs nobody reads (the day and month rows of the run's own key), so a
+transaction recording one run waits for the shared row before it holds any other rollup row."""
 
 
 def _as_utc(text: str) -> str:

@@ -69,11 +69,25 @@ def apply(db: Any) -> list[str]:
 def ensure_current(db: Any) -> None:
     """A fresh database gets the schema on first use; one behind this agentctl is refused (78)
     until `agentctl storage init` migrates it (an upgrade is a deliberate step)."""
-    with db.tx() as cur:
-        version = applied_version(cur)
+    version = _version_now(db)
     if version is None:
         apply(db)
         return
     if version < latest():
         raise ConfigError(f"database schema version {version} is older than this agentctl ({latest()}); "
                          "run `agentctl storage init` to migrate")
+
+
+def _version_now(db: Any) -> int | None:
+    """``applied_version`` in one statement outside a transaction (every command's first round trip)."""
+    if db.depth:
+        with db.tx() as cur:
+            return applied_version(cur)
+    from psycopg.errors import UndefinedTable
+
+    conn = db.connect()
+    with db.mapped(outermost=True):
+        try:
+            return int(conn.execute("SELECT coalesce(max(version), 0) FROM agentctl_migrations").fetchone()[0])
+        except UndefinedTable:  # agentctl never initialised this database
+            return None

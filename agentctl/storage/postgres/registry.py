@@ -31,8 +31,9 @@ from agentctl.storage.postgres.lazytx import LazyTx, _task, lock_registry
 _COLUMNS = "task_id, status, agent, claimed_by, updated_at, doc"
 
 
-def _row(task: Task) -> tuple[Any, ...]:
-    dump = task.model_dump(mode="json")
+def _row(task: Task, dump: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    """The row's columns; ``dump``: the task's JSON dump when the caller already has it."""
+    dump = task.model_dump(mode="json") if dump is None else dump
     return task.taskId, task.status, task.agent, task.claimedBy, task.updatedAt, Json(dump)
 
 
@@ -42,10 +43,12 @@ def _event_rows(tx: RegistryTx, now: str) -> list[tuple[Any, ...]]:
              Json(redact_obj(c.after, values=values))) for c in tx.changes]
 
 
+_INSERT_EVENT = "INSERT INTO events (ts, task_id, actor, change, before, after) VALUES (%s, %s, %s, %s, %s, %s)"
+
+
 def insert_events(cur: Any, rows: list[tuple[Any, ...]]) -> None:
     if rows:
-        cur.executemany("INSERT INTO events (ts, task_id, actor, change, before, after) "
-                        "VALUES (%s, %s, %s, %s, %s, %s)", rows)
+        cur.executemany(_INSERT_EVENT, rows)
 
 
 class PgRegistry:
@@ -71,15 +74,19 @@ class PgRegistry:
 
     @contextlib.contextmanager
     def transaction(self, actor: str, now: str) -> Iterator[RegistryTx]:
-        """Row locks taken as the caller reads (``LazyTx``); one transaction with the events."""
-        with self.db.tx() as cur:
-            tx = LazyTx(cur, actor)
+        """Row locks taken as the caller reads (``LazyTx``); one transaction with the events. Outside a
+        unit of work a change of found rows only is written with the commit: two round trips in all."""
+        with self.db.deferred() as (cur, pending):
+            tx = LazyTx(cur, actor, pending)
             yield tx
             if not tx.changes and not tx.archived:
                 return
             view = tx if tx.full else RegistryTx(RegistryFile(tasks=list(tx.found.values())), actor, tx.changes)
             _bump(view)
-            _redact_changed(view, secret_values())
+            dumps = _redact_changed(view, secret_values())
+            if pending is not None and not pending.explicit and not tx.archived:
+                _write_found(cur, pending, tx, now, dumps)
+                return
             self._write(cur, tx)
             insert_events(cur, _event_rows(tx, now))
             if tx.archived:
@@ -208,6 +215,38 @@ class PgRegistry:
             rows = cur.fetchall()
         for row in rows:
             yield _event(*row)
+
+
+_CAS_GUARDED = ("WITH upd AS (UPDATE tasks SET status = %s, agent = %s, claimed_by = %s, updated_at = %s, doc = %s, "
+                "version = version + 1 WHERE task_id = %s AND version = %s RETURNING 1) "
+                "SELECT agentctl_task_changed(%s) WHERE NOT EXISTS (SELECT FROM upd)")
+"""Compare-and-set that aborts the transaction when no row matched (migration 0004): sent with the
+commit, its row count is never looked at."""
+
+_CAS_WITH_EVENTS = ("WITH upd AS (UPDATE tasks SET status = %s, agent = %s, claimed_by = %s, updated_at = %s, "
+                    "doc = %s, version = version + 1 WHERE task_id = %s AND version = %s RETURNING task_id), "
+                    "ev AS (INSERT INTO events (ts, task_id, actor, change, before, after) "
+                    "SELECT %s, upd.task_id, %s, e.v ->> 0, e.v -> 1, e.v -> 2 "
+                    "FROM upd, json_array_elements(%s::json) WITH ORDINALITY AS e(v, n) ORDER BY e.n) "
+                    "SELECT agentctl_task_changed(%s) WHERE NOT EXISTS (SELECT FROM upd)")
+"""One task's guarded compare-and-set and its events ([change, before, after] in order), one statement."""
+
+
+def _write_found(cur: Any, pending: Any, tx: LazyTx, now: str, dumps: dict[str, dict[str, Any]]) -> None:
+    """The found (locked) tasks the transaction changed, then its events in order: sent with the commit."""
+    ids = [i for i in dict.fromkeys(c.taskId for c in tx.changes) if i in tx.found]
+    if len(ids) == 1 and all(c.taskId == ids[0] for c in tx.changes):
+        task, values = tx.found[ids[0]], secret_values()
+        events = [[c.change, redact_obj(c.before, values=values), redact_obj(c.after, values=values)]
+                  for c in tx.changes]
+        pending.write(cur, _CAS_WITH_EVENTS, (*_row(task, dumps.get(task.taskId))[1:], task.taskId, tx.versions[task.taskId], now, tx.actor,
+                                              Json(events), task.taskId))
+        return
+    for task_id in ids:
+        task = tx.found[task_id]
+        pending.write(cur, _CAS_GUARDED, (*_row(task, dumps.get(task_id))[1:], task_id, tx.versions[task_id], task_id))
+    for row in _event_rows(tx, now):
+        pending.write(cur, _INSERT_EVENT, row)
 
 
 def _event(ts: str, task_id: str, actor: str, change: str, before: Any, after: Any) -> dict[str, Any]:

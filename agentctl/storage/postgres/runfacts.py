@@ -3,10 +3,11 @@
 ``scorecard_facts`` answers, in one read-only snapshot, what the file scan folds from the
 daily files (``agentctl.scorecard.scan.ScanResult``), with no run decoded in Python:
 
-- every sum (per group, per UTC day, per error type) in one ``GROUPING SETS`` statement over
-  ``runs_rollup`` — per day and group, kept by the insert statement itself — for the whole
-  days 15 or more after the window's start, and over ``runs`` for the first days and the
-  partial edge days;
+- every sum (per group, per UTC day, per error type) in one statement over the rollups kept
+  by the insert statement itself — ``runs_rollup_month`` for the whole months and
+  ``runs_rollup`` (per day and group) for the other whole days 15 or more after the window's
+  start, ``runs_rollup_daily`` (per day and status) for the daily series — and over ``runs``
+  for the first days and the partial edge days;
 - retries from ``prev_failed_at`` (the start of the task's latest earlier failure, set on
   insert): a retry when that failure is in the window and at most 14 days before the run;
 - by index: each agent's last success and the failures after it (``LATERAL``), rejected
@@ -28,8 +29,9 @@ ROLLUP_AFTER_DAYS = 15  # the rollup's retries use a 14-day horizon: exact 15 da
 _W = "started_at >= %(lo)s AND started_at < %(hi)s"
 
 _KEY = "agent, model, status, job, tier, fallback_from, team, error_type"
+_SUMS = "runs, tokens_in, tokens_out, duration_s, cost_usd, unpriced, retries, last_start"
 GROUPED = f"""
-WITH base AS (
+WITH raw AS (
     SELECT (started_at AT TIME ZONE 'UTC')::date AS day, coalesce(agent, '') AS agent, coalesce(model, '') AS model,
            status, coalesce(job, '') AS job, coalesce(tier, '') AS tier, coalesce(fallback_from, '') AS fallback_from,
            coalesce(team, '') AS team, coalesce(error_type, '') AS error_type, count(*) AS n, sum(tokens_in) AS tin,
@@ -38,30 +40,47 @@ WITH base AS (
            count(*) FILTER (WHERE prev_failed_at >= %(lo)s AND started_at >= prev_failed_at
                             AND started_at - prev_failed_at <= %(horizon)s) AS retries, max(started_at) AS last
     FROM runs WHERE (started_at >= %(lo)s AND started_at < %(r1)s) OR (started_at >= %(r2)s AND started_at < %(hi)s)
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9),
+keyed AS (
+    SELECT {_KEY}, n, tin, tout, dur, cost, unp, retries, last FROM raw
     UNION ALL
-    SELECT day, {_KEY}, runs, tokens_in, tokens_out, duration_s, cost_usd, unpriced, retries, last_start
-    FROM runs_rollup WHERE day >= %(d1)s AND day < %(d2)s),
-marked AS (SELECT *, agent = '' AND job = ANY(%(free)s) AS free FROM base)
-SELECT grouping(model, day, error_type), nullif(agent, ''), nullif(model, ''), status, nullif(job, ''),
-       nullif(tier, ''), nullif(fallback_from, ''), nullif(team, ''), day, free, nullif(error_type, ''),
+    SELECT {_KEY}, {_SUMS} FROM runs_rollup
+    WHERE (day >= %(d1)s AND day < %(m1)s) OR (day >= %(m2)s AND day < %(d2)s)
+    UNION ALL
+    SELECT {_KEY}, {_SUMS} FROM runs_rollup_month WHERE month >= %(m1)s AND month < %(m2)s),
+daily AS (
+    SELECT day, status, agent = '' AND job = ANY(%(free)s) AS free, n, cost, unp FROM raw
+    UNION ALL
+    SELECT day, status, agentless AND job = ANY(%(free)s), runs, cost_usd, unpriced FROM runs_rollup_daily
+    WHERE day >= %(d1)s AND day < %(d2)s)
+SELECT 3 + 3 * grouping(model), nullif(agent, ''), nullif(model, ''), status, nullif(job, ''), nullif(tier, ''),
+       nullif(fallback_from, ''), nullif(team, ''), NULL::date, NULL::boolean, nullif(error_type, ''),
        sum(n)::bigint, sum(tin), sum(tout), sum(dur), sum(cost), sum(unp)::bigint, sum(retries)::bigint, max(last)
-FROM marked
-GROUP BY GROUPING SETS ((agent, model, status, job, tier, fallback_from, team), (day, status, free),
-                       (agent, status, error_type))"""
-"""Every sum in one statement: grouping 3 = per group (GroupKey), 5 = per UTC day, 6 = per
-(agent, status, error type); from ``runs_rollup`` for the whole days 15 or more after the
-window's start (its retries are exact there), from ``runs`` for the rest (``split``)."""
+FROM keyed
+GROUP BY GROUPING SETS ((agent, model, status, job, tier, fallback_from, team), (agent, status, error_type))
+UNION ALL
+SELECT 5, NULL, NULL, status, NULL, NULL, NULL, NULL, day, free, NULL, sum(n)::bigint, NULL, NULL, NULL, sum(cost),
+       sum(unp)::bigint, NULL, NULL
+FROM daily GROUP BY day, status, free"""
+"""Every sum in two aggregates: 3 = per group (GroupKey), 6 = per (agent, status, error type) — from
+``runs_rollup_month`` for the whole months and ``runs_rollup`` for the other whole days 15 or more
+after the window's start (retries are exact there) —, and 5 = per UTC day, from ``runs_rollup_daily``
+for those days; from ``runs`` for the first days and the partial edge days (``split``)."""
 
 
 def split(lo: datetime, hi: datetime) -> dict[str, Any]:
-    """[lo, r1) ∪ [r2, hi) read from runs, the days [d1, d2) from the rollup (none: r1 = r2 = hi)."""
+    """[lo, r1) ∪ [r2, hi) read from runs, the days [d1, d2) from the rollups: the months [m1, m2)
+    from the monthly one, the days [d1, m1) ∪ [m2, d2) from the daily one (none: r1 = r2 = hi)."""
     first = (lo + timedelta(days=1, microseconds=-1)).replace(hour=0, minute=0, second=0, microsecond=0)
     d1 = first + timedelta(days=ROLLUP_AFTER_DAYS)
     d2 = hi.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     if d1 >= d2:
-        return {"r1": hi, "r2": hi, "d1": hi.date(), "d2": hi.date()}
-    return {"r1": d1, "r2": d2, "d1": d1.date(), "d2": d2.date()}
+        return {"r1": hi, "r2": hi, "d1": hi.date(), "d2": hi.date(), "m1": hi.date(), "m2": hi.date()}
+    m1 = d1.date() if d1.day == 1 else (d1.date().replace(day=1) + timedelta(days=32)).replace(day=1)
+    m2 = d2.date().replace(day=1)
+    if m1 >= m2:
+        m1 = m2 = d2.date()
+    return {"r1": d1, "r2": d2, "d1": d1.date(), "d2": d2.date(), "m1": m1, "m2": m2}
 
 
 QUERIES: dict[str, str] = {
