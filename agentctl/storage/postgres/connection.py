@@ -225,17 +225,6 @@ class Database:
             with self.tx() as cur:
                 yield cur
             return
-        psycopg = psycopg_module()
         conn = self.connect()
-        try:
-            with conn.cursor() as cur:
-                yield cur
-        except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
-            kind = "deadlock" if isinstance(exc, psycopg.errors.DeadlockDetected) else "serialization failure"
-            raise Busy(f"database busy ({kind}: another command held the same rows); nothing was changed "
-                       "— try again") from None
-        except psycopg.OperationalError as exc:
-            self._drop()
-            raise unavailable(exc, self.dsn, self.env) from None
-        except psycopg.Error as exc:
-            raise StateError(f"database error: {safe(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, self.dsn)}") from None
+        with self.mapped(outermost=True), conn.cursor() as cur:
+            yield cur
