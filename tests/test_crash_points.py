@@ -127,8 +127,10 @@ _NORMAL = [(re.compile(rb"r-\d{8}T\d{6}Z-[0-9a-f]{6}"), b"RUN"), (re.compile(rb"
            (re.compile(rb'"pid": ?\d+'), b'"pid":0'), (re.compile(rb'"host": ?"[^"]*"'), b'"host":""'),
            (re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)"), b"TS"),
            (re.compile(rb'"durationS": ?[0-9.e-]+'), b'"durationS":0')]
-# state/running.json: the slots of runs in flight (liveness, not committed state: a dead pid's slot is pruned)
-_NOT_STATE = re.compile(r"(\.lock$|\.seal$|^state/journal|\.migrated$|\.prompt\.\w+$|\.log$|^state/running\.json$)")
+# state/running.json: the slots of runs in flight (liveness, not committed state: a dead pid's slot is pruned);
+# state/cache/ and .agentctl/cache/: derived caches (rates, vetted contracts, definitions), rebuilt when missing
+_NOT_STATE = re.compile(r"(\.lock$|\.seal$|^state/journal|\.migrated$|\.prompt\.\w+$|\.log$|^state/running\.json$"
+                        r"|^state/cache/|^\.agentctl/cache/)")
 _RUN_ID = re.compile(r"r-\d{8}T\d{6}Z-[0-9a-f]{6}")
 
 

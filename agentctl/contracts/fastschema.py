@@ -4,7 +4,7 @@ The schema is compiled to Python source (as fastjsonschema does): one function p
 subschema that needs its own answer (anyOf, contains, not...), everything else
 inlined as plain ``if ...: return False`` statements. Only the keywords listed here
 are compiled, with jsonschema's semantics (bool is not a number, 1.0 is an integer,
-const/enum/uniqueItems use jsonschema's own ``equal``/``uniq``); a schema using any
+const/enum/uniqueItems use jsonschema's ``equal``/``uniq``, ported in ``jsonequal``); a schema using any
 other keyword (``$ref``, ``patternProperties``, ``unevaluated*``, ``multipleOf``...)
 gets no fast path (None) and the caller keeps jsonschema's ``is_valid``. Schema
 values never become source text except through ``repr`` of a str/int; everything
@@ -55,7 +55,7 @@ def compile_fast(schema: Any, checker: Any) -> Callable[[Any], bool] | None:
 
 class _FastCompiler:
     def __init__(self, checker: Any):
-        from jsonschema._utils import equal, uniq
+        from agentctl.contracts.jsonequal import equal, uniq  # jsonschema's, without importing jsonschema
 
         self.ns: dict[str, Any] = {"_equal": equal, "_uniq": uniq, "__builtins__": {
             "isinstance": isinstance, "len": len, "dict": dict, "list": list, "str": str, "int": int,

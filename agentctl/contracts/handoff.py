@@ -177,7 +177,7 @@ def _check(ws: Workspace, task: Task, stage: PipelineStage, nxt: PipelineStage |
         return _Checked(not_json, raw, path)
     verdict = VALID
     for name in schemas:
-        verdict = _merge(verdict, check_artifact(ws, name, data))
+        verdict = _merge(verdict, check_artifact(ws, name, data, ws.storage.cache))
     return _Checked(verdict, raw, path)
 
 

@@ -37,11 +37,14 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentctl.contracts.fastschema import compile_fast
 from agentctl.errors import ConfigError, Problem
 from agentctl.workspace.loader import Workspace
+
+if TYPE_CHECKING:
+    from agentctl.storage.base import KeyedStore
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 LOCAL_ID_PREFIX = "agentctl:schemas/"
@@ -154,8 +157,16 @@ class Contract:
     path: Path
     display: str
     schema: dict[str, Any]
-    validator: Any
+    build: Callable[[], Any]
+    """Makes jsonschema's validator: on first use (an invalid artifact, no fast path), for a vetted contract."""
     fast: Callable[[Any], bool] | None = None
+    _validator: Any = field(default=None, repr=False)
+
+    @property
+    def validator(self) -> Any:
+        if self._validator is None:
+            self._validator = self.build()
+        return self._validator
 
     def is_valid(self, data: Any) -> bool:
         try:
@@ -234,23 +245,37 @@ def _signature(path: Path) -> tuple[Any, ...]:
     return (own.st_mtime_ns, own.st_size, tuple(others))
 
 
-def compiled_validator(path: Path, display: str | None = None) -> Contract:
-    """The contract in ``path``, compiled once per version of the file (and of its folder)."""
+def compiled_validator(path: Path, display: str | None = None, vetted: KeyedStore | None = None) -> Contract:
+    """The contract in ``path``, compiled once per version of the file (and of its folder).
+
+    ``vetted`` (the storage's derived cache) lets a contract that passed the full check
+    before skip it, and jsonschema's import with it (``agentctl.contracts.vetted``)."""
     path = Path(path).resolve()
     sig = _signature(path)
     hit = _CACHE.get(path)
     if hit is not None and hit[0] == sig:
         return hit[1]
-    contract = _compile(path, display or f"{path.parent.name}/{path.name}")
+    display = display or f"{path.parent.name}/{path.name}"
+    if vetted is None:
+        contract = _compile(path, display)
+    else:
+        from agentctl.contracts.vetted import compile_vetted
+
+        contract = compile_vetted(path, display, vetted)
     _CACHE[path] = (sig, contract)
     return contract
 
 
-def _read_schema(path: Path, display: str) -> dict[str, Any]:
+def read_schema_bytes(path: Path, display: str) -> bytes:
     try:
-        data = json.loads(path.read_bytes())
+        return path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{display}: cannot read schema ({exc.strerror})") from None
+
+
+def _read_schema(path: Path, display: str, raw: bytes | None = None) -> dict[str, Any]:
+    try:
+        data = json.loads(read_schema_bytes(path, display) if raw is None else raw)
     except ValueError as exc:
         raise ConfigError(f"{display}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
@@ -261,9 +286,10 @@ def _read_schema(path: Path, display: str) -> dict[str, Any]:
     return data
 
 
-def _compile(path: Path, display: str) -> Contract:
+def _compile(path: Path, display: str, raw: bytes | None = None) -> Contract:
+    """The full compile: the metaschema check, every ``$ref`` resolved, jsonschema's validator."""
     js = load_jsonschema()
-    schema = _read_schema(path, display)
+    schema = _read_schema(path, display, raw)
     try:
         js.Draft202012Validator.check_schema(schema)
     except js.SchemaError as exc:
@@ -274,7 +300,23 @@ def _compile(path: Path, display: str) -> Contract:
     checker = format_checker()
     validator = js.Draft202012Validator(schema, registry=registry, format_checker=checker)
     _resolve_all_refs(schema, registry, display)
-    return Contract(path.stem, path, display, schema, validator, compile_fast(schema, checker))
+    return Contract(path.stem, path, display, schema, lambda: validator, compile_fast(schema, checker), validator)
+
+
+def vetted_contract(path: Path, display: str, raw: bytes, fast_formats: Any) -> Contract | None:
+    """A contract known to pass ``_compile`` (same bytes, no ``$ref``) without its checks: the fast
+    path if it compiles (``fast_formats`` checks formats), jsonschema's validator on first use."""
+    schema = _read_schema(path, display, raw)
+    fast = compile_fast(schema, fast_formats)
+    if fast is None:
+        return None
+
+    def build() -> Any:
+        js = load_jsonschema()
+        registry = _local_registry(path.parent, path, schema)
+        return js.Draft202012Validator(schema, registry=registry, format_checker=format_checker())
+
+    return Contract(path.stem, path, display, schema, build, fast)
 
 
 def _local_registry(folder: Path, own: Path, schema: dict[str, Any]) -> Any:
@@ -395,8 +437,9 @@ def too_deep_verdict() -> Verdict:
     return Verdict([{"path": "$", "message": message, "missing": []}], [], f"the artifact is {message}")
 
 
-def check_artifact(ws: Workspace, schema_name: str, data: Any) -> Verdict:
-    return compiled_validator(schema_path(ws, schema_name), f"schemas/{schema_name}.json").check(data)
+def check_artifact(ws: Workspace, schema_name: str, data: Any, cache: KeyedStore | None = None) -> Verdict:
+    """``data`` against ``schemas/<schema_name>.json``; ``cache`` (``storage.cache``) remembers vetted contracts."""
+    return compiled_validator(schema_path(ws, schema_name), f"schemas/{schema_name}.json", cache).check(data)
 
 
 def validate_artifact(ws: Workspace, schema_name: str, data: Any) -> list[dict[str, Any]]:

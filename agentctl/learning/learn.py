@@ -290,7 +290,7 @@ def collect(ws: Workspace, start: datetime, end: datetime) -> Collected:
 class LearnLedger(BaseModel):
     """state/learn.json: which occurrences were already counted (key → when it happened)."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     version: int = LEDGER_VERSION
     horizon: str | None = None

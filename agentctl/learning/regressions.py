@@ -19,13 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentctl.core.clock import iso
 from agentctl.errors import AgentctlError, ConfigError, NotFound, StateError
 from agentctl.workspace.loader import Workspace
-from agentctl.workspace.yamlstrict import line_for, load_yaml_text
 
 REGRESSIONS_VERSION = 1
 REL_PATH = "memory/regressions.yaml"
@@ -41,7 +39,9 @@ REG_STATUSES: tuple[str, ...] = ("candidate", "active", "retired")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=True)
+    # no use_attribute_docstrings: it parses this module's source at import (every `run`); no schema is exported.
+    # defer_build: a run only reads the active-rules cache; the file's models are built when the file is read
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class Example(_Model):
@@ -103,6 +103,8 @@ def load(ws: Workspace) -> RegressionsFile:
 
 
 def parse(raw: bytes) -> RegressionsFile:
+    from agentctl.workspace.yamlstrict import line_for, load_yaml_text  # YAML only when the file is read
+
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -129,6 +131,8 @@ def parse(raw: bytes) -> RegressionsFile:
 
 
 def dump(doc: RegressionsFile) -> bytes:
+    import yaml
+
     body = yaml.safe_dump(doc.model_dump(mode="json", exclude_none=True), sort_keys=False,
                           allow_unicode=True, width=110, default_flow_style=False)
     return (HEADER + body).encode("utf-8")

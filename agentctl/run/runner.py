@@ -271,7 +271,7 @@ class _Run:
         consumes = self.agent.consumes
         if consumes is None:
             return (data if not_json is None else inp.raw.decode("utf-8", "replace")), None
-        verdict = not_json or check_artifact(self.ws, consumes, data)
+        verdict = not_json or check_artifact(self.ws, consumes, data, self.ws.storage.cache)
         if verdict.valid:
             return data, None
         summary = verdict.summary or "does not fit the contract"
@@ -394,7 +394,7 @@ class _Run:
         if ex.artifact is not None and too_deep(ex.artifact):  # a model's answer arrives parsed by the SDK
             return too_deep_verdict()
         if self.agent.produces:
-            verdict = check_artifact(self.ws, self.agent.produces, ex.artifact)
+            verdict = check_artifact(self.ws, self.agent.produces, ex.artifact, self.ws.storage.cache)
             return None if not verdict.valid and fleet.requests_changes(ex.artifact) else verdict
         return None
 
@@ -403,10 +403,10 @@ class _Run:
         return from_verdict(verdict, at=iso(self.clock()), stage=stage, by=f"{self.agent.produces or 'output'} contract")
 
     def _self_tests(self, task: Task | None, artifact: Any, output: str | None) -> Any:
-        from agentctl.selftests.selftest import run_self_tests
-
         if not self.ws.self_tests_for(self.agent):
             return None
+        from agentctl.selftests.selftest import run_self_tests
+
         task_id = task.taskId if task else None
         if output is None:
             return run_self_tests(self.ws, self.agent, artifact, task_id, self.clock(), env=self.env)

@@ -64,7 +64,8 @@ class RouteFailed(Exception):
 
 def chain_for(tier: Tier | ModelRef) -> list[ModelRef]:
     fallback = tier.fallback if isinstance(tier, Tier) else []
-    first = ModelRef(**{k: v for k, v in tier.model_dump().items() if k != "fallback"})
+    # the tier's own fields, already validated: copied without building a serializer and a validator
+    first = ModelRef.model_construct(**{name: getattr(tier, name) for name in ModelRef.model_fields})
     return [first, *fallback]
 
 

@@ -59,13 +59,23 @@ def pydantic_problems(exc: ValidationError, file: str, lines: dict[Any, int], pr
     return out
 
 
-def _load_model(path: Path, model: type[BaseModel], display: str) -> tuple[Any, list[Problem]]:
+def _load_model(path: Path, model: type[BaseModel], display: str, root: Path | None = None) -> tuple[Any, list[Problem]]:
+    """The file's model, or its problems; with ``root``, through the workspace's cache of
+    definitions that loaded cleanly before (``agentctl.workspace.defcache``)."""
+    if root is not None:
+        from agentctl.workspace.defcache import load_definition
+
+        return load_definition(root, path, model, lambda text: _validate_file(path, model, display, text))
+    return _validate_file(path, model, display, None)
+
+
+def _validate_file(path: Path, model: type[BaseModel], display: str, text: str | None) -> tuple[Any, list[Problem]]:
     from pydantic import ValidationError
 
-    from agentctl.workspace.yamlstrict import load_yaml_file
+    from agentctl.workspace.yamlstrict import load_yaml_file, load_yaml_text
 
     try:
-        data, lines = load_yaml_file(path, display)
+        data, lines = load_yaml_file(path, display) if text is None else load_yaml_text(text, display)
     except ConfigError as exc:
         return None, exc.problems or [Problem(exc.message, file=display)]
     if data is None:
@@ -142,7 +152,7 @@ class Workspace:
     def load_config_problems(self) -> tuple[WorkspaceConfig | None, list[Problem]]:
         from agentctl.core.config import WorkspaceConfig
 
-        return _load_model(self.config_path, WorkspaceConfig, CONFIG_NAME)
+        return _load_model(self.config_path, WorkspaceConfig, CONFIG_NAME, self.root)
 
     @cached_property
     def config(self) -> WorkspaceConfig:
@@ -167,7 +177,7 @@ class Workspace:
         files = sorted(self.agents_dir.glob("*.yaml")) + sorted(self.agents_dir.glob("*.yml"))
         for path in files:
             display = self.rel(path)
-            agent, found = _load_model(path, AgentDef, display)
+            agent, found = _load_model(path, AgentDef, display, self.root)
             problems += found
             if agent is None:
                 continue

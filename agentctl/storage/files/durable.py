@@ -243,9 +243,9 @@ def delete_file(path: Path, sync: bool = True) -> None:
         _fsync_dir(path.parent)
 
 
-def atomic_write(path: Path, data: bytes | Sequence[bytes | memoryview]) -> None:
+def atomic_write(path: Path, data: bytes | Sequence[bytes | memoryview], durable: bool = True) -> None:
     """Replace ``path`` with ``data`` (bytes, or pieces written in order) durably; on any error
-    the old file stays."""
+    the old file stays. ``durable=False`` (a derived cache): still all or nothing, not fsynced."""
     _point()
     folder = path.parent
     tmp: str | None = None
@@ -255,12 +255,14 @@ def atomic_write(path: Path, data: bytes | Sequence[bytes | memoryview]) -> None
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
         try:
             _write_all(fd, data)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
         tmp = None
-        _fsync_dir(folder)
+        if durable:
+            _fsync_dir(folder)
     except OSError as exc:
         reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise StateError(f"{path}: write failed ({reason}); the previous state is intact") from None
