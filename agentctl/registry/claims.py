@@ -24,7 +24,7 @@ from typing import Any
 
 from agentctl.core.records import Task
 from agentctl.errors import AgentctlError, Conflict, UsageError
-from agentctl.registry.ready import Lookup, children_done, dependency_refusal, lease_expired, lookup_for
+from agentctl.registry.ready import Lookup, children_done, dependency_refusal, lease_expired, lookup_in
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def check_claim(ws: Any, tx: Any, task: Task, agent: str, now: datetime, *, verb
         raise UsageError(f"unknown agent {agent!r}: no agents/{agent}.yaml (known: {known})")
     if acting and acting != agent:
         raise UsageError(f"agent process {acting} cannot claim for {agent}: an agent claims only its own work")
-    refusal = claim_refusal(task, agent, lookup_for(tx.doc.tasks, ws.storage.registry), now, verb=verb,
+    refusal = claim_refusal(task, agent, lookup_in(tx, ws.storage.registry), now, verb=verb,
                             run_id=run_id, run_alive=lambda t: run_alive(ws, t, now), any_assignee=any_assignee)
     if refusal is not None:
         raise refusal.error()

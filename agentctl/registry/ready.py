@@ -11,9 +11,9 @@ registry transaction, so two loops never get the same task.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from agentctl.core.clock import iso, parse_iso
 from agentctl.core.config import AgentDef
@@ -45,17 +45,22 @@ def lease_expired(task: Task, now: datetime) -> bool:
         return True
 
 
+class Live(Protocol):
+    def get(self, task_id: str, /) -> Task | None: ...
+
+
 @dataclass
 class Lookup:
     """Task ids to tasks: the live registry first, the archive only when asked for an id it lacks."""
 
-    live: dict[str, Task]
+    live: Live
     archived: Callable[[], Iterable[Task]]
     _arch: dict[str, Task] | None = None
 
     def get(self, task_id: str) -> Task | None:
-        if task_id in self.live:
-            return self.live[task_id]
+        found = self.live.get(task_id)
+        if found is not None:
+            return found
         if self._arch is None:
             self._arch = {t.taskId: t for t in self.archived()}
         return self._arch.get(task_id)
@@ -63,6 +68,24 @@ class Lookup:
 
 def lookup_for(tasks: list[Task], registry: object) -> Lookup:
     return Lookup({t.taskId: t for t in tasks}, getattr(registry, "archived", lambda: iter(())))
+
+
+@dataclass
+class _Peek:
+    """A transaction's tasks one id at a time (``tx.peek``): no reading of the whole registry."""
+
+    tx: RegistryTx
+    seen: dict[str, Task | None] = field(default_factory=dict)
+
+    def get(self, task_id: str, /) -> Task | None:
+        if task_id not in self.seen:
+            self.seen[task_id] = self.tx.peek(task_id)
+        return self.seen[task_id]
+
+
+def lookup_in(tx: RegistryTx, registry: object) -> Lookup:
+    """A Lookup inside a registry transaction that reads only the tasks asked for."""
+    return Lookup(_Peek(tx), getattr(registry, "archived", lambda: iter(())))
 
 
 def unmet_dependencies(task: Task, look: Lookup) -> list[tuple[str, str]]:
@@ -92,21 +115,30 @@ def children_done(task: Task, look: Lookup) -> bool:
     return all(k is not None and k.parent == task.taskId and k.status == "done" for k in kids)
 
 
+CLAIMABLE = frozenset({"todo", "rejected", "blocked", "in_progress"})
+"""The statuses a ready task can have (``is_ready``)."""
+
+
 def is_ready(task: Task, agent: str, look: Lookup, now: datetime) -> bool:
     """A's own task, todo / rejected / a parent whose children are done / a lapsed claim, that the
     one claim policy (``registry.claims``) lets A take."""
     from agentctl.registry.claims import claim_refusal
 
-    if task.agent != agent or task.status not in ("todo", "rejected", "blocked", "in_progress"):
+    if task.agent != agent or task.status not in CLAIMABLE:
         return False
     if task.status == "in_progress" and not lease_expired(task, now):
         return False
     return claim_refusal(task, agent, look, now) is None
 
 
+def rank(task: Task) -> tuple[int, str, str]:
+    """The order ready tasks go out in: priority, then age, then id."""
+    return PRIORITY_RANK.get(task.priority, 1), task.createdAt, task.taskId
+
+
 def ready_tasks(tasks: list[Task], agent: str, look: Lookup, now: datetime) -> list[Task]:
     ready = [t for t in tasks if is_ready(t, agent, look, now)]
-    return sorted(ready, key=lambda t: (PRIORITY_RANK.get(t.priority, 1), t.createdAt, t.taskId))
+    return sorted(ready, key=rank)
 
 
 def next_task(ws: object, agent_def: object, now: datetime, *, claim: bool = False,
@@ -119,13 +151,17 @@ def next_task(ws: object, agent_def: object, now: datetime, *, claim: bool = Fal
         found = ready_tasks(tasks, agent, lookup_for(tasks, registry), now)
         return found[0] if found else None
     stamp = iso(now)
+    tx: RegistryTx
     with registry.transaction(agent, stamp) as tx:
-        found = ready_tasks(tx.doc.tasks, agent, lookup_for(tx.doc.tasks, registry), now)
-        if not found:
-            return None
-        task = found[0]
-        take_claim(tx, task, agent_def, now, run_id)
-        return task.model_copy(deep=True)
+        look = lookup_in(tx, registry)
+        for seen in sorted(tx.of_agent(agent, CLAIMABLE), key=rank):  # the first ready one, as ready_tasks()[0]
+            if not is_ready(seen, agent, look, now):
+                continue
+            task = tx.find(seen.taskId)  # the one to change (on a database: now locked, so look again)
+            if task is not None and is_ready(task, agent, look, now):
+                take_claim(tx, task, agent_def, now, run_id)
+                return task.model_copy(deep=True)
+        return None
 
 
 def take_claim(tx: RegistryTx, task: Task, agent_def: object, now: datetime, run_id: str | None) -> None:

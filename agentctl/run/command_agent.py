@@ -235,7 +235,7 @@ def self_blocked(ws: Workspace, agent: str, task: Task | None) -> str | None:
     change the run must not overwrite: the runner's compare-and-set handles that)."""
     if task is None:
         return None
-    live = next((t for t in ws.storage.registry.load().tasks if t.taskId == task.taskId), None)
+    live = ws.storage.registry.get(task.taskId)
     if live is None or live.status != "blocked":
         return None
     last_events = getattr(ws.storage.registry, "last_events", None)

@@ -24,7 +24,7 @@ __all__ = ["children_text", "claim_gone", "claim_lost", "requests_changes", "spa
 
 def children_text(ws: Any, task: Task) -> str:
     """What a parent's next run is told about the tasks it delegated ("" when none)."""
-    kids = [t for t in ws.storage.registry.load().tasks if t.parent == task.taskId]
+    kids = ws.storage.registry.children(task.taskId)
     if not kids:
         return ""
     lines = [f"- {k.taskId} ({k.agent or '-'}, {k.status}): {k.title}" + (f" → {k.output}" if k.output else "")
@@ -47,7 +47,7 @@ def spawn_verdict(ws: Any, spawn: list[Any] | None) -> Any:
 
 def claim_gone(ws: Any, task_id: str, run_id: str) -> bool:
     """A lock-free look before writing the artifact: is the claim still this run's?"""
-    task = next((t for t in ws.storage.registry.load().tasks if t.taskId == task_id), None)
+    task = ws.storage.registry.get(task_id)
     return task is not None and task.claimRun != run_id
 
 

@@ -240,7 +240,7 @@ class _Run:
         from agentctl.registry.service import check_task_id
 
         check_task_id(self.req.task_id)
-        task = self.ws.storage.registry.load().find(self.req.task_id)
+        task = self.ws.storage.registry.get(self.req.task_id)
         if task is not None:
             return task
         raise NotFound(f"unknown task {self.req.task_id!r} (see `agentctl task list`)")

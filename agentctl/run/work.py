@@ -232,7 +232,7 @@ class WorkLoop:
 
     # --- registry changes of the loop itself --------------------------------------------
     def _task(self, task_id: str) -> Any:
-        return next((t for t in self.ws.storage.registry.load().tasks if t.taskId == task_id), None)
+        return self.ws.storage.registry.get(task_id)
 
     def _tx(self) -> Any:
         return self.ws.storage.registry.transaction(self.agent.name, iso(self.clock()))

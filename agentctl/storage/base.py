@@ -87,6 +87,16 @@ class RegistryTx:
                 return t
         return None
 
+    def peek(self, task_id: str) -> Task | None:
+        """A task to read, not to change (a dependency); ``find`` what you change."""
+        return self.find(task_id)
+
+    def of_agent(self, agent: str, statuses: frozenset[str]) -> builtins.list[Task]:
+        """The agent's tasks in ``statuses``, in registry order, to read and choose from (a backend
+        may share them between transactions and need not lock them): ``find`` the chosen one, check
+        it again and change that."""
+        return [t for t in self.doc.tasks if t.agent == agent and t.status in statuses]
+
     def log(self, task_id: str, change: str, before: Any, after: Any) -> None:
         self.changes.append(Change(task_id, change, before, after))
 
@@ -116,6 +126,10 @@ class RegistryStore(Protocol):
 
     def list(self) -> list[Task]:
         """All live tasks, in registry order."""
+        ...
+
+    def children(self, task_id: str) -> builtins.list[Task]:
+        """The live tasks whose ``parent`` is ``task_id``, in registry order."""
         ...
 
     def transaction(self, actor: str, now: str) -> contextlib.AbstractContextManager[RegistryTx]:

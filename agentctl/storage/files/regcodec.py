@@ -203,6 +203,34 @@ class Sealed:
         at = self.raw.find(needle, self.body_start, self.body_end)
         return None if at < 0 else self._close(at)
 
+    def agent_spans(self, agent: str) -> list[tuple[int, int]]:
+        """(start, end) of every task whose top-level ``agent`` is ``agent`` (a name that needs no JSON
+        escaping): a raw newline and three spaces begin only a task's own fields."""
+        needle = b'\n   "agent": ' + json.dumps(agent).encode() + b",\n"
+        out: list[tuple[int, int]] = []
+        at = self.raw.find(needle, self.body_start, self.body_end)
+        while at >= 0:
+            opened = self.raw.rfind(_TASK_OPEN, self.body_start, at + 1)
+            if opened < 0:
+                raise ValueError("field outside a task")
+            out.append(self._close(opened))
+            at = self.raw.find(needle, out[-1][1], self.body_end)
+        return out
+
+    def mentions(self, name: str, value: str) -> bool:
+        """Whether some task's top-level field ``name`` is the string ``value`` (one needing no escaping)."""
+        needle = f'\n   "{name}": '.encode() + json.dumps(value).encode()
+        return self.raw.find(needle, self.body_start, self.body_end) >= 0
+
+    def text_field(self, start: int, end: int, name: str) -> str | None:
+        """The top-level string field ``name`` of the task at ``start:end`` (None: absent or not a string)."""
+        key = f'\n   "{name}": "'.encode()
+        at = self.raw.find(key, start, end)
+        if at < 0:
+            return None
+        at += len(key)
+        return self.raw[at:self.raw.find(b'"', at, end)].decode()
+
     def spans(self) -> list[tuple[int, int]]:
         out = []
         at = self.raw.find(_TASK_OPEN, self.body_start, self.body_end)

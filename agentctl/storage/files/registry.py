@@ -42,6 +42,9 @@ class FileRegistry:
     def get(self, task_id: str) -> Task | None:
         return self.load().find(task_id)
 
+    def children(self, task_id: str) -> builtins.list[Task]:
+        return regview.children(self.load(), task_id)
+
     def list(self) -> list[Task]:
         return list(self.load().tasks)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from agentctl.core.records import RegistryFile, Task
 from agentctl.errors import StateError
 from agentctl.storage.base import RegistryTx
 from agentctl.storage.files import regcodec
+from agentctl.storage.snapshots import Snapshots
 
 
 class View:
@@ -29,21 +31,54 @@ class View:
         self.found: dict[int, tuple[int, Task]] = {}  # start → (end, task)
         self.added: list[Task] = []
         self.spans: dict[str, tuple[int, int] | None] = {}
+        self.picked: dict[int, Task] = {}  # start → a shared read-only task (``of_agent``)
         self.expanded = False
 
     def find(self, task_id: str) -> Task | None:
         for t in self.added:
             if t.taskId == task_id:
                 return t
-        if task_id not in self.spans:
-            self.spans[task_id] = self.sealed.span(task_id)
-        span = self.spans[task_id]
+        span = self._span(task_id)
         if span is None:
             return None
         start, end = span
         if start not in self.found:
-            self.found[start] = (end, regcodec.trusted(Task, json.loads(self.sealed.raw[start:end])))
+            self.found[start] = (end, _build(self.sealed.raw[start:end]))
         return self.found[start][1]
+
+    def _span(self, task_id: str) -> tuple[int, int] | None:
+        if task_id not in self.spans:
+            self.spans[task_id] = self.sealed.span(task_id)
+        return self.spans[task_id]
+
+    def peek(self, task_id: str) -> Task | None:
+        """Like ``find``, but a task nobody found is built for reading only (not re-encoded at commit)."""
+        for t in self.added:
+            if t.taskId == task_id:
+                return t
+        span = self._span(task_id)
+        if span is None:
+            return None
+        start, end = span
+        if start in self.found:
+            return self.found[start][1]
+        return self.picked.get(start) or _build(self.sealed.raw[start:end])
+
+    def of_agent(self, agent: str, statuses: frozenset[str]) -> list[Task] | None:
+        """The agent's tasks in ``statuses`` (file order), picked from the bytes: only those are built,
+        and a task whose bytes did not change since the last pass is not built again. None for a
+        name the bytes cannot be searched for (the caller then reads every task)."""
+        if not _PLAIN_NAME.fullmatch(agent):
+            return None
+        raw, found = self.sealed.raw, self.found
+        starts = {s: e for s, e in self.sealed.agent_spans(agent)
+                  if s not in found and self.sealed.text_field(s, e, "status") in statuses}
+        keys = sorted(starts)
+        shared = dict(zip(keys, _SHARED.pass_over([raw[s:starts[s]] for s in keys], _build), strict=True))
+        self.picked.update(shared)  # what ``peek`` hands out next (dependencies among the agent's own tasks)
+        self.spans.update((t.taskId, (s, starts[s])) for s, t in shared.items())
+        shared.update((s, t) for s, (_, t) in found.items() if t.agent == agent and t.status in statuses)
+        return [shared[s] for s in sorted(shared)] + [t for t in self.added if t.agent == agent and t.status in statuses]
 
     def expand(self) -> list[Task]:
         """Every task, in file order; the ones already handed out keep their identity."""
@@ -53,6 +88,15 @@ class View:
         for data in json.loads(self.sealed.raw)["tasks"]:  # stdlib json: as fast here, and no msgspec import
             out.append(first.pop(data["taskId"], None) or regcodec.trusted(Task, data))
         return out + self.added
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+"""Agent names that read the same in JSON (no escaping), so their bytes can be searched for."""
+_SHARED: Snapshots[bytes] = Snapshots()
+
+
+def _build(data: bytes) -> Task:
+    return regcodec.trusted(Task, json.loads(data))  # type: ignore[no-any-return]
 
 
 class SealedDoc(RegistryFile):
@@ -95,6 +139,15 @@ class FileTx(RegistryTx):
     def find(self, task_id: str) -> Task | None:
         view = self.lazy()
         return view.find(task_id) if view is not None else super().find(task_id)
+
+    def peek(self, task_id: str) -> Task | None:
+        view = self.lazy()
+        return view.peek(task_id) if view is not None else super().peek(task_id)
+
+    def of_agent(self, agent: str, statuses: frozenset[str]) -> list[Task]:
+        view = self.lazy()
+        picked = view.of_agent(agent, statuses) if view is not None else None
+        return picked if picked is not None else super().of_agent(agent, statuses)
 
     def add(self, task: Task) -> None:
         view = self.lazy()
@@ -183,3 +236,11 @@ def _checked(task: Task) -> bytes:
     data = regcodec.encode_task(task)
     Task.model_validate_json(data)
     return data
+
+
+def children(doc: RegistryFile, task_id: str) -> list[Task]:
+    """The tasks whose ``parent`` is ``task_id``; on a sealed file none are built when no task names it."""
+    view = doc._view if isinstance(doc, SealedDoc) and "tasks" not in doc.__dict__ else None
+    if view is not None and not view.sealed.mentions("parent", task_id):
+        return []
+    return [t for t in doc.tasks if t.parent == task_id]

@@ -215,3 +215,16 @@ class Database:
                     raise TryLater(f"{exc.message} ({ATTEMPTS} attempts)") from None
                 time.sleep(backoff(attempt))
         raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def single(self) -> Iterator[Any]:
+        """A cursor for one statement (a read, or one self-contained write): outside a unit of work it
+        runs on its own, with no BEGIN and COMMIT round trips (autocommit: one statement is one
+        transaction — all or nothing, one snapshot); inside one it joins the unit as ``tx()`` does."""
+        if self.depth:
+            with self.tx() as cur:
+                yield cur
+            return
+        conn = self.connect()
+        with self.mapped(outermost=True), conn.cursor() as cur:
+            yield cur

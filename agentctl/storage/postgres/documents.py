@@ -36,7 +36,7 @@ class PgState:
         return dict(cur.fetchall())
 
     def read(self) -> dict[str, Any]:
-        with self.db.tx() as cur:
+        with self.db.single() as cur:
             return {"version": 1, self.kind: self._rows(cur)}
 
     @contextlib.contextmanager
@@ -71,7 +71,7 @@ class PgState:
         return row[0] if row else None
 
     def get(self, key: str) -> tuple[int, Any] | None:
-        with self.db.tx() as cur:
+        with self.db.single() as cur:
             cur.execute("SELECT version, value FROM kv WHERE store = %s AND key = %s", (self.store, key))
             row = cur.fetchone()
         return (row[0], row[1]) if row else None

@@ -40,7 +40,7 @@ class PgInflight:
 
     def running(self, now: datetime) -> list[dict[str, Any]]:
         """Live slots of every host, oldest first."""
-        with self.db.tx() as cur:
+        with self.db.single() as cur:
             entries = self._entries(cur)
         return sorted((e for e in entries if entry_live(e, now)), key=lambda e: e.get("startedAt") or "")
 
@@ -80,5 +80,5 @@ class PgInflight:
             self._put(cur, entry)
 
     def release(self, slot_id: str) -> None:
-        with self.db.tx() as cur:
+        with self.db.single() as cur:
             cur.execute("DELETE FROM inflight WHERE slot_id = %s", (slot_id,))

@@ -46,7 +46,7 @@ class PgKeyed:
         self.store = store
 
     def get(self, key: str, now: datetime | None = None) -> dict[str, Any] | None:
-        with self.db.tx() as cur:
+        with self.db.single() as cur:
             cur.execute("SELECT value FROM kv WHERE store = %s AND key = %s", (self.store, key))
             row = cur.fetchone()
         value = row[0] if row else None

@@ -27,6 +27,7 @@ import msgspec
 from agentctl.core.records import RegistryFile, Task
 from agentctl.errors import StateError
 from agentctl.storage.base import RegistryTx
+from agentctl.storage.snapshots import Snapshots
 
 REGISTRY_LOCK = (0x7267, 1)
 """The two-int advisory lock of the registry (shared: single rows; exclusive: the whole registry)."""
@@ -47,6 +48,7 @@ class LazyTx(RegistryTx):
         self.versions: dict[str, int] = {}
         self.seq = 1
         self.shared = False
+        self.picked: dict[str, Task] = {}
 
     @property
     def doc(self) -> RegistryFile:
@@ -77,6 +79,38 @@ class LazyTx(RegistryTx):
         self.found[task_id], self.versions[task_id] = task, row[1]
         return task
 
+    def peek(self, task_id: str) -> Task | None:
+        """A task to read (a dependency): its row locked ``FOR SHARE``, so it cannot change before the
+        commit while other readers go on."""
+        if self.full or task_id in self.found:
+            return self.find(task_id)
+        picked = self.picked.get(task_id)
+        if picked is not None and picked.status != "done":  # as ``of_agent`` read it: a task not done only
+            return picked  # ever refuses a claim (dependencies, children), so it needs no lock
+        self._share()
+        self.cur.execute("SELECT doc::text FROM tasks WHERE task_id = %s FOR SHARE", (task_id,))
+        row = self.cur.fetchone()
+        return None if row is None else _task(row[0])
+
+    def of_agent(self, agent: str, statuses: frozenset[str]) -> list[Task]:
+        """The agent's rows in ``statuses``, unlocked (the caller ``find``s, so locks, and re-checks the
+        one it takes); a row whose text did not change since the last pass is not validated again."""
+        if self.full:
+            return super().of_agent(agent, statuses)
+        self._share()  # the tasks this transaction found (and may have changed) count as they are now
+        self.cur.execute("SELECT task_id, doc::text FROM tasks WHERE (agent = %s AND status = ANY(%s)) "
+                         "OR task_id = ANY(%s) ORDER BY seq", (agent, sorted(statuses), list(self.found)))
+        rows = self.cur.fetchall()
+        shared = iter(_SHARED.pass_over([text for tid, text in rows if tid not in self.found], _task))
+        out = [self.found[tid] if tid in self.found else next(shared) for tid, _ in rows]
+        self.picked.update((t.taskId, t) for t in out if t.taskId not in self.found)
+        return [t for t in out if t.agent == agent and t.status in statuses]
+
+    def _share(self) -> None:
+        if not self.shared:
+            lock_registry(self.cur, exclusive=False)
+            self.shared = True
+
     def _load_all(self) -> None:
         self.full = True  # before reading: find() now looks in the document
         cur = self.cur
@@ -92,6 +126,9 @@ class LazyTx(RegistryTx):
             tasks.append(self.found.get(task_id) or _task(text))
             self.versions[task_id] = version
         self._doc = RegistryFile(nextSeq=self.seq, tasks=tasks)
+
+
+_SHARED: Snapshots[str] = Snapshots()
 
 
 def _task(text: str) -> Task:

@@ -245,7 +245,7 @@ class PgBlob:
         self.name = name
 
     def read(self) -> bytes | None:
-        with self.db.tx() as cur:
+        with self.db.single() as cur:
             cur.execute("SELECT data FROM blobs WHERE name = %s", (self.name,))
             row = cur.fetchone()
         return bytes(row[0]) if row else None
@@ -280,13 +280,13 @@ class PgArtifacts:
             content = Jsonb(json.loads(data))
         except (ValueError, RecursionError):
             content = None
-        with self.db.tx() as cur:
+        with self.db.single() as cur:
             cur.execute("INSERT INTO artifacts (task_id, name, content, raw, updated_at) VALUES (%s, %s, %s, %s, "
                         "now()::text) ON CONFLICT (task_id, name) DO UPDATE SET content = excluded.content, "
                         "raw = excluded.raw, updated_at = excluded.updated_at", (task_id, name, content, data))
         local = self._staging / task_id / name if self._staging is not None else None
-        if local is not None and local.exists():  # a local copy handed out earlier shows what is stored now
-            local.write_bytes(data)
+        if local is not None and local.parent.is_dir():  # the key's local copies show what is stored now
+            local.write_bytes(data)  # (so ``local_path`` of what was just put needs no read back)
         return self.rel(task_id, name)
 
     def prune_runs(self, before: date) -> list[str]:
@@ -297,7 +297,7 @@ class PgArtifacts:
             return sorted({r[0] for r in cur.fetchall()})
 
     def get(self, task_id: str, name: str) -> bytes | None:
-        with self.db.tx() as cur:
+        with self.db.single() as cur:
             cur.execute("SELECT raw FROM artifacts WHERE task_id = %s AND name = %s", (task_id, name))
             row = cur.fetchone()
         return bytes(row[0]) if row else None
@@ -309,9 +309,10 @@ class PgArtifacts:
             os.chmod(self._staging, 0o700)
         path = self._staging / task_id / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = self.get(task_id, name)
-        if data is not None and not path.exists():
-            path.write_bytes(data)
+        if not path.exists():
+            data = self.get(task_id, name)
+            if data is not None:
+                path.write_bytes(data)
         return path
 
     def items(self) -> Iterator[tuple[str, str, bytes]]:

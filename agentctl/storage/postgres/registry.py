@@ -26,7 +26,7 @@ from agentctl.errors import Conflict, StateError
 from agentctl.storage.base import RegistryTx
 from agentctl.storage.files.registry import _redact_changed
 from agentctl.storage.postgres.connection import Database
-from agentctl.storage.postgres.lazytx import LazyTx, lock_registry
+from agentctl.storage.postgres.lazytx import LazyTx, _task, lock_registry
 
 _COLUMNS = "task_id, status, agent, claimed_by, updated_at, doc"
 
@@ -69,7 +69,7 @@ class PgRegistry:
         return doc, msgspec.json.decode(versions)
 
     def load(self) -> RegistryFile:
-        with self.db.tx() as cur:
+        with self.db.single() as cur:
             return self._load(cur)[0]
 
     @contextlib.contextmanager
@@ -163,10 +163,16 @@ class PgRegistry:
     skipped = 0
 
     def get(self, task_id: str) -> Task | None:
-        with self.db.tx() as cur:
+        with self.db.single() as cur:
             cur.execute("SELECT doc FROM tasks WHERE task_id = %s", (task_id,))
             row = cur.fetchone()
         return Task.model_validate(row[0]) if row else None
+
+    def children(self, task_id: str) -> builtins.list[Task]:
+        with self.db.single() as cur:
+            cur.execute("SELECT doc::text FROM tasks WHERE doc->>'parent' = %s ORDER BY seq", (task_id,))
+            rows = cur.fetchall()
+        return [_task(text) for (text,) in rows]
 
     def list(self) -> list[Task]:
         return self.load().tasks
