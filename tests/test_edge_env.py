@@ -24,6 +24,7 @@ ALLOWED = {
     "workspace/envfile.py": "apply_env_file loads the env file into the environment it is given (default: the process's)",
     "storage/files/journal.py": "AGENTCTL_CRASH_AT, the test-only crash-point hook",
     "demo/play.py": "the demo runs the in-process CLI under its own environment",
+    "contracts/vetted.py": "expiry of a derived cache entry (a vetted contract is checked again after 30 days)",
     "scorecard/parallel.py": "AGENTCTL_SCAN_WORKERS, how many processes scan a long window (a tuning switch, not input)",
 }
 

@@ -52,9 +52,15 @@ NOTE_SCHEMA = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type"
 NOT_YET_MOVED = {"state/running.json", "state/running.json.lock", "logs/breakers.jsonl"}
 
 
+DEFINITIONS_CACHE = ".agentctl/cache/"
+"""The parsed agentctl.yaml and agents/ (workspace/defcache.py): derived from the checkout's own
+configuration, which names the backend, so it stays beside it, like __pycache__."""
+
+
 def _snapshot(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()
+            and not p.relative_to(root).as_posix().startswith(DEFINITIONS_CACHE)}
 
 
 @pytest.fixture

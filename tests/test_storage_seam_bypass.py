@@ -29,6 +29,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("learning/learn.py", "atomic_write"): "the learn summary logs/learn/DAY.md: a report for people",
     ("demo/play.py", "write_text"): "the demo writes its workspace's configuration (agents/, schemas/)",
     ("workspace/templates.py", "write_text"): "`init` writes configuration and the empty file registry",
+    ("workspace/defcache.py", "atomic_write"): "the parsed agentctl.yaml and agents/ (.agentctl/cache/): derived "
+                                              "from the configuration that names the backend, so not in it",
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -81,23 +82,37 @@ def with_field_docs(schema: dict[str, Any], root: type[BaseModel]) -> dict[str, 
 
 
 def _attribute_docs(cls: type) -> dict[str, str]:
-    """field → the string literal right after its annotated assignment, in ``cls``'s body and its bases'."""
-    import ast
-    import inspect
-    import textwrap
-
+    """field → the string literal right after its annotated assignment, in ``cls``'s body and in its
+    bases' (those of the same module: each module's source is parsed once)."""
     docs: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        except (OSError, TypeError, SyntaxError):
+        docs.update(_module_docs(klass.__module__).get(klass.__qualname__, {}))
+    return docs
+
+
+@cache
+def _module_docs(module: str) -> dict[str, dict[str, str]]:
+    """class name → field → docstring, for every class of an agentctl module (others: none)."""
+    import ast
+    import inspect
+    import sys
+
+    if not module.startswith("agentctl."):
+        return {}
+    try:
+        tree = ast.parse(inspect.getsource(sys.modules[module]))
+    except (OSError, TypeError, SyntaxError, KeyError):
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
             continue
-        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for stmt, nxt in zip(body, body[1:], strict=False):
+        fields = out.setdefault(node.name, {})
+        for stmt, nxt in zip(node.body, node.body[1:], strict=False):
             if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and isinstance(nxt, ast.Expr)
                     and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str)):
-                docs[stmt.target.id] = inspect.cleandoc(nxt.value.value)
-    return docs
+                fields[stmt.target.id] = inspect.cleandoc(nxt.value.value)
+    return out
 
 
 def init_workspace(target: Path, template: str, force: bool) -> list[str]:
