@@ -134,7 +134,8 @@ def test_the_worker_process_answers_like_one_pass(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(parallel, "MIN_BYTES", 0)
     monkeypatch.setenv("AGENTCTL_SCAN_WORKERS", "2")
     assert parallel.plan([p for p, _b in window_files(run_dir, START, END)]) is not None
-    two = parallel.scan_two([p for p, _b in window_files(run_dir, START, END)], START, END, {"labels": {"T-1": 0}})
+    two = parallel.scan_parts([p for p, _b in window_files(run_dir, START, END)], START, END, {"labels": {"T-1": 0}},
+                              parts=2)
     assert two is not None
     monkeypatch.setenv("AGENTCTL_SCAN_WORKERS", "0")
     one = scan_window(run_dir, START, END, labels={"T-1": 0})

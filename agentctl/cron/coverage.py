@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agentctl.core.clock import iso, parse_iso
+from agentctl.core.clock import iso, parse_iso, parse_iso_or_none
 from agentctl.core.config import CronJob
 from agentctl.cron.schedule import job_zone, next_runs, slot_for, slots_between
 from agentctl.cron.state import all_entries, coverage_start, mark_defined
@@ -33,8 +33,8 @@ PENDING_GRACE = timedelta(hours=1)
 FAILED = frozenset({"failure", "rejected", "selftest_failed"})
 RANK = {"ok": 3, "failed": 2, "skipped": 1}
 JobRecord = Any
-"""A job's run record: its dict from the log, or the scorecard scan's ``JobRun`` (the same keys, through
-``get`` and ``[]``)."""
+"""A job's run record: its dict from the log, or the scorecard scan's ``JobRun`` (the same fields, read
+by ``_fields``)."""
 
 
 def coverage_from_runs(ws: Workspace, start: datetime, end: datetime,
@@ -182,15 +182,6 @@ def _when(started: str | datetime) -> datetime:
     return started.astimezone(UTC) if isinstance(started, datetime) else parse_iso(started)
 
 
-def _key_slot(text: str) -> datetime | None:
-    """The slot a key names (``<job>:<ISO time>``), as parse_iso reads it; None when it is not a time."""
-    try:
-        dt = datetime.fromisoformat(text)  # ``Z`` and offsets (Python ≥ 3.11)
-    except ValueError:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
 def _fields(rec: JobRecord) -> tuple[Any, Any, Any, Any, Any]:
     """status, trigger, error, idempotencyKey and startedAt of a record (a dict from the log, or the
     scan's ``JobRun``: its attributes, without a call per field)."""
@@ -201,7 +192,7 @@ def _fields(rec: JobRecord) -> tuple[Any, Any, Any, Any, Any]:
 
 def _record_slot(job: CronJob, key: Any, started: Any, known: set[datetime], prefix: str) -> datetime | None:
     if isinstance(key, str) and key.startswith(prefix):
-        s = _key_slot(key[len(prefix):])
+        s = parse_iso_or_none(key[len(prefix):])
         if s is not None and s in known:
             return s
     if not isinstance(started, str | datetime):

@@ -165,11 +165,6 @@ def scan_parts(paths: list[Path], start: datetime, end: datetime, kw: dict[str, 
         raise
 
 
-def scan_two(paths: list[Path], start: datetime, end: datetime, kw: dict[str, Any]) -> ScanResult | None:
-    """``scan_parts`` in two processes (tests)."""
-    return scan_parts(paths, start, end, kw, parts=2)
-
-
 def _add(into: dict[Any, list[Any]], other: dict[Any, list[Any]]) -> None:
     for key, vals in other.items():
         mine = into.get(key)

@@ -61,7 +61,7 @@ TRIGGERS = {t: t for t in ("cron", "manual", "work", "mcp")}
 
 
 class JobRun(msgspec.Struct, frozen=True, gc=False):
-    """A cron job's run, as cron coverage reads it (``get``/``[]`` like the record's dict): a small
+    """A cron job's run, as cron coverage reads it (its fields are the record's keys): a small
     struct, not a dict per run, because the scan keeps every job run of the window."""
 
     status: str
@@ -69,12 +69,6 @@ class JobRun(msgspec.Struct, frozen=True, gc=False):
     startedAt: datetime
     trigger: str | None = None
     error: dict[str, Any] | None = None
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return getattr(self, name, default)
-
-    def __getitem__(self, name: str) -> Any:
-        return getattr(self, name)
 
 
 def _day_start(day: str) -> datetime:

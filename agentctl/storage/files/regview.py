@@ -35,34 +35,32 @@ class View:
         self.expanded = False
 
     def find(self, task_id: str) -> Task | None:
-        for t in self.added:
-            if t.taskId == task_id:
-                return t
-        span = self._span(task_id)
-        if span is None:
-            return None
+        task, span = self._locate(task_id)
+        if task is not None or span is None:
+            return task
         start, end = span
-        if start not in self.found:
-            self.found[start] = (end, _build(self.sealed.raw[start:end]))
+        self.found[start] = (end, _build(self.sealed.raw[start:end]))  # its own copy: the caller may change it
         return self.found[start][1]
-
-    def _span(self, task_id: str) -> tuple[int, int] | None:
-        if task_id not in self.spans:
-            self.spans[task_id] = self.sealed.span(task_id)
-        return self.spans[task_id]
 
     def peek(self, task_id: str) -> Task | None:
         """Like ``find``, but a task nobody found is built for reading only (not re-encoded at commit)."""
+        task, span = self._locate(task_id)
+        if task is not None or span is None:
+            return task
+        start, end = span
+        return self.picked.get(start) or _build(self.sealed.raw[start:end])
+
+    def _locate(self, task_id: str) -> tuple[Task | None, tuple[int, int] | None]:
+        """The task when this transaction has it (added, or found), else its span in the bytes (or None)."""
         for t in self.added:
             if t.taskId == task_id:
-                return t
-        span = self._span(task_id)
-        if span is None:
-            return None
-        start, end = span
-        if start in self.found:
-            return self.found[start][1]
-        return self.picked.get(start) or _build(self.sealed.raw[start:end])
+                return t, None
+        if task_id not in self.spans:
+            self.spans[task_id] = self.sealed.span(task_id)
+        span = self.spans[task_id]
+        if span is not None and span[0] in self.found:
+            return self.found[span[0]][1], None
+        return None, span
 
     def of_agent(self, agent: str, statuses: frozenset[str]) -> list[Task] | None:
         """The agent's tasks in ``statuses`` (file order), picked from the bytes: only those are built,
